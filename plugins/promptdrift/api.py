@@ -1,0 +1,149 @@
+"""The Python API for code-first tests: the objects behind the ``prompt`` fixture."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import openai
+
+from .checks import Answer, CheckResult, CheckSpec, parse_check
+from .client import make_client
+from .config import Settings
+from .errors import PromptdriftError
+from .paths import safe_name
+from .recorder import Recorder
+from .runner import build_request, call_chat, context_for, recorder_for, run_checks
+from .suite import Case, Provider, Suite, load_suite
+
+
+class Output:
+    """One model answer in a code-first test.
+
+    Example::
+
+        out = prompt.run("suites/extract.yaml", vars={"text": "Invoice total 42.50"})
+        out.check(schema="fixtures/schemas/invoice.json", contains="42.5")
+        assert out.json["total"] == 42.5
+    """
+
+    def __init__(self, answer: Answer, specs: Sequence[CheckSpec], variables: Mapping[str, Any], session: PromptSession) -> None:
+        self.answer = answer
+        self._specs = tuple(specs)
+        self._variables = dict(variables)
+        self._session = session
+        self.results: list[CheckResult] = []
+
+    @property
+    def text(self) -> str:
+        """The answer text."""
+        return self.answer.text
+
+    @cached_property
+    def json(self) -> Any:
+        """The answer parsed as JSON (``ValueError`` if it is not JSON)."""
+        return self.answer.json
+
+    def check(self, **checks: Any) -> Output:
+        """Assert checks on the answer; with no arguments, the suite's and case's own ``expect``.
+
+        Keyword names are check names (``schema=``, ``contains=``, ``not_contains=``...),
+        values are what a suite would write after the colon.
+        """
+        if checks:
+            specs = tuple(parse_check({name: value}, path="<python>", default_line=None) for name, value in checks.items())
+        else:
+            specs = self._specs
+        results = run_checks(specs, self.answer, self._variables, self._session.ctx, "prompt.run", "<python>")
+        self.results.extend(results)
+        self._session.results.extend(results)
+        failed = [r for r in results if not r.passed]
+        if failed:
+            reasons = "\n".join(f"  FAIL {r.name}: {r.reason}" for r in failed)
+            raise AssertionError(f"{len(failed)} check(s) failed:\n{reasons}\nanswer: {self.text[:500]!r}")
+        return self
+
+
+class PromptSession:
+    """The ``prompt`` fixture: runs suite cases or ad-hoc prompts, recorded in the test's own cassette."""
+
+    def __init__(self, settings: Settings, recorder: Recorder) -> None:
+        self.settings = settings
+        self.recorder = recorder
+        self.ctx = context_for(settings.rootdir)
+        self.results: list[CheckResult] = []
+        self._suites: dict[str, Suite] = {}
+        self._clients: dict[Provider, openai.OpenAI] = {}
+
+    def client(self, provider: Provider | None = None) -> openai.OpenAI:
+        """An ``openai`` client whose traffic is recorded into this test's cassette."""
+        provider = provider or Provider()
+        if provider not in self._clients:
+            self._clients[provider] = make_client(self.settings, provider, self.recorder)
+        return self._clients[provider]
+
+    def suite(self, path: str | Path) -> Suite:
+        """Load (once) a suite file, relative to the root directory."""
+        key = str(path)
+        if key not in self._suites:
+            full = Path(path) if Path(path).is_absolute() else self.settings.rootdir / path
+            self._suites[key] = load_suite(full, self.settings.rootdir)
+        return self._suites[key]
+
+    def run(
+        self,
+        suite: str | Path | None = None,
+        *,
+        case: str | None = None,
+        vars: Mapping[str, Any] | None = None,  # noqa: A002 - the suite's own word
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        model: str | None = None,
+        **params: Any,
+    ) -> Output:
+        """Run a suite's prompt (one of its cases, or ad-hoc ``vars``), or a raw ``messages`` list."""
+        if suite is None:
+            if not messages:
+                raise PromptdriftError("prompt.run needs a suite path or messages=[...]")
+            model = model or self.settings.model
+            if not model:
+                raise PromptdriftError("prompt.run(messages=...) needs model=... or --prompt-model")
+            body = {"model": model, "messages": [dict(m) for m in messages], **params}
+            answer = call_chat(self.client(), body, "prompt.run")
+            return Output(answer, (), dict(vars or {}), self)
+        spec = self.suite(suite)
+        if case is not None:
+            base = spec.case(case)
+            chosen = Case(base.id, {**base.vars, **(vars or {})}, base.expect, base.reference, {**base.params, **params}, base.line)
+        else:
+            chosen = Case("adhoc", dict(vars or {}), (), None, params)
+        body = build_request(spec, chosen, self.settings)
+        if model:
+            body["model"] = model
+        answer = call_chat(self.client(spec.provider), body, f"{spec.relpath}::{chosen.id}")
+        return Output(answer, (*spec.expect, *chosen.expect), chosen.vars, self)
+
+
+def cassette_for_test(settings: Settings, path: Path, name: str) -> Path:
+    """``cassettes/<test file path without .py>/<test name>.yaml`` for a code-first test."""
+    try:
+        relative = path.resolve().relative_to(settings.rootdir.resolve()).with_suffix("")
+    except ValueError:
+        relative = Path(path.stem)
+    parts = [safe_name(p) for p in relative.parts]
+    return settings.cassettes.joinpath(*parts, f"{safe_name(name)}.yaml")
+
+
+def open_session(settings: Settings, path: Path, name: str, nodeid: str) -> PromptSession:
+    """The per-test session behind the ``prompt`` and ``openai_client`` fixtures."""
+    recorder = recorder_for(settings, cassette_for_test(settings, path, name), nodeid)
+    return PromptSession(settings, recorder)
+
+
+def close_session(session: PromptSession, nodeid: str) -> None:
+    """Save the test's cassette if it recorded anything and no call failed."""
+    recorder = session.recorder
+    if recorder.errors or not recorder.needs_save:
+        return
+    recorder.save({"test": nodeid, "checks": [r.to_dict() for r in session.results]})

@@ -1,0 +1,227 @@
+"""The check registry, specs and results.
+
+A check is a function ``(answer, arg, ctx) -> CheckResult`` registered under
+a name with :func:`check`. Suites spell a check as a one-key mapping,
+``{name: argument}``; the argument may be a mapping of options, of which
+``min``/``max`` (bounds on the score), ``not`` (negation) and ``weight`` are
+understood by every check. ``not_<name>`` is the negation of ``<name>`` unless a check is registered
+under that exact name (``not_contains`` is: "none of these", not "not all").
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..errors import SuiteError
+from ..yamlio import line_of
+
+COMMON_OPTIONS = frozenset({"min", "max", "not", "weight"})
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The verdict of one check on one answer.
+
+    ``score`` is in [0, 1] where the check has a natural score, a raw value
+    (a word count, a latency) where it has a measure, or ``None``.
+    """
+
+    name: str
+    passed: bool
+    score: float | None = None
+    reason: str = ""
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"check": self.name, "passed": self.passed}
+        if self.score is not None:
+            out["score"] = round(self.score, 6)
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass
+class Answer:
+    """What the model answered, as the checks see it."""
+
+    text: str
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    finish_reason: str | None = None
+    model: str | None = None
+    usage: Mapping[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def json(self) -> Any:
+        """The answer parsed as JSON; raises ``ValueError`` when it is not JSON."""
+        return json.loads(self.text)
+
+
+class CheckContext(Protocol):
+    """What a check may use besides the answer."""
+
+    rootdir: Path
+
+    def resolve(self, name: str, *, what: str) -> Path: ...
+
+    def load_json_file(self, name: str, *, what: str) -> Any: ...
+
+
+CheckFunc = Callable[[Answer, Any, CheckContext], CheckResult]
+Validator = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class CheckDef:
+    """A registered check: its function, docs and what its argument must be."""
+
+    name: str
+    func: CheckFunc
+    description: str
+    example: str
+    family: str
+    scored: bool = False
+    validate: Validator | None = None
+
+
+_REGISTRY: dict[str, CheckDef] = {}
+
+
+def check(
+    name: str,
+    *,
+    description: str,
+    example: str,
+    family: str = "custom",
+    scored: bool = False,
+    validate: Validator | None = None,
+) -> Callable[[CheckFunc], CheckFunc]:
+    """Register a check under ``name``.
+
+    Example::
+
+        @promptdrift.check("mentions_brand", description="Names the brand.",
+                           example='mentions_brand: "Acme"')
+        def mentions_brand(answer, arg, ctx):
+            ok = arg.lower() in answer.text.lower()
+            return CheckResult("mentions_brand", ok, reason="" if ok else f"no {arg!r}")
+    """
+
+    def decorate(func: CheckFunc) -> CheckFunc:
+        if name in _REGISTRY and _REGISTRY[name].func is not func:
+            raise ValueError(f"a check named {name!r} is already registered")
+        _REGISTRY[name] = CheckDef(name, func, description, example, family, scored, validate)
+        return func
+
+    return decorate
+
+
+def registry() -> Mapping[str, CheckDef]:
+    """All registered checks, built-in ones and those from plugins."""
+    from . import load_all
+
+    load_all()
+    return _REGISTRY
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One check as a suite declares it."""
+
+    name: str
+    arg: Any
+    negate: bool = False
+    min: float | None = None
+    max: float | None = None
+    weight: float = 1.0
+    line: int | None = None
+
+    @property
+    def label(self) -> str:
+        return f"not_{self.name}" if self.negate else self.name
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{what} must be a number, got {value!r}")
+    return float(value)
+
+
+def parse_check(item: Any, *, path: str, default_line: int | None) -> CheckSpec:
+    """Turn one ``expect`` entry into a :class:`CheckSpec`, validating name and argument."""
+    line = line_of(item) or default_line
+    if not isinstance(item, Mapping) or len(item) != 1:
+        raise SuiteError(
+            f"each check is a one-key mapping such as '- contains: \"refund\"', got {item!r}",
+            path=path,
+            line=line,
+        )
+    ((raw_name, arg),) = item.items()
+    name = str(raw_name)
+    negate = False
+    checks = registry()
+    if name not in checks and name.startswith("not_") and name[4:] in checks:
+        name, negate = name[4:], True
+    if name not in checks:
+        known = ", ".join(sorted(checks))
+        raise SuiteError(f"unknown check {name!r}. Known checks: {known}", path=path, line=line)
+    definition = checks[name]
+    lo = hi = None
+    weight = 1.0
+    try:
+        if isinstance(arg, Mapping):
+            options = dict(arg)
+            if "not" in options:
+                if not isinstance(options["not"], bool):
+                    raise ValueError(f"'not' must be true or false, got {options['not']!r}")
+                negate = negate != options.pop("not")
+            if "weight" in options:
+                weight = _number(options.pop("weight"), "weight")
+            if definition.scored:
+                if "min" in options:
+                    lo = _number(options.pop("min"), "min")
+                if "max" in options:
+                    hi = _number(options.pop("max"), "max")
+            arg = options if options or not definition.scored else None
+        if definition.validate is not None:
+            arg = definition.validate(arg)
+    except (ValueError, TypeError) as exc:
+        raise SuiteError(f"check {name!r}: {exc}. Example: {definition.example}", path=path, line=line) from None
+    return CheckSpec(name, arg, negate, lo, hi, weight, line)
+
+
+def evaluate(spec: CheckSpec, answer: Answer, arg: Any, ctx: CheckContext) -> CheckResult:
+    """Run one check, apply its bounds and negation; a crash in a check is a failed result."""
+    definition = registry()[spec.name]
+    try:
+        result = definition.func(answer, arg, ctx)
+    except SuiteError:
+        raise
+    except Exception as exc:  # a check must never take the whole run down
+        result = CheckResult(spec.name, False, reason=f"check raised {type(exc).__name__}: {exc}")
+    if spec.min is not None or spec.max is not None:
+        result = _bounded(spec, result)
+    if spec.negate:
+        reason = f"expected the opposite of {spec.name}" + (f" ({result.reason})" if result.reason else "")
+        result = CheckResult(spec.label, not result.passed, result.score, reason if result.passed else "", result.details)
+    return result
+
+
+def _bounded(spec: CheckSpec, result: CheckResult) -> CheckResult:
+    if result.score is None:
+        return CheckResult(spec.name, False, None, result.reason or "no score to compare with min/max")
+    score = result.score
+    problems = []
+    if spec.min is not None and score < spec.min:
+        problems.append(f"score {score:.3g} < min {spec.min:g}")
+    if spec.max is not None and score > spec.max:
+        problems.append(f"score {score:.3g} > max {spec.max:g}")
+    reason = "; ".join(problems)
+    if problems and result.reason:
+        reason = f"{reason} ({result.reason})"
+    return CheckResult(spec.name, not problems, score, reason, result.details)

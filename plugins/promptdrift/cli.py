@@ -1,0 +1,70 @@
+"""The ``promptdrift`` command: helpers around the pytest plugin."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import PromptdriftError
+from .suite import is_suite_file, load_suite
+
+
+def _validate(args: argparse.Namespace) -> int:
+    """Load every suite under the given paths and report problems (no model calls)."""
+    root = Path(args.rootdir).resolve()
+    files: list[Path] = []
+    for name in args.paths:
+        path = Path(name)
+        files.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
+    suites = [f for f in files if is_suite_file(f)]
+    failed = 0
+    for path in suites:
+        try:
+            suite = load_suite(path, root)
+        except PromptdriftError as exc:
+            failed += 1
+            print(f"FAIL {exc}")
+        else:
+            print(f"ok   {suite.relpath}: suite {suite.name!r}, {len(suite.cases)} case(s)")
+    print(f"{len(suites) - failed} valid, {failed} invalid")
+    return 1 if failed or not suites else 0
+
+
+def _demo_server(args: argparse.Namespace) -> int:
+    """Serve the scripted demo model until interrupted."""
+    from .demo import DemoServer, Script
+
+    script = Script.from_file(args.script) if args.script else Script()
+    server = DemoServer(script, port=args.port).start()
+    print(f"demo server on {server.base_url} (Ctrl-C to stop)", flush=True)
+    print(f"record with: OPENAI_BASE_URL={server.base_url} OPENAI_API_KEY=demo pytest suites --prompt-record=all")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="promptdrift", description="Prompt regression testing for pytest.")
+    parser.add_argument("--version", action="version", version=f"promptdrift {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    validate = sub.add_parser("validate", help="check that suite files load, without calling any model")
+    validate.add_argument("paths", nargs="*", default=["suites"])
+    validate.add_argument("--rootdir", default=".", help="repository root (fixture paths resolve from it)")
+    validate.set_defaults(func=_validate)
+    demo = sub.add_parser("demo-server", help="run the local scripted OpenAI-compatible demo server")
+    demo.add_argument("--script", help="YAML script of answers (see promptdrift.demo)")
+    demo.add_argument("--port", type=int, default=8765)
+    demo.set_defaults(func=_demo_server)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""Run settings: command line, pytest ini, ``[tool.promptdrift]``, in that order of precedence.
+
+Every option is ``--prompt-<name>`` on the command line, ``promptdrift_<name>``
+in the pytest ini (``[tool.pytest.ini_options]``, ``pytest.ini``...) and
+``<name>`` in ``[tool.promptdrift]`` of the root ``pyproject.toml``. The first
+one that is set wins; then the built-in default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .errors import ConfigError
+from .recorder import RecordMode
+from .suite import Provider
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: its name (``record`` gives ``--prompt-record`` / ``promptdrift_record``)."""
+
+    name: str
+    help: str
+    default: Any = None
+    choices: tuple[str, ...] | None = None
+    kind: type = str
+
+    @property
+    def flag(self) -> str:
+        return "--prompt-" + self.name.replace("_", "-")
+
+    @property
+    def dest(self) -> str:
+        return "promptdrift_" + self.name
+
+    @property
+    def ini(self) -> str:
+        return "promptdrift_" + self.name
+
+
+OPTIONS = (
+    Option(
+        "record",
+        "record mode: none (replay only, default), new (record missing cassettes), "
+        "changed (also re-record requests that changed), all (re-record everything)",
+        "none",
+        tuple(m.value for m in RecordMode),
+    ),
+    Option("model", "run every suite against this model instead of the suite's own"),
+    Option("cassette_dir", "folder for cassettes, relative to the root directory", "cassettes"),
+    Option("base_url", "OpenAI-compatible endpoint (beats OPENAI_BASE_URL, loses to a suite's provider block)"),
+    Option("api_key_env", "environment variable that holds the API key", "OPENAI_API_KEY"),
+    Option("timeout", "seconds before a model call times out while recording", 60.0, kind=float),
+    Option("max_retries", "retries of a failed model call while recording (0 while replaying)", 2, kind=int),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved settings for one pytest run."""
+
+    rootdir: Path
+    record: RecordMode = RecordMode.NONE
+    model: str | None = None
+    cassette_dir: str = "cassettes"
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout: float = 60.0
+    max_retries: int = 2
+    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
+
+    @property
+    def cassettes(self) -> Path:
+        return self.rootdir / self.cassette_dir
+
+    def record_hint(self, target: str) -> str:
+        """The command that records what is missing for ``target`` (a node id or path)."""
+        return f"pytest {target} --prompt-record=new"
+
+    def api_key(self, provider: Provider) -> str | None:
+        return self.environ.get(provider.api_key_env or self.api_key_env) or None
+
+    def resolved_base_url(self, provider: Provider) -> str | None:
+        return provider.base_url or self.base_url or self.environ.get("OPENAI_BASE_URL") or None
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Register every option as a ``--prompt-*`` flag and a ``promptdrift_*`` ini key."""
+    group = parser.getgroup("promptdrift", "prompt regression testing (promptdrift)")
+    for opt in OPTIONS:
+        group.addoption(opt.flag, dest=opt.dest, default=None, choices=opt.choices, help=opt.help)
+        parser.addini(opt.ini, help=opt.help, default=None)
+
+
+def pyproject_table(rootdir: Path) -> dict[str, Any]:
+    """``[tool.promptdrift]`` of the root ``pyproject.toml``, or an empty table."""
+    path = rootdir / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, OSError) as exc:
+        raise ConfigError(f"cannot read [tool.promptdrift]: {exc}", path=path) from None
+    table = data.get("tool", {}).get("promptdrift", {})
+    if not isinstance(table, dict):
+        raise ConfigError("[tool.promptdrift] must be a table", path=path)
+    return table
+
+
+def _convert(opt: Option, value: Any, source: str) -> Any:
+    if opt.choices and str(value) not in opt.choices:
+        raise ConfigError(f"{source}: {value!r} is not one of {', '.join(opt.choices)}")
+    try:
+        return opt.kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: expected a {opt.kind.__name__}, got {value!r}") from None
+
+
+def from_config(config: pytest.Config) -> Settings:
+    """Resolve settings with the documented precedence: CLI, then ini, then pyproject, then default."""
+    rootdir = Path(config.rootpath)
+    table = pyproject_table(rootdir)
+    known = {opt.name for opt in OPTIONS}
+    unknown = sorted(set(table) - known - {"prices"})
+    if unknown:
+        raise ConfigError(f"[tool.promptdrift]: unknown key {unknown[0]!r}; known: {', '.join(sorted(known))}")
+    values: dict[str, Any] = {}
+    for opt in OPTIONS:
+        cli = config.getoption(opt.dest, default=None)
+        ini = config.getini(opt.ini)
+        if cli is not None:
+            values[opt.name] = _convert(opt, cli, opt.flag)
+        elif ini not in (None, "", []):
+            values[opt.name] = _convert(opt, ini, f"ini {opt.ini}")
+        elif opt.name in table:
+            values[opt.name] = _convert(opt, table[opt.name], f"[tool.promptdrift] {opt.name}")
+        elif opt.default is not None:
+            values[opt.name] = opt.default
+    values["record"] = RecordMode(values["record"])
+    return Settings(rootdir=rootdir, **values)

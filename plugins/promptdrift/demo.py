@@ -1,0 +1,297 @@
+"""A local OpenAI-compatible server with scripted answers.
+
+There is no model account on a CI machine; the plugin's own tests and the
+bundled example cassettes use this server instead. It speaks the parts of the
+API promptdrift uses (chat completions, plain and streamed; embeddings;
+models) on 127.0.0.1, built on pytest-httpserver (werkzeug).
+
+A script is YAML::
+
+    snapshot: "{model}-demo"          # the model name the server says it used
+    rules:                            # first match wins
+      - when: {contains: "five days late", model: gpt-4o-mini}
+        reply: "I'm so sorry your order is late..."
+      - when: {contains: "invoice"}
+        reply: {json: {total: 42.5}}  # the content is this JSON
+      - when: {contains: "where is order"}
+        tool_calls: [{name: lookup_order, arguments: {order_id: A-1001}}]
+    default: "I can help with that."
+
+``contains`` is matched case-insensitively against the last user message
+(``system`` against the system message); ``model`` against the requested model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import yamlio
+
+Reply = str | dict[str, Any]
+
+
+@dataclass
+class Rule:
+    """One scripted answer and when to give it."""
+
+    reply: Any = None
+    tool_calls: list[dict[str, Any]] | None = None
+    contains: list[str] = field(default_factory=list)
+    system: str | None = None
+    model: str | None = None
+    finish_reason: str = "stop"
+
+    def matches(self, body: Mapping[str, Any]) -> bool:
+        if self.model is not None and body.get("model") != self.model:
+            return False
+        messages = body.get("messages") or []
+        last_user = next((m for m in reversed(messages) if m.get("role") == "user"), {})
+        text = _content_text(last_user.get("content")).casefold()
+        if any(c.casefold() not in text for c in self.contains):
+            return False
+        if self.system is not None:
+            system = next((m for m in messages if m.get("role") in ("system", "developer")), {})
+            if self.system.casefold() not in _content_text(system.get("content")).casefold():
+                return False
+        return True
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return ""
+
+
+@dataclass
+class Script:
+    """Scripted behaviour of the demo model."""
+
+    rules: list[Rule] = field(default_factory=list)
+    default: Any = "I can help with that."
+    snapshot: str = "{model}-demo"
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Script:
+        rules = []
+        for raw in data.get("rules") or []:
+            when = raw.get("when") or {}
+            contains = when.get("contains") or []
+            rules.append(
+                Rule(
+                    reply=raw.get("reply"),
+                    tool_calls=raw.get("tool_calls"),
+                    contains=[contains] if isinstance(contains, str) else list(contains),
+                    system=when.get("system"),
+                    model=when.get("model"),
+                    finish_reason=raw.get("finish_reason", "tool_calls" if raw.get("tool_calls") else "stop"),
+                )
+            )
+        return cls(rules, data.get("default", cls.default), data.get("snapshot", cls.snapshot))
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Script:
+        return cls.from_data(yamlio.load_file(Path(path)))
+
+    def respond(self, body: Mapping[str, Any]) -> Rule:
+        for rule in self.rules:
+            if rule.matches(body):
+                return rule
+        return Rule(reply=self.default)
+
+
+def _words(text: str) -> int:
+    return max(1, len(text.split()))
+
+
+def _reply_text(reply: Any) -> str:
+    if isinstance(reply, Mapping) and "json" in reply:
+        return json.dumps(reply["json"], ensure_ascii=False)
+    if reply is None:
+        return ""
+    return str(reply)
+
+
+def embedding(text: str, dims: int = 16) -> list[float]:
+    """A deterministic bag-of-words embedding: similar texts get similar vectors."""
+    vector = [0.0] * dims
+    for word in text.casefold().split():
+        digest = hashlib.sha256(word.strip(".,!?;:'\"").encode("utf-8")).digest()
+        vector[digest[0] % dims] += 1.0
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [round(v / norm, 6) for v in vector]
+
+
+Handler = Callable[[Mapping[str, Any]], Rule]
+
+
+class DemoServer:
+    """The server: ``start()``, then point ``OPENAI_BASE_URL`` at :attr:`base_url`.
+
+    ``requests`` logs every request (path, headers, JSON body) for assertions.
+    ``extra_headers`` are added to every response (tests use it to check that
+    account-identifying headers never reach a cassette).
+    """
+
+    def __init__(self, script: Script | Handler | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        from pytest_httpserver import HTTPServer
+
+        self.script = script or Script()
+        self.requests: list[dict[str, Any]] = []
+        self.extra_headers: dict[str, str] = {}
+        self.latency = 0.0
+        self._lock = threading.Lock()
+        self._server = HTTPServer(host=host, port=port, threaded=True)
+        self._server.no_handler_status_code = 404
+        self._server.expect_request("/v1/chat/completions", method="POST").respond_with_handler(self._chat)
+        self._server.expect_request("/v1/embeddings", method="POST").respond_with_handler(self._embeddings)
+        self._server.expect_request("/v1/models", method="GET").respond_with_handler(self._models)
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def start(self) -> DemoServer:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server.is_running():
+            self._server.stop()
+
+    def __enter__(self) -> DemoServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return self._server.url_for("/v1")
+
+    # -- handlers ------------------------------------------------------------------
+
+    def _log(self, request: Any) -> dict[str, Any]:
+        try:
+            body = json.loads(request.get_data(as_text=True) or "{}")
+        except ValueError:
+            body = {}
+        entry = {"path": request.path, "headers": dict(request.headers), "query": request.query_string.decode(), "json": body}
+        with self._lock:
+            self.requests.append(entry)
+        if self.latency:
+            time.sleep(self.latency)
+        return body
+
+    def _respond(self, payload: Any, status: int = 200, mimetype: str = "application/json") -> Any:
+        from werkzeug import Response
+
+        data = payload if isinstance(payload, str | bytes) else json.dumps(payload)
+        response = Response(data, status=status, mimetype=mimetype)
+        for key, value in self.extra_headers.items():
+            response.headers[key] = value
+        response.headers["x-request-id"] = "req_" + hashlib.sha256(str(time.time_ns()).encode()).hexdigest()[:12]
+        return response
+
+    def _rule(self, body: Mapping[str, Any]) -> Rule:
+        script = self.script
+        return script.respond(body) if isinstance(script, Script) else script(body)
+
+    def _chat(self, request: Any) -> Any:
+        body = self._log(request)
+        model = str(body.get("model", "demo"))
+        rule = self._rule(body)
+        text = _reply_text(rule.reply)
+        returned = (self.script.snapshot if isinstance(self.script, Script) else "{model}").format(model=model)
+        prompt_tokens = sum(_words(_content_text(m.get("content"))) for m in body.get("messages") or [])
+        completion_tokens = _words(text) if text else 0
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        tool_calls = [
+            {
+                "id": f"call_{index}",
+                "type": "function",
+                "function": {"name": call["name"], "arguments": json.dumps(call.get("arguments", {}))},
+            }
+            for index, call in enumerate(rule.tool_calls or [])
+        ]
+        created = 1767225600  # fixed, so recordings of the same script are identical
+        ident = "chatcmpl-demo-" + hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:10]
+        if body.get("stream"):
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return self._respond(
+                "".join(self._chunks(ident, created, returned, text, tool_calls, rule.finish_reason, usage, include_usage)),
+                mimetype="text/event-stream",
+            )
+        message: dict[str, Any] = {"role": "assistant", "content": text if not tool_calls else (text or None)}
+        if tool_calls:
+            message["tool_calls"] = tool_calls
+        return self._respond(
+            {
+                "id": ident,
+                "object": "chat.completion",
+                "created": created,
+                "model": returned,
+                "choices": [{"index": 0, "message": message, "finish_reason": rule.finish_reason, "logprobs": None}],
+                "usage": usage,
+            }
+        )
+
+    @staticmethod
+    def _chunks(
+        ident: str,
+        created: int,
+        model: str,
+        text: str,
+        tool_calls: list[dict[str, Any]],
+        finish: str,
+        usage: dict[str, Any],
+        include_usage: bool,
+    ) -> Iterator[str]:
+        def event(delta: dict[str, Any], finish_reason: str | None = None) -> str:
+            chunk = {
+                "id": ident,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+            }
+            return f"data: {json.dumps(chunk)}\n\n"
+
+        yield event({"role": "assistant", "content": ""})
+        words = text.split(" ") if text else []
+        for index, word in enumerate(words):
+            yield event({"content": word if index == 0 else " " + word})
+        for index, call in enumerate(tool_calls):
+            yield event({"tool_calls": [{"index": index, **call}]})
+        yield event({}, finish)
+        if include_usage:
+            chunk = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
+                     "choices": [], "usage": usage}
+            yield f"data: {json.dumps(chunk)}\n\n"
+        yield "data: [DONE]\n\n"
+
+    def _embeddings(self, request: Any) -> Any:
+        body = self._log(request)
+        inputs = body.get("input")
+        texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
+        data = [{"object": "embedding", "index": i, "embedding": embedding(str(t))} for i, t in enumerate(texts)]
+        tokens = sum(_words(str(t)) for t in texts)
+        return self._respond(
+            {"object": "list", "data": data, "model": body.get("model", "demo-embed"),
+             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+        )
+
+    def _models(self, request: Any) -> Any:
+        self._log(request)
+        return self._respond({"object": "list", "data": [{"id": "demo", "object": "model", "created": 0, "owned_by": "demo"}]})

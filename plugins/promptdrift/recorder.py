@@ -1,0 +1,329 @@
+"""Record and replay at the HTTP transport the ``openai`` client is given.
+
+Why a transport and not ``vcr.use_cassette``: ``use_cassette`` patches httpx
+for the whole process, so with two cases in flight (threads, asyncio tasks,
+concurrent recording) the cassette entered last receives every request. Here
+each case or test gets its own :class:`Recorder` and an ``httpx2`` transport
+bound to it, handed to its own ``openai`` client; nothing global is patched,
+so any number of cases can record at once in one process. The files stay in
+vcrpy's format (see :mod:`promptdrift.cassettes`).
+
+Replay matches the first not-yet-played interaction with the same request
+fingerprint, so repeated identical requests (samples) replay in recorded
+order, never the first answer N times.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import json
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+from . import cassettes, yamlio
+from .cassettes import Cassette, Interaction
+from .errors import ConfigError, MissingCassetteError, PromptDriftError
+
+# Statuses that say "try again", never an answer: they are not recorded.
+RETRYABLE = frozenset({408, 409, 429})
+
+
+class RecordMode(enum.StrEnum):
+    """``--prompt-record``: what to do with missing and differing recordings."""
+
+    NONE = "none"  # replay only; a missing or differing recording fails
+    NEW = "new"  # record missing cassettes; a differing request fails as drift
+    CHANGED = "changed"  # record missing, re-record differing (old one is the baseline)
+    ALL = "all"  # re-record everything (old ones are the baseline)
+
+
+def request_view(body: Any) -> str:
+    """A readable rendering of a request body for drift diffs (messages and parameters)."""
+    if isinstance(body, dict):
+        return yamlio.dumps(body)
+    return str(body) + "\n"
+
+
+def drift_diff(recorded: Any, current: Any) -> str:
+    """Unified diff of the recorded and the current request."""
+    return "".join(
+        difflib.unified_diff(
+            request_view(recorded).splitlines(keepends=True),
+            request_view(current).splitlines(keepends=True),
+            "recorded",
+            "current",
+        )
+    )
+
+
+def _summary(body: str, content_type: str) -> dict[str, Any]:
+    """The returned model and token usage of a JSON or server-sent-events response."""
+    out: dict[str, Any] = {}
+    docs: list[Any] = []
+    if "text/event-stream" in content_type:
+        for line in body.splitlines():
+            if line.startswith("data:") and line[5:].strip() not in ("", "[DONE]"):
+                try:
+                    docs.append(json.loads(line[5:]))
+                except ValueError:
+                    continue
+    else:
+        try:
+            docs.append(json.loads(body))
+        except ValueError:
+            return out
+    for doc in docs:
+        if isinstance(doc, dict):
+            if doc.get("model"):
+                out["model"] = doc["model"]
+            if isinstance(doc.get("usage"), dict):
+                out["usage"] = doc["usage"]
+            if isinstance(doc.get("response"), dict):  # Responses API streaming events
+                out.setdefault("model", doc["response"].get("model"))
+    return out
+
+
+class Recorder:
+    """The record/replay state of one cassette (one case, or one test).
+
+    Thread-safe: the ``openai`` client may call it from several threads.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        mode: RecordMode,
+        *,
+        display: str,
+        record_hint: str,
+        api_key_missing: str | None = None,
+    ) -> None:
+        self.path = path
+        self.mode = mode
+        self.display = display
+        self.record_hint = record_hint
+        self.api_key_missing = api_key_missing
+        self.old: Cassette | None = None
+        if path.exists():
+            self.old = cassettes.load(path, display=display, rerecord_hint=record_hint)
+        self.recording = mode is RecordMode.ALL or (self.old is None and mode is not RecordMode.NONE)
+        self.played = [False] * (len(self.old.interactions) if self.old else 0)
+        self.interactions: list[Interaction] = []
+        self.calls: list[dict[str, Any]] = []
+        self.recorded = False
+        self.drift: PromptDriftError | None = None
+        self.errors: list[Exception] = []
+        self._lock = threading.Lock()
+
+    # -- replay ------------------------------------------------------------------
+
+    def lookup(self, method: str, uri: str, body: bytes) -> Interaction | None:
+        """The recorded interaction to replay, or ``None`` to send the request upstream."""
+        with self._lock:
+            if self.recording:
+                return None
+            if self.old is None:
+                raise self._error(
+                    MissingCassetteError(
+                        f"no recording at {self.display}. Record it with: {self.record_hint}", path=None
+                    )
+                )
+            fp = cassettes.fingerprint(method, uri, body)
+            for index, interaction in enumerate(self.old.interactions):
+                if not self.played[index] and interaction.fingerprint == fp:
+                    self.played[index] = True
+                    self.interactions.append(interaction)
+                    self.calls.append(self._call_meta(interaction))
+                    return interaction
+            drift = self._drift(method, uri, body)
+            if self.mode is RecordMode.CHANGED:
+                self.drift = drift
+                self.recording = True
+                return None
+            raise self._error(drift)
+
+    def _drift(self, method: str, uri: str, body: bytes) -> PromptDriftError:
+        assert self.old is not None
+        path = httpx2.URL(uri).path
+        unplayed = [i for i, done in zip(self.old.interactions, self.played, strict=True) if not done]
+        same_path = [i for i in unplayed if httpx2.URL(i.uri).path == path and i.method == method]
+        nearest = (same_path or unplayed or self.old.interactions[-1:] or [None])[0]
+        current = cassettes.canonical_body(body)
+        if nearest is None:
+            diff = drift_diff("", current)
+        else:
+            diff = drift_diff(nearest.request_json, current)
+        if not unplayed:
+            headline = f"this run made more requests than were recorded in {self.display}"
+        else:
+            headline = f"the request differs from the one recorded in {self.display}"
+        return PromptDriftError(
+            f"prompt drift: {headline}.\n{diff}\n"
+            f"If the change is intended, re-record: {self.record_hint.replace('=new', '=changed')}",
+            diff=diff,
+        )
+
+    def unplayed(self) -> int:
+        """How many recorded interactions this run did not use (only meaningful when replaying)."""
+        return self.played.count(False) if not self.recording else 0
+
+    def finish_replay(self) -> None:
+        """Fail as drift when the recording holds requests this run no longer makes."""
+        left = self.unplayed()
+        if left and self.mode in (RecordMode.NONE, RecordMode.NEW):
+            raise self._error(
+                PromptDriftError(
+                    f"prompt drift: {self.display} holds {left} recorded request(s) that this run did not make. "
+                    f"If the change is intended, re-record: {self.record_hint.replace('=new', '=changed')}",
+                    diff="",
+                )
+            )
+
+    # -- record ------------------------------------------------------------------
+
+    def before_upstream(self) -> None:
+        """Called before a request leaves the process: refuse when recording is not possible."""
+        if self.api_key_missing:
+            raise self._error(ConfigError(self.api_key_missing))
+
+    def keep(
+        self,
+        request: httpx2.Request,
+        body: bytes,
+        status: int,
+        reason: str,
+        headers: httpx2.Headers,
+        content: bytes,
+        latency_ms: float,
+    ) -> None:
+        """Record a response if it is an answer; error statuses are never recorded."""
+        if status >= 300:
+            return
+        interaction = Interaction(
+            method=request.method,
+            uri=cassettes.scrub_uri(str(request.url)),
+            request_body=cassettes.readable_body(body),
+            response_status=status,
+            response_reason=reason,
+            response_headers=cassettes.keep_headers(headers.multi_items(), cassettes.RESPONSE_HEADERS),
+            response_body=cassettes.readable_body(content),
+            latency_ms=round(latency_ms, 1),
+            request_headers=cassettes.keep_headers(request.headers.multi_items(), cassettes.REQUEST_HEADERS),
+        )
+        with self._lock:
+            self.interactions.append(interaction)
+            self.calls.append(self._call_meta(interaction))
+            self.recorded = True
+
+    @staticmethod
+    def _call_meta(interaction: Interaction) -> dict[str, Any]:
+        content_type = ",".join(interaction.response_headers.get("content-type", []))
+        meta: dict[str, Any] = {
+            "fingerprint": interaction.fingerprint,
+            "latency_ms": interaction.latency_ms,
+        }
+        summary = _summary(interaction.response_body, content_type)
+        request = interaction.request_json
+        if isinstance(request, dict) and request.get("model"):
+            meta["model_requested"] = request["model"]
+        if summary.get("model"):
+            meta["model_returned"] = summary["model"]
+        if summary.get("usage"):
+            meta["usage"] = summary["usage"]
+        return meta
+
+    def _error(self, exc: Exception) -> Exception:
+        self.errors.append(exc)
+        return exc
+
+    # -- finish ------------------------------------------------------------------
+
+    @property
+    def needs_save(self) -> bool:
+        """Something was recorded, or a replay used fewer interactions in a re-recording mode."""
+        if self.recorded:
+            return True
+        trimmed = self.old is not None and self.unplayed() > 0
+        return trimmed and self.mode in (RecordMode.CHANGED, RecordMode.ALL)
+
+    def save(self, extra: dict[str, Any]) -> None:
+        """Write the new cassette (atomically) with the metadata drift detection needs."""
+        models_requested = sorted({c["model_requested"] for c in self.calls if c.get("model_requested")})
+        models_returned = sorted({c["model_returned"] for c in self.calls if c.get("model_returned")})
+        meta: dict[str, Any] = {
+            "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "model_requested": models_requested[0] if len(models_requested) == 1 else models_requested,
+            "model_returned": models_returned[0] if len(models_returned) == 1 else models_returned,
+            "fingerprint": cassettes.fingerprint("", "", json.dumps([c["fingerprint"] for c in self.calls])),
+            **extra,
+            "interactions": self.calls,
+        }
+        cassettes.save(Cassette(self.path, list(self.interactions), meta))
+
+
+class CassetteTransport(httpx2.BaseTransport):
+    """An ``httpx2`` transport that replays from, or records into, one :class:`Recorder`."""
+
+    def __init__(self, recorder: Recorder, upstream: Callable[[], httpx2.BaseTransport]) -> None:
+        self.recorder = recorder
+        self._upstream = upstream
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        body = request.read()
+        found = self.recorder.lookup(request.method, str(request.url), body)
+        if found is not None:
+            return _replayed(found, request)
+        self.recorder.before_upstream()
+        start = time.perf_counter()
+        response = self._upstream().handle_request(request)
+        try:
+            content = response.read()  # decodes gzip/br: cassettes hold readable text
+        finally:
+            response.close()
+        latency_ms = (time.perf_counter() - start) * 1000
+        self.recorder.keep(
+            request, body, response.status_code, response.reason_phrase, response.headers, content, latency_ms
+        )
+        return _forwarded(response, content, request)
+
+
+def _replayed(interaction: Interaction, request: httpx2.Request) -> httpx2.Response:
+    headers = [(k, v) for k, values in interaction.response_headers.items() for v in values]
+    return httpx2.Response(
+        interaction.response_status,
+        headers=headers,
+        content=interaction.response_body.encode("utf-8"),
+        request=request,
+        extensions={"reason_phrase": interaction.response_reason.encode("ascii", "replace")},
+    )
+
+
+def _forwarded(response: httpx2.Response, content: bytes, request: httpx2.Request) -> httpx2.Response:
+    drop = {"content-encoding", "content-length", "transfer-encoding"}
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in drop]
+    return httpx2.Response(response.status_code, headers=headers, content=content, request=request)
+
+
+_upstream_lock = threading.Lock()
+_upstream: httpx2.HTTPTransport | None = None
+
+
+def shared_upstream() -> httpx2.BaseTransport:
+    """One real HTTP transport (connection pool) for all recordings, created on first use only.
+
+    Replay never calls this, so a replay-only run opens no socket at all.
+    """
+    global _upstream
+    with _upstream_lock:
+        if _upstream is None:
+            _upstream = httpx2.HTTPTransport(limits=httpx2.Limits(max_connections=64, max_keepalive_connections=32))
+        return _upstream
+
+

@@ -1,0 +1,415 @@
+"""Prompt suites: reading a YAML suite file into frozen specs.
+
+Which YAML files are suites: a ``.yaml``/``.yml`` file whose top level has a
+``suite:`` key (on a line of its own, at column 0). Workflow files, fixtures
+and cassettes never have one, so they are never collected.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .checks import CheckSpec, parse_check
+from .errors import SuiteError
+from .paths import resolve_in_root
+from .yamlio import LineDict, line_of, load_file, loads
+
+SUITE_MARKER = re.compile(rb"^suite\s*:", re.MULTILINE)
+
+SUITE_KEYS = {
+    "suite": "unique id of the suite; cassettes go to cassettes/<suite>/",
+    "description": "free text",
+    "model": "default model name",
+    "params": "API parameters (temperature, max_tokens, seed, ...)",
+    "prompt": "system / few_shot / user template, or a messages list",
+    "response_format": "structured output: {schema: path} or the raw OpenAI form",
+    "tools": "tool definitions: a list or a file",
+    "tool_choice": "OpenAI tool_choice",
+    "stream": "true to request a streamed answer",
+    "provider": "base_url / api_key_env / azure settings",
+    "expect": "checks applied to every case",
+    "cases": "inline list of cases, or a CSV / JSONL / YAML file",
+}
+# Keys the design reserves for later features: named so that the error is honest.
+PLANNED_KEYS = {"variants", "gate", "context", "transform", "generate", "samples", "api"}
+CASE_KEYS = {"id", "vars", "expect", "reference", "params", "description"}
+PROMPT_KEYS = {"system", "few_shot", "user", "messages"}
+PROVIDER_KEYS = {"base_url", "api_key_env", "azure", "organization_env"}
+AZURE_KEYS = {"endpoint", "deployment", "api_version"}
+PARAM_KEYS = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "max_completion_tokens",
+        "seed",
+        "stop",
+        "presence_penalty",
+        "frequency_penalty",
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "n",
+        "response_format",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "stream",
+        "stream_options",
+        "reasoning_effort",
+        "verbosity",
+        "service_tier",
+        "modalities",
+        "prediction",
+        "store",
+        "metadata",
+        "user",
+    }
+)
+CASE_ID = re.compile(r"^[^\s\[\]:/\\]{1,120}$")
+
+
+@dataclass(frozen=True)
+class Provider:
+    """Where requests go: base URL, API key variable, or an Azure deployment."""
+
+    base_url: str | None = None
+    api_key_env: str | None = None
+    organization_env: str | None = None
+    azure_endpoint: str | None = None
+    azure_deployment: str | None = None
+    azure_api_version: str | None = None
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """The prompt template: a system message, few-shot pairs and a user template, or a messages list."""
+
+    system: str | None = None
+    few_shot: tuple[tuple[str, str], ...] = ()
+    user: str | None = None
+    messages: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Case:
+    """One prompt case: its variables, reference and extra checks."""
+
+    id: str
+    vars: Mapping[str, Any]
+    expect: tuple[CheckSpec, ...] = ()
+    reference: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A parsed suite file."""
+
+    name: str
+    path: Path
+    relpath: str
+    model: str | None
+    params: Mapping[str, Any]
+    prompt: Prompt
+    provider: Provider
+    expect: tuple[CheckSpec, ...]
+    cases: tuple[Case, ...]
+    line: int | None = None
+
+    def case(self, case_id: str) -> Case:
+        for case in self.cases:
+            if case.id == case_id:
+                return case
+        known = ", ".join(c.id for c in self.cases)
+        raise SuiteError(f"no case {case_id!r} in suite {self.name!r}; cases: {known}", path=self.relpath)
+
+
+def is_suite_file(path: Path) -> bool:
+    """The documented rule: a YAML file with a top-level ``suite:`` key."""
+    if path.suffix not in (".yaml", ".yml"):
+        return False
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64 * 1024)
+    except OSError:
+        return False
+    return SUITE_MARKER.search(head) is not None
+
+
+class _Reader:
+    """Validates one suite file's raw data, keeping the path for every error."""
+
+    def __init__(self, path: str, rootdir: Path) -> None:
+        self.path = path
+        self.rootdir = rootdir
+
+    def fail(self, message: str, node: Any = None, line: int | None = None) -> SuiteError:
+        return SuiteError(message, path=self.path, line=line_of(node) or line)
+
+    def mapping(self, value: Any, what: str, allowed: set[str] | None = None, line: int | None = None) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            raise self.fail(f"{what} must be a mapping, got {type(value).__name__}", value, line)
+        if allowed is not None:
+            unknown = [k for k in value if k not in allowed]
+            if unknown:
+                raise self.fail(
+                    f"{what}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(allowed))}", value, line
+                )
+        return value
+
+    def text(self, value: Any, what: str, node: Any = None) -> str:
+        if not isinstance(value, str):
+            raise self.fail(f"{what} must be text, got {value!r}", node)
+        return value
+
+    def file(self, name: Any, what: str, node: Any = None) -> Path:
+        return resolve_in_root(self.rootdir, name, what=what, suite=self.path, line=line_of(node))
+
+    def data_file(self, name: Any, what: str, node: Any = None) -> Any:
+        path = self.file(name, what, node)
+        shown = str(name)
+        if path.suffix == ".json":
+            try:
+                return json.loads(path.read_text(encoding="utf-8"))
+            except (ValueError, OSError) as exc:
+                raise SuiteError(f"{what}: cannot read JSON: {exc}", path=shown) from None
+        return load_file(path, display=shown)
+
+    # -- parts -----------------------------------------------------------------
+
+    def checks(self, value: Any, what: str, line: int | None) -> tuple[CheckSpec, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise self.fail(f"{what} must be a list of checks", value, line)
+        base = line_of(value) or line
+        return tuple(parse_check(item, path=self.path, default_line=base) for item in value)
+
+    def params(self, raw: Mapping[str, Any], line: int | None) -> dict[str, Any]:
+        params = dict(self.mapping(raw.get("params") or {}, "params", line=line))
+        unknown = [k for k in params if k not in PARAM_KEYS and k != "extra_body"]
+        if unknown:
+            raise self.fail(
+                f"params: unknown API parameter {unknown[0]!r}; known: {', '.join(sorted(PARAM_KEYS))}"
+                " (pass anything else under params.extra_body)",
+                raw.get("params"),
+                line,
+            )
+        for key in ("response_format", "tools", "tool_choice", "stream"):
+            if key in raw and raw[key] is not None:
+                params[key] = raw[key]
+        if "response_format" in params:
+            params["response_format"] = self.response_format(params["response_format"])
+        if "tools" in params:
+            params["tools"] = self.tools(params["tools"])
+        return params
+
+    def response_format(self, value: Any) -> Any:
+        fmt = self.mapping(value, "response_format")
+        if "schema" not in fmt:
+            return dict(fmt)  # the raw OpenAI form passes through
+        schema = fmt["schema"]
+        if isinstance(schema, str):
+            name = Path(schema).stem
+            schema = self.data_file(schema, "response_format.schema", value)
+        else:
+            name = "response"
+        return {
+            "type": "json_schema",
+            "json_schema": {
+                "name": re.sub(r"[^A-Za-z0-9_-]", "_", str(fmt.get("name", name)))[:64],
+                "schema": schema,
+                "strict": bool(fmt.get("strict", False)),
+            },
+        }
+
+    def tools(self, value: Any) -> list[dict[str, Any]]:
+        node = value
+        if isinstance(value, str):
+            value = self.data_file(value, "tools", node)
+        if not isinstance(value, list):
+            raise self.fail("tools must be a list of {name, description, parameters} or a file with one", node)
+        out = []
+        for tool in value:
+            tool = self.mapping(tool, "tool")
+            if tool.get("type") == "function" and "function" in tool:
+                out.append(dict(tool))  # already in the OpenAI form
+                continue
+            fn = {"name": self.text(tool.get("name"), "tool name", tool)}
+            if "description" in tool:
+                fn["description"] = tool["description"]
+            fn["parameters"] = tool.get("parameters") or {"type": "object", "properties": {}}
+            out.append({"type": "function", "function": fn})
+        return out
+
+    def prompt(self, value: Any, line: int | None) -> Prompt:
+        raw = self.mapping(value, "prompt", PROMPT_KEYS, line)
+        if "messages" in raw:
+            if any(k in raw for k in ("system", "few_shot", "user")):
+                raise self.fail("prompt: give either messages or system/few_shot/user, not both", raw)
+            messages = raw["messages"]
+            if not isinstance(messages, list) or not messages:
+                raise self.fail("prompt.messages must be a non-empty list of {role, content}", raw)
+            for msg in messages:
+                self.mapping(msg, "prompt.messages entry")
+                if "role" not in msg:
+                    raise self.fail("each message needs a role", msg)
+            return Prompt(messages=tuple(dict(m) for m in messages))
+        if not raw.get("user"):
+            raise self.fail("prompt.user (the user message template) is required", raw)
+        return Prompt(
+            system=self.text(raw["system"], "prompt.system", raw) if raw.get("system") is not None else None,
+            few_shot=self.few_shot(raw.get("few_shot"), raw),
+            user=self.text(raw["user"], "prompt.user", raw),
+        )
+
+    def few_shot(self, value: Any, node: Any) -> tuple[tuple[str, str], ...]:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = self.data_file(value, "prompt.few_shot", node)
+        if not isinstance(value, list):
+            raise self.fail("few_shot must be a list of {user, assistant} pairs or a file with one", node)
+        pairs = []
+        for pair in value:
+            pair = self.mapping(pair, "few_shot example", {"user", "assistant"})
+            pairs.append((self.text(pair.get("user"), "few_shot user", pair),
+                          self.text(pair.get("assistant"), "few_shot assistant", pair)))
+        return tuple(pairs)
+
+    def provider(self, value: Any) -> Provider:
+        if value is None:
+            return Provider()
+        raw = self.mapping(value, "provider", PROVIDER_KEYS)
+        azure = self.mapping(raw.get("azure") or {}, "provider.azure", AZURE_KEYS)
+        return Provider(
+            base_url=raw.get("base_url"),
+            api_key_env=raw.get("api_key_env"),
+            organization_env=raw.get("organization_env"),
+            azure_endpoint=azure.get("endpoint"),
+            azure_deployment=azure.get("deployment"),
+            azure_api_version=azure.get("api_version"),
+        )
+
+    def cases(self, value: Any, line: int | None) -> tuple[Case, ...]:
+        node = value
+        if isinstance(value, str):
+            value = self.case_table(value, node)
+        if not isinstance(value, list) or not value:
+            raise self.fail("cases must be a non-empty list, or a path to a CSV / JSONL / YAML file", node, line)
+        cases: list[Case] = []
+        seen: dict[str, int | None] = {}
+        for index, raw in enumerate(value, start=1):
+            case = self.case(raw, index)
+            if case.id in seen:
+                raise self.fail(f"duplicate case id {case.id!r} (first at line {seen[case.id]})", raw, case.line)
+            seen[case.id] = case.line
+            cases.append(case)
+        return tuple(cases)
+
+    def case(self, raw: Any, index: int) -> Case:
+        raw = self.mapping(raw, f"case #{index}", CASE_KEYS)
+        line = line_of(raw)
+        case_id = str(raw.get("id", f"case-{index}"))
+        if not CASE_ID.match(case_id):
+            raise self.fail(f"case id {case_id!r}: use 1-120 characters without spaces, brackets, ':' or '/'", raw)
+        variables = dict(self.mapping(raw.get("vars") or {}, f"case {case_id!r} vars", line=line))
+        reference = raw.get("reference")
+        if reference is not None:
+            reference = str(reference)
+            variables.setdefault("reference", reference)
+        params = dict(self.mapping(raw.get("params") or {}, f"case {case_id!r} params", line=line))
+        unknown = [k for k in params if k not in PARAM_KEYS]
+        if unknown:
+            raise self.fail(f"case {case_id!r}: unknown API parameter {unknown[0]!r}", raw)
+        return Case(case_id, variables, self.checks(raw.get("expect"), "expect", line), reference, params, line)
+
+    def case_table(self, name: str, node: Any) -> list[Any]:
+        path = self.file(name, "cases", node)
+        text = path.read_text(encoding="utf-8")
+        suffix = path.suffix.lower()
+        if suffix == ".csv":
+            rows = []
+            for row in csv.DictReader(io.StringIO(text)):
+                row = {k: v for k, v in row.items() if k is not None}
+                case: dict[str, Any] = {"vars": {}}
+                for key, val in row.items():
+                    if key in ("id", "reference"):
+                        case[key] = val
+                    else:
+                        case["vars"][key] = val
+                rows.append(LineDict(case))
+            return rows
+        if suffix == ".jsonl":
+            rows = []
+            for number, line in enumerate(text.splitlines(), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except ValueError as exc:
+                    raise SuiteError(f"invalid JSON line: {exc}", path=name, line=number) from None
+                if not isinstance(obj, dict):
+                    raise SuiteError("each JSONL line must be an object", path=name, line=number)
+                if "vars" not in obj:  # a flat row: everything but id/reference is a variable
+                    obj = {
+                        "vars": {k: v for k, v in obj.items() if k not in ("id", "reference")},
+                        **{k: obj[k] for k in ("id", "reference") if k in obj},
+                    }
+                row = LineDict(obj)
+                rows.append(row)
+            return rows
+        if suffix in (".yaml", ".yml"):
+            data = loads(text, path=name)
+            if not isinstance(data, list):
+                raise SuiteError("a YAML case table must be a list of cases", path=name)
+            return data
+        raise self.fail(f"cases file {name!r}: use .csv, .jsonl, .yaml or .yml", node)
+
+
+def load_suite(path: Path, rootdir: Path) -> Suite:
+    """Read and validate a suite file; every problem is a :class:`SuiteError` naming the file and line."""
+    try:
+        relpath = path.resolve().relative_to(rootdir.resolve()).as_posix()
+    except ValueError:
+        relpath = str(path)
+    reader = _Reader(relpath, rootdir)
+    raw = load_file(path, display=relpath)
+    if not isinstance(raw, Mapping):
+        raise SuiteError("a suite must be a YAML mapping with suite, prompt and cases", path=relpath)
+    planned = sorted(k for k in raw if k in PLANNED_KEYS)
+    if planned:
+        raise reader.fail(f"{planned[0]!r} is not supported by this version of promptdrift yet", raw)
+    reader.mapping(raw, "suite", set(SUITE_KEYS))
+    name = raw.get("suite")
+    if not isinstance(name, str) or not CASE_ID.match(name):
+        raise reader.fail("suite: give the suite a unique id without spaces, e.g. 'suite: support-reply'", raw)
+    model = raw.get("model")
+    if model is not None and not isinstance(model, str):
+        raise reader.fail(f"model must be a model name, got {model!r}", raw)
+    if "prompt" not in raw:
+        raise reader.fail("prompt is required (system / few_shot / user, or messages)", raw)
+    if "cases" not in raw:
+        raise reader.fail("cases is required (an inline list or a CSV / JSONL / YAML file)", raw)
+    line = line_of(raw)
+    return Suite(
+        name=name,
+        path=path,
+        relpath=relpath,
+        model=model,
+        params=reader.params(raw, line),
+        prompt=reader.prompt(raw["prompt"], line),
+        provider=reader.provider(raw.get("provider")),
+        expect=reader.checks(raw.get("expect"), "expect", line),
+        cases=reader.cases(raw["cases"], line),
+        line=line,
+    )

@@ -1,0 +1,116 @@
+"""Safe YAML reading with line numbers, and readable YAML writing.
+
+Suites can come from anyone's pull request, so they are only ever read with
+PyYAML's safe loader (no Python tags). Mappings and lists remember the line
+they started on so that errors can point at it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import SuiteError
+
+try:  # libyaml is much faster; fall back to the pure-Python classes
+    from yaml import CSafeDumper as _Dumper
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+
+class LineDict(dict[str, Any]):
+    """A mapping read from YAML that remembers its (1-based) line."""
+
+    line: int | None = None
+
+
+class LineList(list[Any]):
+    """A sequence read from YAML that remembers its (1-based) line."""
+
+    line: int | None = None
+
+
+class _LineLoader(_Loader):  # type: ignore[misc,valid-type]
+    pass
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
+    loader.flatten_mapping(node)
+    result = LineDict()
+    result.line = node.start_mark.line + 1
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str | int | float | bool) and key is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, "mapping keys must be plain values", key_node.start_mark
+            )
+        result[key] = loader.construct_object(value_node, deep=True)
+    return result
+
+
+def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LineList:
+    result = LineList(loader.construct_object(child, deep=True) for child in node.value)
+    result.line = node.start_mark.line + 1
+    return result
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def line_of(value: Any) -> int | None:
+    """The line a YAML mapping or list started on, if it came from a file."""
+    return getattr(value, "line", None)
+
+
+def loads(text: str, *, path: str | Path) -> Any:
+    """Parse YAML text safely; errors become :class:`SuiteError` naming the file and line."""
+    try:
+        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader derives from SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise SuiteError(f"invalid YAML: {problem}", path=path, line=line) from None
+    except yaml.YAMLError as exc:
+        raise SuiteError(f"invalid YAML: {exc}", path=path) from None
+    except RecursionError:
+        raise SuiteError("invalid YAML: nested too deeply", path=path) from None
+
+
+def load_file(path: Path, *, display: str | None = None) -> Any:
+    """Read and parse a YAML file; a missing or unreadable file is a :class:`SuiteError`."""
+    shown = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SuiteError("file not found", path=shown) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SuiteError(f"cannot read file: {exc}", path=shown) from None
+    return loads(text, path=shown)
+
+
+class _ReadableDumper(_Dumper):  # type: ignore[misc,valid-type]
+    """Writes multi-line strings as literal blocks so diffs of cassettes read well."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    if "\n" in data:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+
+
+_ReadableDumper.add_representer(str, _represent_str)
+_ReadableDumper.add_representer(LineDict, yaml.representer.SafeRepresenter.represent_dict)
+_ReadableDumper.add_representer(LineList, yaml.representer.SafeRepresenter.represent_list)
+
+
+def dumps(data: Any) -> str:
+    """Dump data as block-style YAML with literal multi-line strings, keys in insertion order."""
+    return yaml.dump(  # type: ignore[no-any-return]
+        data, Dumper=_ReadableDumper, sort_keys=False, allow_unicode=True, width=100
+    )

@@ -1,0 +1,102 @@
+"""Shared fixtures: a real OpenAI-compatible server on 127.0.0.1 and helpers to write suites.
+
+Tests run pytest on small suites with ``pytester`` against this server,
+through the real ``openai`` client and real vcrpy cassette files; nothing
+is mocked.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from promptdrift.checks import load_all
+from promptdrift.demo import DemoServer, Script
+
+# pytester's in-process runs restore sys.modules afterwards; modules imported here
+# stay loaded (jsonpath-ng's parser breaks if it is imported a second time).
+load_all()
+import promptdrift.api  # noqa: E402,F401  - also imports openai, once for all inner runs
+import promptdrift.collect  # noqa: E402,F401
+
+pytest_plugins = ["pytester"]
+
+# Key-shaped values the server and client use; no cassette may contain them.
+FAKE_KEY = "sk-proj-testkey0123456789abcdefABCDEF"
+FAKE_ORG = "org-TESTORG1234567890"
+FAKE_PROJECT = "proj_TESTPROJECT123456"
+
+DEFAULT_SCRIPT = {
+    "rules": [
+        {"when": {"contains": "late"}, "reply": "I'm so sorry your order is late. We'll fix it today."},
+        {"when": {"contains": "invoice"}, "reply": {"json": {"total": 42.5, "currency": "EUR"}}},
+        {"when": {"contains": "refund"}, "reply": "Refund guaranteed!"},
+    ],
+    "default": "Thanks for reaching out.",
+}
+
+
+@pytest.fixture
+def demo(monkeypatch: pytest.MonkeyPatch) -> Iterator[DemoServer]:
+    """A started demo server; the environment points the ``openai`` SDK at it."""
+    server = DemoServer(Script.from_data(DEFAULT_SCRIPT))
+    server.extra_headers = {
+        "openai-organization": FAKE_ORG,
+        "openai-project": FAKE_PROJECT,
+        "set-cookie": "__cf_bm=SECRETCOOKIE123; path=/",
+        "x-ratelimit-remaining-requests": "99",
+    }
+    server.start()
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
+    monkeypatch.setenv("OPENAI_ORG_ID", FAKE_ORG)
+    monkeypatch.setenv("OPENAI_PROJECT_ID", FAKE_PROJECT)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No API key and an endpoint where nothing listens: replay must not need either."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+
+
+def write(pytester: pytest.Pytester, relpath: str, text: str) -> Path:
+    """Write a file below the pytester root."""
+    path = pytester.path / relpath
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return path
+
+
+SUPPORT_SUITE = """
+suite: support
+model: gpt-4o-mini
+params: {temperature: 0, max_tokens: 100}
+prompt:
+  system: You are a support assistant. Be warm.
+  few_shot:
+    - {user: "Hi", assistant: "Hello! How can I help?"}
+  user: "Customer message: {{ message }}"
+expect:
+  - not_contains: ["guarantee"]
+cases:
+  - id: late
+    vars: {message: "My order is late"}
+    expect:
+      - contains_any: ["sorry", "apolog"]
+  - id: invoice
+    vars: {message: "Send my invoice"}
+    expect:
+      - json: true
+      - json_path: {path: "$.total", equals: 42.5}
+"""
+
+
+@pytest.fixture
+def support_suite(pytester: pytest.Pytester) -> Path:
+    return write(pytester, "suites/support.yaml", SUPPORT_SUITE)

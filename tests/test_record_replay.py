@@ -1,0 +1,141 @@
+"""Record through the real openai client into cassettes, then replay with the server gone."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import vcr
+import yaml
+
+from promptdrift.demo import DemoServer
+
+from .conftest import write
+
+
+def test_record_then_replay_with_server_stopped(
+    pytester: pytest.Pytester, demo: DemoServer, support_suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = pytester.runpytest("--prompt-record=new", "-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*suites/support.yaml::late PASSED*", "*promptdrift (new): 2 recorded*"])
+    assert len(demo.requests) == 2
+    demo.stop()
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    replay = pytester.runpytest("-v")
+    replay.assert_outcomes(passed=2)
+    replay.stdout.fnmatch_lines(["*promptdrift (none): 2 replayed*"])
+
+
+def test_cassette_is_readable_vcrpy_format_with_metadata(pytester: pytest.Pytester, demo: DemoServer, support_suite) -> None:
+    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=2)
+    path = pytester.path / "cassettes" / "support" / "late.yaml"
+    text = path.read_text()
+    # JSON bodies are pretty-printed as literal blocks, so diffs show the answer line by line.
+    assert '"content": "I\'m so sorry your order is late. We\'ll fix it today."' in text
+    data = yaml.safe_load(text)
+    assert data["version"] == 1
+    meta = data["metadata"]["promptdrift"]
+    assert meta["model_requested"] == "gpt-4o-mini"
+    assert meta["model_returned"] == "gpt-4o-mini-demo"
+    assert meta["suite"] == "support" and meta["case"] == "late"
+    assert meta["recorded_at"].startswith("20")
+    assert len(meta["fingerprint"]) == 16
+    [call] = meta["interactions"]
+    assert call["usage"]["total_tokens"] > 0 and call["latency_ms"] >= 0
+    assert {c["check"]: c["passed"] for c in meta["checks"]} == {"not_contains": True, "contains_any": True}
+    body = json.loads(data["interactions"][0]["request"]["body"])
+    assert body["messages"][-1] == {"role": "user", "content": "Customer message: My order is late"}
+    assert body["temperature"] == 0 and body["max_tokens"] == 100
+
+
+def test_cassette_loads_with_plain_vcr_use_cassette(pytester: pytest.Pytester, demo: DemoServer, support_suite) -> None:
+    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=2)
+    path = pytester.path / "cassettes" / "support" / "late.yaml"
+    with vcr.use_cassette(str(path), record_mode="none") as cassette:
+        assert len(cassette) == 1
+        assert cassette.requests[0].method == "POST"
+        assert cassette.requests[0].path == "/v1/chat/completions"
+
+
+def test_streaming_round_trip(pytester: pytest.Pytester, demo: DemoServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(
+        pytester,
+        "suites/stream.yaml",
+        """
+        suite: stream
+        model: gpt-4o-mini
+        stream: true
+        params: {stream_options: {include_usage: true}}
+        prompt: {user: "{{ q }}"}
+        cases:
+          - id: late
+            vars: {q: "my parcel is late"}
+            expect: [{contains: "so sorry your order is late"}]
+        """,
+    )
+    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=1)
+    text = (pytester.path / "cassettes/stream/late.yaml").read_text()
+    assert "data: [DONE]" in text  # server-sent events kept as text
+    meta = yaml.safe_load(text)["metadata"]["promptdrift"]
+    assert meta["answer"] == "I'm so sorry your order is late. We'll fix it today."
+    assert meta["interactions"][0]["usage"]["completion_tokens"] == 11
+    demo.stop()
+    monkeypatch.delenv("OPENAI_API_KEY")
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_failed_check_shows_answer_check_and_reason(pytester: pytest.Pytester, demo: DemoServer) -> None:
+    write(
+        pytester,
+        "suites/refund.yaml",
+        """
+        suite: refund
+        model: gpt-4o-mini
+        prompt: {user: "{{ q }}"}
+        expect:
+          - not_contains: ["guarantee"]
+        cases:
+          - id: ask
+            vars: {q: "I want a refund"}
+        """,
+    )
+    result = pytester.runpytest("--prompt-record=new")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*1 of 1 checks failed:*",
+            "*FAIL not_contains*found 'guarantee' at*Refund guaranteed*",
+            "*answer:*",
+            "*| Refund guaranteed!*",
+            "*cassette: cassettes/refund/ask.yaml (recorded now)*",
+        ]
+    )
+    # The answer is recorded even though a check failed: replay reproduces the failure offline.
+    demo.stop()
+    pytester.runpytest().assert_outcomes(failed=1)
+
+
+def test_no_network_and_no_key_needed_to_replay(
+    pytester: pytest.Pytester, demo: DemoServer, support_suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=2)
+    demo.stop()
+    monkeypatch.delenv("OPENAI_API_KEY")
+    write(
+        pytester,
+        "conftest.py",
+        """
+        import socket
+        import pytest
+
+        @pytest.fixture(autouse=True)
+        def _no_sockets(monkeypatch):
+            def refuse(*args, **kwargs):
+                raise AssertionError("a socket was opened during replay")
+            monkeypatch.setattr(socket.socket, "connect", refuse)
+            monkeypatch.setattr(socket, "create_connection", refuse)
+        """,
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
