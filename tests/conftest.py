@@ -19,7 +19,7 @@ from promptdrift.demo import DemoServer, Script
 # pytester's in-process runs restore sys.modules afterwards; modules imported here
 # stay loaded (jsonpath-ng's parser breaks if it is imported a second time).
 load_all()
-import promptdrift.api  # noqa: E402,F401  - also imports openai, once for all inner runs
+import promptdrift.api  # noqa: E402  - also imports openai, once for all inner runs
 import promptdrift.collect  # noqa: E402,F401
 
 pytest_plugins = ["pytester"]

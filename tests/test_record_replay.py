@@ -28,7 +28,9 @@ def test_record_then_replay_with_server_stopped(
     replay.stdout.fnmatch_lines(["*promptdrift (none): 2 replayed*"])
 
 
-def test_cassette_is_readable_vcrpy_format_with_metadata(pytester: pytest.Pytester, demo: DemoServer, support_suite) -> None:
+def test_cassette_is_readable_vcrpy_format_with_metadata(
+    pytester: pytest.Pytester, demo: DemoServer, support_suite
+) -> None:
     pytester.runpytest("--prompt-record=new").assert_outcomes(passed=2)
     path = pytester.path / "cassettes" / "support" / "late.yaml"
     text = path.read_text()

@@ -29,7 +29,9 @@ class Output:
         assert out.json["total"] == 42.5
     """
 
-    def __init__(self, answer: Answer, specs: Sequence[CheckSpec], variables: Mapping[str, Any], session: PromptSession) -> None:
+    def __init__(
+        self, answer: Answer, specs: Sequence[CheckSpec], variables: Mapping[str, Any], session: PromptSession
+    ) -> None:
         self.answer = answer
         self._specs = tuple(specs)
         self._variables = dict(variables)
@@ -53,7 +55,9 @@ class Output:
         values are what a suite would write after the colon.
         """
         if checks:
-            specs = tuple(parse_check({name: value}, path="<python>", default_line=None) for name, value in checks.items())
+            specs = tuple(
+                parse_check({name: value}, path="<python>", default_line=None) for name, value in checks.items()
+            )
         else:
             specs = self._specs
         results = run_checks(specs, self.answer, self._variables, self._session.ctx, "prompt.run", "<python>")
@@ -97,7 +101,7 @@ class PromptSession:
         suite: str | Path | None = None,
         *,
         case: str | None = None,
-        vars: Mapping[str, Any] | None = None,  # noqa: A002 - the suite's own word
+        vars: Mapping[str, Any] | None = None,
         messages: Sequence[Mapping[str, Any]] | None = None,
         model: str | None = None,
         **params: Any,
@@ -115,7 +119,14 @@ class PromptSession:
         spec = self.suite(suite)
         if case is not None:
             base = spec.case(case)
-            chosen = Case(base.id, {**base.vars, **(vars or {})}, base.expect, base.reference, {**base.params, **params}, base.line)
+            chosen = Case(
+                base.id,
+                {**base.vars, **(vars or {})},
+                base.expect,
+                base.reference,
+                {**base.params, **params},
+                base.line,
+            )
         else:
             chosen = Case("adhoc", dict(vars or {}), (), None, params)
         body = build_request(spec, chosen, self.settings)

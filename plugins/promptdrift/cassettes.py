@@ -16,6 +16,7 @@ always either the old one or the complete new one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -231,8 +232,6 @@ def save(cassette: Cassette) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, cassette.path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise

@@ -13,7 +13,7 @@ from .errors import PromptDriftError, PromptdriftError
 from .runner import Outcome, run_case
 from .suite import Case, Suite, load_suite
 
-STATUS_KEY = pytest.StashKey[str]()
+STATUS_PROPERTY = "promptdrift"  # user property on each case: replayed / recorded / drift / error
 ANSWER_LINES = 30
 
 
@@ -76,12 +76,12 @@ class CaseItem(pytest.Item):
         try:
             self.outcome = run_case(self.suite, self.case, settings_of(self.config), self.nodeid)
         except PromptDriftError:
-            self.stash[STATUS_KEY] = "drift"
+            self.user_properties.append((STATUS_PROPERTY, "drift"))
             raise
         except PromptdriftError:
-            self.stash[STATUS_KEY] = "error"
+            self.user_properties.append((STATUS_PROPERTY, "error"))
             raise
-        self.stash[STATUS_KEY] = "recorded" if self.outcome.recorded else "replayed"
+        self.user_properties.append((STATUS_PROPERTY, "recorded" if self.outcome.recorded else "replayed"))
         if not self.outcome.passed:
             raise CaseFailed(self.outcome)
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -53,12 +54,12 @@ class Rule:
         if self.model is not None and body.get("model") != self.model:
             return False
         messages = body.get("messages") or []
-        last_user = next((m for m in reversed(messages) if m.get("role") == "user"), {})
+        last_user: Mapping[str, Any] = next((m for m in reversed(messages) if m.get("role") == "user"), {})
         text = _content_text(last_user.get("content")).casefold()
         if any(c.casefold() not in text for c in self.contains):
             return False
         if self.system is not None:
-            system = next((m for m in messages if m.get("role") in ("system", "developer")), {})
+            system: Mapping[str, Any] = next((m for m in messages if m.get("role") in ("system", "developer")), {})
             if self.system.casefold() not in _content_text(system.get("content")).casefold():
                 return False
         return True
@@ -149,10 +150,13 @@ class DemoServer:
         self.requests: list[dict[str, Any]] = []
         self.extra_headers: dict[str, str] = {}
         self.latency = 0.0
+        self._faults: list[tuple[int, str, dict[str, str]]] = []
         self._lock = threading.Lock()
         self._server = HTTPServer(host=host, port=port, threaded=True)
         self._server.no_handler_status_code = 404
         self._server.expect_request("/v1/chat/completions", method="POST").respond_with_handler(self._chat)
+        azure = re.compile(r"^/openai/deployments/[^/]+/chat/completions$")
+        self._server.expect_request(azure, method="POST").respond_with_handler(self._chat)
         self._server.expect_request("/v1/embeddings", method="POST").respond_with_handler(self._embeddings)
         self._server.expect_request("/v1/models", method="GET").respond_with_handler(self._models)
 
@@ -176,6 +180,14 @@ class DemoServer:
     def base_url(self) -> str:
         return self._server.url_for("/v1")
 
+    def fail_next(
+        self, status: int, times: int = 1, *, body: str = "", headers: Mapping[str, str] | None = None
+    ) -> None:
+        """Answer the next ``times`` chat requests with an error status (fault injection for tests)."""
+        text = body or json.dumps({"error": {"message": f"injected {status}", "type": "server_error"}})
+        with self._lock:
+            self._faults.extend([(status, text, dict(headers or {}))] * times)
+
     # -- handlers ------------------------------------------------------------------
 
     def _log(self, request: Any) -> dict[str, Any]:
@@ -183,7 +195,12 @@ class DemoServer:
             body = json.loads(request.get_data(as_text=True) or "{}")
         except ValueError:
             body = {}
-        entry = {"path": request.path, "headers": dict(request.headers), "query": request.query_string.decode(), "json": body}
+        entry = {
+            "path": request.path,
+            "headers": dict(request.headers),
+            "query": request.query_string.decode(),
+            "json": body,
+        }
         with self._lock:
             self.requests.append(entry)
         if self.latency:
@@ -206,6 +223,13 @@ class DemoServer:
 
     def _chat(self, request: Any) -> Any:
         body = self._log(request)
+        with self._lock:
+            fault = self._faults.pop(0) if self._faults else None
+        if fault is not None:
+            status, text, headers = fault
+            response = self._respond(text, status=status)
+            response.headers.update(headers)
+            return response
         model = str(body.get("model", "demo"))
         rule = self._rule(body)
         text = _reply_text(rule.reply)
@@ -230,7 +254,9 @@ class DemoServer:
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             return self._respond(
-                "".join(self._chunks(ident, created, returned, text, tool_calls, rule.finish_reason, usage, include_usage)),
+                "".join(
+                    self._chunks(ident, created, returned, text, tool_calls, rule.finish_reason, usage, include_usage)
+                ),
                 mimetype="text/event-stream",
             )
         message: dict[str, Any] = {"role": "assistant", "content": text if not tool_calls else (text or None)}
@@ -276,8 +302,14 @@ class DemoServer:
             yield event({"tool_calls": [{"index": index, **call}]})
         yield event({}, finish)
         if include_usage:
-            chunk = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
-                     "choices": [], "usage": usage}
+            chunk = {
+                "id": ident,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [],
+                "usage": usage,
+            }
             yield f"data: {json.dumps(chunk)}\n\n"
         yield "data: [DONE]\n\n"
 
@@ -288,10 +320,16 @@ class DemoServer:
         data = [{"object": "embedding", "index": i, "embedding": embedding(str(t))} for i, t in enumerate(texts)]
         tokens = sum(_words(str(t)) for t in texts)
         return self._respond(
-            {"object": "list", "data": data, "model": body.get("model", "demo-embed"),
-             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model", "demo-embed"),
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
         )
 
     def _models(self, request: Any) -> Any:
         self._log(request)
-        return self._respond({"object": "list", "data": [{"id": "demo", "object": "model", "created": 0, "owned_by": "demo"}]})
+        return self._respond(
+            {"object": "list", "data": [{"id": "demo", "object": "model", "created": 0, "owned_by": "demo"}]}
+        )

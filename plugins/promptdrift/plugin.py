@@ -21,10 +21,8 @@ if TYPE_CHECKING:
     import openai
 
     from .api import PromptSession
-    from .config import Settings
 
-SETTINGS_KEY = pytest.StashKey["Settings"]()
-STATUS_PROPERTY = "promptdrift"
+SETTINGS_KEY = pytest.StashKey[config_mod.Settings]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,11 +52,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if call.when != "call":
         return report
-    from .collect import STATUS_KEY
-
-    status = item.stash.get(STATUS_KEY, None)
-    if status:
-        report.user_properties.append((STATUS_PROPERTY, status))
     error = call.excinfo.value if call.excinfo is not None else None
     if error is not None and not isinstance(error, PromptdriftError) and isinstance(error.__cause__, PromptdriftError):
         error = error.__cause__  # e.g. an SDK error wrapping a drift raised in the transport
@@ -69,6 +62,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    from .collect import STATUS_PROPERTY
+
     counts: Counter[str] = Counter()
     for reports in terminalreporter.stats.values():
         for report in reports:

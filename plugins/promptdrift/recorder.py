@@ -154,12 +154,9 @@ class Recorder:
         path = httpx2.URL(uri).path
         unplayed = [i for i, done in zip(self.old.interactions, self.played, strict=True) if not done]
         same_path = [i for i in unplayed if httpx2.URL(i.uri).path == path and i.method == method]
-        nearest = (same_path or unplayed or self.old.interactions[-1:] or [None])[0]
+        candidates = same_path or unplayed or self.old.interactions[-1:]
         current = cassettes.canonical_body(body)
-        if nearest is None:
-            diff = drift_diff("", current)
-        else:
-            diff = drift_diff(nearest.request_json, current)
+        diff = drift_diff(candidates[0].request_json if candidates else "", current)
         if not unplayed:
             headline = f"this run made more requests than were recorded in {self.display}"
         else:
@@ -325,5 +322,3 @@ def shared_upstream() -> httpx2.BaseTransport:
         if _upstream is None:
             _upstream = httpx2.HTTPTransport(limits=httpx2.Limits(max_connections=64, max_keepalive_connections=32))
         return _upstream
-
-

@@ -18,7 +18,7 @@ from .config import Settings
 from .errors import PromptdriftError, RecordingError
 from .paths import resolve_in_root, safe_name
 from .recorder import Recorder
-from .suite import Case, Provider, Suite
+from .suite import Case, Suite
 
 
 class Context:
@@ -90,11 +90,15 @@ def answer_from_completion(completion: Any) -> Answer:
     """An :class:`Answer` from a ``ChatCompletion``."""
     choice = completion.choices[0] if completion.choices else None
     message = choice.message if choice is not None else None
-    tool_calls = [
-        {"id": call.id, "name": call.function.name, "arguments": call.function.arguments}
-        for call in (message.tool_calls or [])
-        if getattr(call, "function", None) is not None
-    ] if message is not None else []
+    tool_calls = (
+        [
+            {"id": call.id, "name": call.function.name, "arguments": call.function.arguments}
+            for call in (message.tool_calls or [])
+            if getattr(call, "function", None) is not None
+        ]
+        if message is not None
+        else []
+    )
     usage = completion.usage.model_dump(exclude_none=True) if completion.usage else {}
     return Answer(
         text=(message.content or "") if message is not None else "",
@@ -211,7 +215,9 @@ def run_case(suite: Suite, case: Case, settings: Settings, nodeid: str) -> Outco
     specs = (*suite.expect, *case.expect)
     results = run_checks(specs, answer, case.vars, ctx, where, suite.relpath)
     baseline = dict(recorder.old.meta) if recorder.old is not None else {}
-    outcome = Outcome(answer, results, request, recorded=recorder.needs_save, cassette=recorder.display, baseline=baseline)
+    outcome = Outcome(
+        answer, results, request, recorded=recorder.needs_save, cassette=recorder.display, baseline=baseline
+    )
     if recorder.needs_save:
         recorder.save(
             {

@@ -155,7 +155,9 @@ class _Reader:
     def fail(self, message: str, node: Any = None, line: int | None = None) -> SuiteError:
         return SuiteError(message, path=self.path, line=line_of(node) or line)
 
-    def mapping(self, value: Any, what: str, allowed: set[str] | None = None, line: int | None = None) -> Mapping[str, Any]:
+    def mapping(
+        self, value: Any, what: str, allowed: set[str] | None = None, line: int | None = None
+    ) -> Mapping[str, Any]:
         if not isinstance(value, Mapping):
             raise self.fail(f"{what} must be a mapping, got {type(value).__name__}", value, line)
         if allowed is not None:
@@ -244,7 +246,7 @@ class _Reader:
             if tool.get("type") == "function" and "function" in tool:
                 out.append(dict(tool))  # already in the OpenAI form
                 continue
-            fn = {"name": self.text(tool.get("name"), "tool name", tool)}
+            fn: dict[str, Any] = {"name": self.text(tool.get("name"), "tool name", tool)}
             if "description" in tool:
                 fn["description"] = tool["description"]
             fn["parameters"] = tool.get("parameters") or {"type": "object", "properties": {}}
@@ -282,8 +284,12 @@ class _Reader:
         pairs = []
         for pair in value:
             pair = self.mapping(pair, "few_shot example", {"user", "assistant"})
-            pairs.append((self.text(pair.get("user"), "few_shot user", pair),
-                          self.text(pair.get("assistant"), "few_shot assistant", pair)))
+            pairs.append(
+                (
+                    self.text(pair.get("user"), "few_shot user", pair),
+                    self.text(pair.get("assistant"), "few_shot assistant", pair),
+                )
+            )
         return tuple(pairs)
 
     def provider(self, value: Any) -> Provider:

@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 
-class LineDict(dict[str, Any]):
+class LineDict(dict[Any, Any]):
     """A mapping read from YAML that remembers its (1-based) line."""
 
     line: int | None = None
@@ -70,7 +70,7 @@ def line_of(value: Any) -> int | None:
 def loads(text: str, *, path: str | Path) -> Any:
     """Parse YAML text safely; errors become :class:`SuiteError` naming the file and line."""
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader derives from SafeLoader
+        return yaml.load(text, Loader=_LineLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -98,7 +98,7 @@ class _ReadableDumper(_Dumper):  # type: ignore[misc,valid-type]
     """Writes multi-line strings as literal blocks so diffs of cassettes read well."""
 
 
-def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+def _represent_str(dumper: Any, data: str) -> yaml.ScalarNode:
     if "\n" in data:
         return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
     return dumper.represent_scalar("tag:yaml.org,2002:str", data)

@@ -113,12 +113,18 @@ def check(
     """
 
     def decorate(func: CheckFunc) -> CheckFunc:
-        if name in _REGISTRY and _REGISTRY[name].func is not func:
-            raise ValueError(f"a check named {name!r} is already registered")
+        known = _REGISTRY.get(name)
+        if known is not None and _origin(known.func) != _origin(func):
+            raise ValueError(f"a check named {name!r} is already registered by {_origin(known.func)}")
         _REGISTRY[name] = CheckDef(name, func, description, example, family, scored, validate)
         return func
 
     return decorate
+
+
+def _origin(func: Callable[..., Any]) -> str:
+    """Where a check function is defined; a re-imported module registers the same origin again."""
+    return f"{func.__module__}.{func.__qualname__}"
 
 
 def registry() -> Mapping[str, CheckDef]:
@@ -208,7 +214,9 @@ def evaluate(spec: CheckSpec, answer: Answer, arg: Any, ctx: CheckContext) -> Ch
         result = _bounded(spec, result)
     if spec.negate:
         reason = f"expected the opposite of {spec.name}" + (f" ({result.reason})" if result.reason else "")
-        result = CheckResult(spec.label, not result.passed, result.score, reason if result.passed else "", result.details)
+        result = CheckResult(
+            spec.label, not result.passed, result.score, reason if result.passed else "", result.details
+        )
     return result
 
 

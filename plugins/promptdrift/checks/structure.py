@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import jsonschema
 import referencing
 import referencing.exceptions
+import referencing.jsonschema
 from jsonpath_ng import parse as parse_jsonpath  # type: ignore[import-untyped]
 from jsonpath_ng.exceptions import JsonPathParserError  # type: ignore[import-untyped]
 
@@ -55,7 +57,7 @@ def _retriever(rootdir: Path, base: Path | None) -> Any:
     def retrieve(uri: str) -> referencing.Resource[Any]:
         name = uri.removeprefix("file://")
         if base is not None and not name.startswith("/"):
-            name = str((base / name).resolve().relative_to(rootdir.resolve()))
+            name = os.path.relpath(base / name, rootdir.resolve())
         path = resolve_in_root(rootdir, name, what=f"$ref {uri!r}")
         contents = json.loads(path.read_text(encoding="utf-8"))
         return referencing.Resource.from_contents(contents, default_specification=referencing.jsonschema.DRAFT202012)
@@ -71,7 +73,7 @@ def _validator_for(schema_json: str, rootdir: str, base: str | None) -> jsonsche
         cls.check_schema(schema)
     except jsonschema.SchemaError as exc:
         raise SuiteError(f"invalid JSON schema: {exc.message}", path=base) from None
-    registry: referencing.Registry[Any] = referencing.Registry(
+    registry: referencing.Registry[Any] = referencing.Registry(  # type: ignore[call-arg]
         retrieve=_retriever(Path(rootdir), Path(base) if base else None)
     )
     return cls(schema, registry=registry, format_checker=cls.FORMAT_CHECKER)  # type: ignore[call-arg]
@@ -91,7 +93,12 @@ def schema_errors(instance: Any, arg: Any, ctx: CheckContext) -> list[str]:
     """Validation errors of ``instance`` against a schema, each with the failing location."""
     try:
         errors = sorted(validator(arg, ctx).iter_errors(instance), key=lambda e: list(e.absolute_path))
-    except referencing.exceptions.Unresolvable as exc:
+    except (referencing.exceptions.Unresolvable, jsonschema.exceptions.SchemaError) as exc:
+        cause: BaseException | None = exc
+        while cause is not None and not isinstance(cause, SuiteError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is not None:
+            raise cause from None
         raise SuiteError(f"schema $ref cannot be resolved: {exc}") from None
     return [f"at {e.json_path}: {e.message}" for e in errors]
 
@@ -128,8 +135,9 @@ def _json_path_arg(value: Any) -> dict[str, Any]:
 
 
 def _values_equal(actual: Any, expected: Any, tolerance: float) -> bool:
-    numbers = (int, float)
-    if isinstance(actual, numbers) and isinstance(expected, numbers) and not isinstance(actual, bool):
+    if isinstance(actual, bool) or isinstance(expected, bool):
+        return actual is expected  # JSON true is not the number 1
+    if isinstance(actual, int | float) and isinstance(expected, int | float):
         return math.isclose(float(actual), float(expected), rel_tol=0.0, abs_tol=tolerance)
     return bool(actual == expected)
 

@@ -70,7 +70,11 @@ def _register_presence(name: str, fold: bool, mode: str, example: str, descripti
 
 for _fold, _prefix, _note in ((False, "", ""), (True, "i", " (case-insensitive)")):
     _register_presence(
-        f"{_prefix}contains", _fold, "all", f'{_prefix}contains: "30 days"', f"The answer contains the phrase(s){_note}."
+        f"{_prefix}contains",
+        _fold,
+        "all",
+        f'{_prefix}contains: "30 days"',
+        f"The answer contains the phrase(s){_note}.",
     )
     _register_presence(
         f"{_prefix}contains_all",

@@ -1,0 +1,75 @@
+"""The bundled example suites replay offline, and agree with the demo script they were recorded from."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from promptdrift.demo import DemoServer, Script
+
+from .conftest import write
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def repo_copy(pytester: pytest.Pytester) -> Path:
+    for name in ("suites", "fixtures", "cassettes"):
+        shutil.copytree(REPO / name, pytester.path / name)
+    return pytester.path
+
+
+def _cassettes(root: Path) -> dict[str, dict]:
+    return {
+        p.relative_to(root).as_posix(): yaml.safe_load(p.read_text())
+        for p in sorted((root / "cassettes").rglob("*.yaml"))
+    }
+
+
+def test_examples_replay_with_sockets_blocked(pytester: pytest.Pytester, repo_copy: Path, offline) -> None:
+    write(
+        pytester,
+        "conftest.py",
+        """
+        import socket
+        import pytest
+
+        @pytest.fixture(autouse=True)
+        def _no_sockets(monkeypatch):
+            def refuse(*args, **kwargs):
+                raise AssertionError("a socket was opened during replay")
+            monkeypatch.setattr(socket.socket, "connect", refuse)
+            monkeypatch.setattr(socket, "create_connection", refuse)
+        """,
+    )
+    result = pytester.runpytest("suites", "-v")
+    result.assert_outcomes(passed=11)
+    result.stdout.fnmatch_lines(
+        [
+            "*suites/invoice_extractor.yaml::office-supplies PASSED*",
+            "*suites/support_reply.yaml::late-delivery PASSED*",
+            "*suites/ticket_classifier.yaml::double-charge PASSED*",
+            "*promptdrift (none): 11 replayed*",
+        ]
+    )
+
+
+def test_committed_cassettes_match_a_fresh_recording_from_the_demo_script(
+    pytester: pytest.Pytester, repo_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    committed = _cassettes(repo_copy)
+    with DemoServer(Script.from_file(REPO / "fixtures/demo/script.yaml")) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "demo")
+        pytester.runpytest("suites", "--prompt-record=all").assert_outcomes(passed=11)
+    fresh = _cassettes(repo_copy)
+    assert fresh.keys() == committed.keys()
+    for name, data in fresh.items():
+        old, new = committed[name], data
+        assert new["interactions"][0]["request"]["body"] == old["interactions"][0]["request"]["body"], name
+        assert new["interactions"][0]["response"]["body"] == old["interactions"][0]["response"]["body"], name
+        for key in ("answer", "checks", "fingerprint", "model_returned"):
+            assert new["metadata"]["promptdrift"][key] == old["metadata"]["promptdrift"][key], (name, key)
