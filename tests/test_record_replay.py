@@ -141,3 +141,17 @@ def test_no_network_and_no_key_needed_to_replay(
         """,
     )
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_compressed_answers_are_stored_decoded(
+    pytester: pytest.Pytester, demo: DemoServer, support_suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demo.gzip = True
+    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=2)
+    assert "gzip" in demo.requests[0]["headers"]["Accept-Encoding"]
+    text = (pytester.path / "cassettes/support/late.yaml").read_text()
+    assert "I'm so sorry your order is late" in text  # readable, not gzip bytes
+    assert "content-encoding" not in text.lower()
+    demo.stop()
+    monkeypatch.delenv("OPENAI_API_KEY")
+    pytester.runpytest().assert_outcomes(passed=2)

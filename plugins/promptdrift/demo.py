@@ -23,6 +23,7 @@ A script is YAML::
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import math
@@ -150,6 +151,7 @@ class DemoServer:
         self.requests: list[dict[str, Any]] = []
         self.extra_headers: dict[str, str] = {}
         self.latency = 0.0
+        self.gzip = False  # compress answers when the client accepts gzip, as real endpoints do
         self._faults: list[tuple[int, str, dict[str, str]]] = []
         self._lock = threading.Lock()
         self._server = HTTPServer(host=host, port=port, threaded=True)
@@ -207,11 +209,16 @@ class DemoServer:
             time.sleep(self.latency)
         return body
 
-    def _respond(self, payload: Any, status: int = 200, mimetype: str = "application/json") -> Any:
+    def _respond(self, request: Any, payload: Any, status: int = 200, mimetype: str = "application/json") -> Any:
         from werkzeug import Response
 
         data = payload if isinstance(payload, str | bytes) else json.dumps(payload)
-        response = Response(data, status=status, mimetype=mimetype)
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        compress = self.gzip and "gzip" in request.headers.get("accept-encoding", "")
+        response = Response(gzip.compress(data) if compress else data, status=status, mimetype=mimetype)
+        if compress:
+            response.headers["content-encoding"] = "gzip"
         for key, value in self.extra_headers.items():
             response.headers[key] = value
         response.headers["x-request-id"] = "req_" + hashlib.sha256(str(time.time_ns()).encode()).hexdigest()[:12]
@@ -227,7 +234,7 @@ class DemoServer:
             fault = self._faults.pop(0) if self._faults else None
         if fault is not None:
             status, text, headers = fault
-            response = self._respond(text, status=status)
+            response = self._respond(request, text, status=status)
             response.headers.update(headers)
             return response
         model = str(body.get("model", "demo"))
@@ -254,6 +261,7 @@ class DemoServer:
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             return self._respond(
+                request,
                 "".join(
                     self._chunks(ident, created, returned, text, tool_calls, rule.finish_reason, usage, include_usage)
                 ),
@@ -263,6 +271,7 @@ class DemoServer:
         if tool_calls:
             message["tool_calls"] = tool_calls
         return self._respond(
+            request,
             {
                 "id": ident,
                 "object": "chat.completion",
@@ -270,7 +279,7 @@ class DemoServer:
                 "model": returned,
                 "choices": [{"index": 0, "message": message, "finish_reason": rule.finish_reason, "logprobs": None}],
                 "usage": usage,
-            }
+            },
         )
 
     @staticmethod
@@ -320,16 +329,17 @@ class DemoServer:
         data = [{"object": "embedding", "index": i, "embedding": embedding(str(t))} for i, t in enumerate(texts)]
         tokens = sum(_words(str(t)) for t in texts)
         return self._respond(
+            request,
             {
                 "object": "list",
                 "data": data,
                 "model": body.get("model", "demo-embed"),
                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-            }
+            },
         )
 
     def _models(self, request: Any) -> Any:
         self._log(request)
         return self._respond(
-            {"object": "list", "data": [{"id": "demo", "object": "model", "created": 0, "owned_by": "demo"}]}
+            request, {"object": "list", "data": [{"id": "demo", "object": "model", "created": 0, "owned_by": "demo"}]}
         )
