@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from promptdrift.checks import Answer, evaluate, parse_check
+from promptdrift.config import Settings
 from promptdrift.errors import SuiteError
 from promptdrift.runner import Context
 
@@ -31,7 +32,7 @@ def root(tmp_path: Path) -> Path:
 
 def run(spec: dict, text: str, root: Path):
     parsed = parse_check(spec, path="t.yaml", default_line=1)
-    return evaluate(parsed, Answer(text), parsed.arg, Context(root))
+    return evaluate(parsed, Answer(text), parsed.arg, Context(Settings(rootdir=root)))
 
 
 @pytest.mark.parametrize(

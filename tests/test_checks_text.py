@@ -7,13 +7,14 @@ from pathlib import Path
 import pytest
 
 from promptdrift.checks import Answer, evaluate, parse_check
+from promptdrift.config import Settings
 from promptdrift.errors import SuiteError
 from promptdrift.runner import Context
 
 
 def run(spec: dict, text: str):
     parsed = parse_check(spec, path="t.yaml", default_line=1)
-    return evaluate(parsed, Answer(text), parsed.arg, Context(Path.cwd()))
+    return evaluate(parsed, Answer(text), parsed.arg, Context(Settings(rootdir=Path.cwd())))
 
 
 @pytest.mark.parametrize(
@@ -64,7 +65,7 @@ def test_negation_by_prefix_and_option() -> None:
 def test_not_option_on_mapping_argument() -> None:
     spec = parse_check({"json_path": {"path": "$.a", "equals": 1, "not": True}}, path="t", default_line=1)
     assert spec.negate
-    result = evaluate(spec, Answer('{"a": 2}'), spec.arg, Context(Path.cwd()))
+    result = evaluate(spec, Answer('{"a": 2}'), spec.arg, Context(Settings(rootdir=Path.cwd())))
     assert result.passed and result.name == "not_json_path"
 
 

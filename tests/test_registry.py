@@ -17,7 +17,7 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 
 def test_every_check_has_description_example_and_readme_entry() -> None:
-    documented = set(re.findall(r"`([a-z_]+)`", README))
+    documented = set(re.findall(r"`([a-z_0-9]+)`", README))
     for name, definition in registry().items():
         assert definition.description.endswith("."), name
         assert name in documented, f"{name} is not in the README's check table"

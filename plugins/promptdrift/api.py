@@ -15,7 +15,7 @@ from .config import Settings
 from .errors import PromptdriftError
 from .paths import safe_name
 from .recorder import Recorder
-from .runner import build_request, call_chat, context_for, recorder_for, run_checks
+from .runner import Context, build_request, call_chat, recorder_for, run_checks
 from .suite import Case, Provider, Suite, load_suite
 
 
@@ -76,7 +76,7 @@ class PromptSession:
     def __init__(self, settings: Settings, recorder: Recorder) -> None:
         self.settings = settings
         self.recorder = recorder
-        self.ctx = context_for(settings.rootdir)
+        self.ctx = Context(settings, self.client)
         self.results: list[CheckResult] = []
         self._suites: dict[str, Suite] = {}
         self._clients: dict[Provider, openai.OpenAI] = {}

@@ -10,10 +10,13 @@ import pytest
 
 from .config import Settings
 from .errors import PromptDriftError, PromptdriftError
+from .gates import Gate, evaluate_gate
 from .runner import Outcome, run_case
 from .suite import Case, Suite, load_suite
 
 STATUS_PROPERTY = "promptdrift"  # user property on each case: replayed / recorded / drift / error
+# Outcomes of the cases run in this process, by node id, for the gates (None: the case errored).
+OUTCOMES_KEY = pytest.StashKey[dict[str, Outcome | None]]()
 ANSWER_LINES = 30
 
 
@@ -44,6 +47,8 @@ class SuiteFile(pytest.File):
             return
         for case in suite.cases:
             yield CaseItem.from_parent(self, name=case.id, suite=suite, case=case)
+        for gate in suite.gates:
+            yield GateItem.from_parent(self, name=f"gate[{gate.label}]", suite=suite, gate=gate)
 
 
 class InvalidSuiteItem(pytest.Item):
@@ -73,6 +78,8 @@ class CaseItem(pytest.Item):
         self.outcome: Outcome | None = None
 
     def runtest(self) -> None:
+        outcomes = self.config.stash.setdefault(OUTCOMES_KEY, {})
+        outcomes[self.nodeid] = None
         try:
             self.outcome = run_case(self.suite, self.case, settings_of(self.config), self.nodeid)
         except PromptDriftError:
@@ -81,6 +88,7 @@ class CaseItem(pytest.Item):
         except PromptdriftError:
             self.user_properties.append((STATUS_PROPERTY, "error"))
             raise
+        outcomes[self.nodeid] = self.outcome
         self.user_properties.append((STATUS_PROPERTY, "recorded" if self.outcome.recorded else "replayed"))
         if not self.outcome.passed:
             raise CaseFailed(self.outcome)
@@ -98,9 +106,54 @@ class CaseItem(pytest.Item):
         return self.path, line, f"{self.suite.name}::{self.case.id}"
 
 
+class GateFailed(Exception):
+    """A suite gate was not met."""
+
+
+class GateItem(pytest.Item):
+    """A suite-level gate over all the suite's cases."""
+
+    def __init__(self, *, suite: Suite, gate: Gate, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.suite = suite
+        self.gate = gate
+
+    def _outcomes(self) -> list[tuple[str, Outcome | None]]:
+        known = self.config.stash.setdefault(OUTCOMES_KEY, {})
+        settings = settings_of(self.config)
+        base = self.nodeid.rsplit("::", 1)[0]
+        outcomes = []
+        for case in self.suite.cases:
+            nodeid = f"{base}::{case.id}"
+            if nodeid not in known:  # ran elsewhere (xdist) or deselected: replay it here
+                try:
+                    known[nodeid] = run_case(self.suite, case, settings, nodeid)
+                except PromptdriftError:
+                    known[nodeid] = None
+            outcomes.append((case.id, known[nodeid]))
+        return outcomes
+
+    def runtest(self) -> None:
+        result = evaluate_gate(self.gate, self._outcomes())
+        value = "n/a" if result.value is None else f"{result.value:.4g}"
+        self.user_properties.append((f"gate:{self.gate.label}", value))
+        if not result.passed:
+            raise GateFailed(f"gate {self.gate.label} failed: {result.reason}")
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, GateFailed | PromptdriftError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, (self.gate.line or 1) - 1, f"{self.suite.name}::gate[{self.gate.label}]"
+
+
 def format_failure(outcome: Outcome) -> str:
     """The failure text: each failed check with its reason, then the answer and where it came from."""
     lines = [f"{len(outcome.failures)} of {len(outcome.results)} checks failed:"]
+    if outcome.min_score is not None:
+        lines[0] = f"weighted score {outcome.score:.3g} < min_score {outcome.min_score:g}; checks:"
     for result in outcome.results:
         mark = "PASS" if result.passed else "FAIL"
         score = f" [score {result.score:.3g}]" if result.score is not None else ""

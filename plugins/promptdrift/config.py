@@ -58,6 +58,8 @@ OPTIONS = (
     Option("api_key_env", "environment variable that holds the API key", "OPENAI_API_KEY"),
     Option("timeout", "seconds before a model call times out while recording", 60.0, kind=float),
     Option("max_retries", "retries of a failed model call while recording (0 while replaying)", 2, kind=int),
+    Option("judge_model", "model that grades judge, factuality and tone-rubric checks", "gpt-4o-mini"),
+    Option("embedding_model", "embedding model of the similar check", "text-embedding-3-small"),
 )
 
 
@@ -73,6 +75,10 @@ class Settings:
     api_key_env: str = "OPENAI_API_KEY"
     timeout: float = 60.0
     max_retries: int = 2
+    judge_model: str = "gpt-4o-mini"
+    embedding_model: str = "text-embedding-3-small"
+    # USD per million tokens, per model: {"gpt-4o-mini": {"input": 0.15, "output": 0.6}}
+    prices: dict[str, dict[str, float]] = field(default_factory=dict)
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
 
     @property
@@ -143,4 +149,21 @@ def from_config(config: pytest.Config) -> Settings:
         elif opt.default is not None:
             values[opt.name] = opt.default
     values["record"] = RecordMode(values["record"])
+    values["prices"] = _prices(table.get("prices", {}), rootdir / "pyproject.toml")
     return Settings(rootdir=rootdir, **values)
+
+
+def _prices(table: Any, path: Path) -> dict[str, dict[str, float]]:
+    """``[tool.promptdrift.prices]``: per model, USD per million ``input`` and ``output`` tokens."""
+    if not isinstance(table, dict):
+        raise ConfigError("[tool.promptdrift.prices] must be a table of models", path=path)
+    prices: dict[str, dict[str, float]] = {}
+    for model, entry in table.items():
+        if not isinstance(entry, dict) or not set(entry) <= {"input", "output"} or not entry:
+            raise ConfigError(
+                f"[tool.promptdrift.prices] {model!r}: give input and output USD per million tokens, "
+                'e.g. "gpt-4o-mini" = {input = 0.15, output = 0.6}',
+                path=path,
+            )
+        prices[model] = {k: float(v) for k, v in entry.items()}
+    return prices

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -21,8 +22,8 @@ from .recorder import Recorder
 from .suite import Case, Suite
 
 
-class Context:
-    """What checks may use: the root directory and cached fixture files."""
+class Files:
+    """Fixture files for checks, resolved inside the repository and cached for the whole run."""
 
     def __init__(self, rootdir: Path) -> None:
         self.rootdir = rootdir
@@ -40,15 +41,36 @@ class Context:
             raise PromptdriftError(f"{what}: not valid JSON: {exc}", path=name) from None
 
 
-_CONTEXTS: dict[Path, Context] = {}
+_FILES: dict[Path, Files] = {}
 
 
-def context_for(rootdir: Path) -> Context:
-    """One shared check context per root directory (its caches serve every case)."""
-    ctx = _CONTEXTS.get(rootdir)
-    if ctx is None:
-        ctx = _CONTEXTS[rootdir] = Context(rootdir)
-    return ctx
+def files_for(rootdir: Path) -> Files:
+    """One shared file cache per root directory."""
+    files = _FILES.get(rootdir)
+    if files is None:
+        files = _FILES[rootdir] = Files(rootdir)
+    return files
+
+
+class Context:
+    """What the checks of one case may use: files, settings, and the case's recorded client."""
+
+    def __init__(self, settings: Settings, client: Callable[[], openai.OpenAI] | None = None) -> None:
+        self.settings = settings
+        self.rootdir = settings.rootdir
+        self._files = files_for(settings.rootdir)
+        self._client = client
+
+    def resolve(self, name: str, *, what: str) -> Path:
+        return self._files.resolve(name, what=what)
+
+    def load_json_file(self, name: str, *, what: str) -> Any:
+        return self._files.load_json_file(name, what=what)
+
+    def client(self) -> openai.OpenAI:
+        if self._client is None:
+            raise PromptdriftError("this check calls a model, and no client is available here")
+        return self._client()
 
 
 def build_messages(suite: Suite, case: Case) -> list[dict[str, Any]]:
@@ -135,10 +157,20 @@ def answer_from_stream(chunks: Any) -> Answer:
 
 def call_chat(client: openai.OpenAI, body: Mapping[str, Any], where: str) -> Answer:
     """One chat-completions call; SDK errors become promptdrift errors that say what to do."""
-    try:
+    with sdk_errors(where):
         if body.get("stream"):
-            return answer_from_stream(client.chat.completions.create(**body))
-        return answer_from_completion(client.chat.completions.create(**body))
+            answer = answer_from_stream(client.chat.completions.create(**body))
+        else:
+            answer = answer_from_completion(client.chat.completions.create(**body))
+    answer.requested_model = body.get("model")
+    return answer
+
+
+@contextmanager
+def sdk_errors(where: str) -> Iterator[None]:
+    """Turn the SDK's errors into promptdrift errors that say what happened and what to do."""
+    try:
+        yield
     except openai.APIStatusError as exc:
         raise RecordingError(
             f"{where}: the model endpoint answered HTTP {exc.status_code} ({_short(exc.message)}). "
@@ -179,9 +211,21 @@ class Outcome:
     recorded: bool = False
     cassette: str = ""
     baseline: dict[str, Any] = field(default_factory=dict)
+    min_score: float | None = None
+    weights: Sequence[float] = ()
+
+    @property
+    def score(self) -> float:
+        """The weighted share of passed checks (1.0 with no checks)."""
+        weights = list(self.weights) or [1.0] * len(self.results)
+        total = sum(weights)
+        return sum(w for w, r in zip(weights, self.results, strict=True) if r.passed) / total if total else 1.0
 
     @property
     def passed(self) -> bool:
+        """All checks pass, or with ``min_score`` set, the weighted share of passed checks reaches it."""
+        if self.min_score is not None:
+            return self.score >= self.min_score
         return all(r.passed for r in self.results)
 
     @property
@@ -210,13 +254,21 @@ def run_case(suite: Suite, case: Case, settings: Settings, nodeid: str) -> Outco
     recorder = recorder_for(settings, cassette_path(settings, suite.name, case.id), nodeid)
     client = make_client(settings, suite.provider, recorder)
     answer = call_chat(client, request, where)
-    recorder.finish_replay()
-    ctx = context_for(settings.rootdir)
+    answer.latency_ms = recorder.calls[-1]["latency_ms"] if recorder.calls else None
+    ctx = Context(settings, lambda: client)
     specs = (*suite.expect, *case.expect)
     results = run_checks(specs, answer, case.vars, ctx, where, suite.relpath)
+    recorder.finish_replay()  # after the checks: graders and embeddings replay from the same cassette
     baseline = dict(recorder.old.meta) if recorder.old is not None else {}
     outcome = Outcome(
-        answer, results, request, recorded=recorder.needs_save, cassette=recorder.display, baseline=baseline
+        answer,
+        results,
+        request,
+        recorded=recorder.needs_save,
+        cassette=recorder.display,
+        baseline=baseline,
+        min_score=case.min_score if case.min_score is not None else suite.min_score,
+        weights=[spec.weight for spec in specs],
     )
     if recorder.needs_save:
         recorder.save(

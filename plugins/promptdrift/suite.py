@@ -18,6 +18,7 @@ from typing import Any
 
 from .checks import CheckSpec, parse_check
 from .errors import SuiteError
+from .gates import Gate, parse_gates
 from .paths import resolve_in_root
 from .yamlio import LineDict, line_of, load_file, loads
 
@@ -36,10 +37,12 @@ SUITE_KEYS = {
     "provider": "base_url / api_key_env / azure settings",
     "expect": "checks applied to every case",
     "cases": "inline list of cases, or a CSV / JSONL / YAML file",
+    "gate": "suite-level gates: pass_rate, mean of a check's score, label accuracy",
+    "min_score": "pass a case on its weighted share of passed checks instead of all-must-pass",
 }
 # Keys the design reserves for later features: named so that the error is honest.
-PLANNED_KEYS = {"variants", "gate", "context", "transform", "generate", "samples", "api"}
-CASE_KEYS = {"id", "vars", "expect", "reference", "params", "description"}
+PLANNED_KEYS = {"variants", "context", "transform", "generate", "samples", "api"}
+CASE_KEYS = {"id", "vars", "expect", "reference", "params", "description", "min_score"}
 PROMPT_KEYS = {"system", "few_shot", "user", "messages"}
 PROVIDER_KEYS = {"base_url", "api_key_env", "azure", "organization_env"}
 AZURE_KEYS = {"endpoint", "deployment", "api_version"}
@@ -108,6 +111,7 @@ class Case:
     reference: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
     line: int | None = None
+    min_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,8 @@ class Suite:
     expect: tuple[CheckSpec, ...]
     cases: tuple[Case, ...]
     line: int | None = None
+    gates: tuple[Gate, ...] = ()
+    min_score: float | None = None
 
     def case(self, case_id: str) -> Case:
         for case in self.cases:
@@ -337,7 +343,16 @@ class _Reader:
         unknown = [k for k in params if k not in PARAM_KEYS]
         if unknown:
             raise self.fail(f"case {case_id!r}: unknown API parameter {unknown[0]!r}", raw)
-        return Case(case_id, variables, self.checks(raw.get("expect"), "expect", line), reference, params, line)
+        checks = self.checks(raw.get("expect"), "expect", line)
+        return Case(case_id, variables, checks, reference, params, line, self.min_score(raw, line))
+
+    def min_score(self, raw: Mapping[str, Any], line: int | None) -> float | None:
+        value = raw.get("min_score")
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise self.fail(f"min_score must be a number from 0 to 1, got {value!r}", raw, line)
+        return float(value)
 
     def case_table(self, name: str, node: Any) -> list[Any]:
         path = self.file(name, "cases", node)
@@ -418,4 +433,6 @@ def load_suite(path: Path, rootdir: Path) -> Suite:
         expect=reader.checks(raw.get("expect"), "expect", line),
         cases=reader.cases(raw["cases"], line),
         line=line,
+        gates=parse_gates(raw.get("gate"), relpath, line),
+        min_score=reader.min_score(raw, line),
     )

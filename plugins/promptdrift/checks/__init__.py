@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
+from ..errors import ConfigError
 from .base import Answer, CheckContext, CheckDef, CheckResult, CheckSpec, check, evaluate, parse_check, registry
 
 ENTRY_POINT_GROUP = "promptdrift.checks"
@@ -17,10 +18,16 @@ def load_all() -> None:
     if _loaded:
         return
     _loaded = True
-    from . import structure, text  # noqa: F401 - registering side effect
+    from . import accuracy, graded, operational, structure, text, tone  # noqa: F401 - registering side effect
 
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        ep.load()
+        try:
+            ep.load()
+        except Exception as exc:
+            raise ConfigError(
+                f"check plugin {ep.name!r} ({ep.value}, entry point group {ENTRY_POINT_GROUP}) failed to load: "
+                f"{type(exc).__name__}: {exc}. Fix or uninstall the package that provides it."
+            ) from None
 
 
 __all__ = [

@@ -4,7 +4,8 @@ A check is a function ``(answer, arg, ctx) -> CheckResult`` registered under
 a name with :func:`check`. Suites spell a check as a one-key mapping,
 ``{name: argument}``; the argument may be a mapping of options, of which
 ``min``/``max`` (bounds on the score), ``not`` (negation) and ``weight`` are
-understood by every check. ``not_<name>`` is the negation of ``<name>`` unless a check is registered
+understood by every check; ``{value: x, weight: 2}`` puts them around a plain
+argument (``contains: {value: "refund", weight: 2}``). ``not_<name>`` is the negation of ``<name>`` unless a check is registered
 under that exact name (``not_contains`` is: "none of these", not "not all").
 """
 
@@ -17,7 +18,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import SuiteError
+from ..errors import PromptdriftError, SuiteError
 from ..yamlio import line_of
 
 COMMON_OPTIONS = frozenset({"min", "max", "not", "weight"})
@@ -55,6 +56,8 @@ class Answer:
     finish_reason: str | None = None
     model: str | None = None
     usage: Mapping[str, Any] = field(default_factory=dict)
+    latency_ms: float | None = None
+    requested_model: str | None = None
 
     @cached_property
     def json(self) -> Any:
@@ -63,13 +66,20 @@ class Answer:
 
 
 class CheckContext(Protocol):
-    """What a check may use besides the answer."""
+    """What a check may use besides the answer.
+
+    ``client()`` is an ``openai`` client recording into the case's own cassette
+    (for model-graded checks and embeddings); ``settings`` the run's settings.
+    """
 
     rootdir: Path
+    settings: Any
 
     def resolve(self, name: str, *, what: str) -> Path: ...
 
     def load_json_file(self, name: str, *, what: str) -> Any: ...
+
+    def client(self) -> Any: ...
 
 
 CheckFunc = Callable[[Answer, Any, CheckContext], CheckResult]
@@ -87,6 +97,7 @@ class CheckDef:
     family: str
     scored: bool = False
     validate: Validator | None = None
+    default_min: float | None = None
 
 
 _REGISTRY: dict[str, CheckDef] = {}
@@ -100,8 +111,13 @@ def check(
     family: str = "custom",
     scored: bool = False,
     validate: Validator | None = None,
+    default_min: float | None = None,
 ) -> Callable[[CheckFunc], CheckFunc]:
     """Register a check under ``name``.
+
+    A ``scored`` check returns a score and lets the suite bound it with
+    ``min``/``max`` (``default_min`` applies when the suite gives neither);
+    its result's ``reason`` should then describe what was compared.
 
     Example::
 
@@ -116,7 +132,7 @@ def check(
         known = _REGISTRY.get(name)
         if known is not None and _origin(known.func) != _origin(func):
             raise ValueError(f"a check named {name!r} is already registered by {_origin(known.func)}")
-        _REGISTRY[name] = CheckDef(name, func, description, example, family, scored, validate)
+        _REGISTRY[name] = CheckDef(name, func, description, example, family, scored, validate, default_min)
         return func
 
     return decorate
@@ -193,7 +209,10 @@ def parse_check(item: Any, *, path: str, default_line: int | None) -> CheckSpec:
                     lo = _number(options.pop("min"), "min")
                 if "max" in options:
                     hi = _number(options.pop("max"), "max")
-            arg = options if options or not definition.scored else None
+            if set(options) == {"value"}:  # {value: x, weight: 2}: options around a plain argument
+                arg = options["value"]
+            else:
+                arg = options if options or not definition.scored else None
         if definition.validate is not None:
             arg = definition.validate(arg)
     except (ValueError, TypeError) as exc:
@@ -206,12 +225,15 @@ def evaluate(spec: CheckSpec, answer: Answer, arg: Any, ctx: CheckContext) -> Ch
     definition = registry()[spec.name]
     try:
         result = definition.func(answer, arg, ctx)
-    except SuiteError:
-        raise
+    except PromptdriftError:
+        raise  # bad input, drift or a missing recording: not a verdict on the answer
     except Exception as exc:  # a check must never take the whole run down
         result = CheckResult(spec.name, False, reason=f"check raised {type(exc).__name__}: {exc}")
-    if spec.min is not None or spec.max is not None:
-        result = _bounded(spec, result)
+    lo, hi = spec.min, spec.max
+    if lo is None and hi is None:
+        lo = definition.default_min
+    if lo is not None or hi is not None:
+        result = _bounded(spec.name, result, lo, hi)
     if spec.negate:
         reason = f"expected the opposite of {spec.name}" + (f" ({result.reason})" if result.reason else "")
         result = CheckResult(
@@ -220,16 +242,16 @@ def evaluate(spec: CheckSpec, answer: Answer, arg: Any, ctx: CheckContext) -> Ch
     return result
 
 
-def _bounded(spec: CheckSpec, result: CheckResult) -> CheckResult:
+def _bounded(name: str, result: CheckResult, lo: float | None, hi: float | None) -> CheckResult:
     if result.score is None:
-        return CheckResult(spec.name, False, None, result.reason or "no score to compare with min/max")
+        return CheckResult(name, False, None, result.reason or "no score to compare with min/max", result.details)
     score = result.score
     problems = []
-    if spec.min is not None and score < spec.min:
-        problems.append(f"score {score:.3g} < min {spec.min:g}")
-    if spec.max is not None and score > spec.max:
-        problems.append(f"score {score:.3g} > max {spec.max:g}")
+    if lo is not None and score < lo:
+        problems.append(f"score {score:.3g} < min {lo:g}")
+    if hi is not None and score > hi:
+        problems.append(f"score {score:.3g} > max {hi:g}")
     reason = "; ".join(problems)
     if problems and result.reason:
-        reason = f"{reason} ({result.reason})"
-    return CheckResult(spec.name, not problems, score, reason, result.details)
+        reason = f"{reason}: {result.reason}"
+    return CheckResult(name, not problems, score, reason, result.details)

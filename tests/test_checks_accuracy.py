@@ -1,0 +1,108 @@
+"""Unit tests for fuzzy, f1, rouge_l and label."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from promptdrift.checks import Answer, evaluate, parse_check
+from promptdrift.checks.accuracy import f1_score, normalise_label, rouge_l_score, tokens
+from promptdrift.config import Settings
+from promptdrift.errors import SuiteError
+from promptdrift.runner import Context
+
+CTX = Context(Settings(rootdir=Path.cwd()))
+
+
+def run(spec: dict, text: str):
+    parsed = parse_check(spec, path="t.yaml", default_line=1)
+    return evaluate(parsed, Answer(text), parsed.arg, CTX)
+
+
+def test_f1_and_rouge_l_match_values_computed_by_hand() -> None:
+    # candidate: the cat sat on the mat (6), reference: the cat is on the mat (6)
+    cand, ref = tokens("The cat sat on the mat."), tokens("the cat is on the mat")
+    # overlap: the x2, cat, on, mat = 5 -> P = R = 5/6
+    assert f1_score(cand, ref) == pytest.approx(5 / 6)
+    # LCS: the cat on the mat = 5 -> F = 5/6
+    assert rouge_l_score(cand, ref) == pytest.approx(5 / 6)
+    # Order matters to ROUGE-L but not to F1.
+    shuffled = tokens("mat the on sat cat the")
+    assert f1_score(shuffled, ref) == pytest.approx(5 / 6)
+    assert rouge_l_score(shuffled, ref) == pytest.approx(3 / 6)  # LCS "the on the"
+
+
+@pytest.mark.parametrize(
+    ("spec", "text", "passed", "score"),
+    [
+        ({"fuzzy": {"to": "Offer an exchange", "min": 0.8}}, "Offer an exchange.", True, None),
+        ({"fuzzy": "Offer an exchange"}, "Completely different", False, None),
+        ({"fuzzy": {"to": "", "min": 0.5}}, "", True, 1.0),
+        ({"f1": {"to": "the cat is on the mat"}}, "The cat sat on the mat.", True, 5 / 6),
+        ({"f1": {"to": "abc"}}, "", False, 0.0),
+        ({"rouge_l": {"to": "Zoë's café is open", "min": 0.9}}, "ZOË'S CAFÉ IS OPEN!", True, 1.0),
+        ({"rouge_l": {"to": "a b c", "max": 0.5}}, "a b c", False, 1.0),
+    ],
+)
+def test_reference_scores(spec: dict, text: str, passed: bool, score: float | None) -> None:
+    result = run(spec, text)
+    assert result.passed is passed
+    if score is not None:
+        assert result.score == pytest.approx(score)
+
+
+def test_scored_failure_reason_names_bound_reference_and_answer() -> None:
+    result = run({"fuzzy": {"to": "Offer an exchange", "min": 0.9}}, "We can swap them")
+    assert (
+        result.reason.startswith("score ")
+        and "< min 0.9: reference 'Offer an exchange', answer 'We can swap them'" in result.reason
+    )
+
+
+def test_long_texts_are_fast_enough_to_check() -> None:
+    text = "word " * 200_000
+    assert run({"rouge_l": {"to": "word " * 1000}}, text).score is not None
+    assert run({"f1": {"to": "word"}}, text).score is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("billing", "billing"),
+        ("Billing.", "billing"),
+        ("  SHIPPING\n", "shipping"),
+        ("This is a billing question.", "billing"),
+        ("billing or shipping", None),
+        ("refund", None),
+        ("", None),
+        ("Lieferung", None),
+    ],
+)
+def test_normalise_label(text: str, expected: str | None) -> None:
+    assert normalise_label(text, ["billing", "shipping", "other"]) == expected
+
+
+def test_label_check() -> None:
+    spec = {"label": {"labels": ["billing", "shipping", "other"], "expected": "billing"}}
+    ok = run(spec, "Billing")
+    assert ok.passed and ok.details == {"predicted": "billing", "expected": "billing"}
+    wrong = run(spec, "shipping")
+    assert not wrong.passed and wrong.reason == "predicted 'shipping', expected 'billing'"
+    vague = run(spec, "billing or shipping?")
+    assert not vague.passed and "names none (or several)" in vague.reason
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"fuzzy": {"too": "x"}}, "expected the reference text"),
+        ({"fuzzy": {"to": "x", "case": True}}, "unknown option"),
+        ({"label": {"labels": ["a"], "expected": "a"}}, "at least two"),
+        ({"label": {"labels": ["a", "b"]}}, "expected must be the correct label"),
+        ({"f1": {"to": "x", "min": "high"}}, "min must be a number"),
+    ],
+)
+def test_bad_accuracy_arguments(spec: dict, message: str) -> None:
+    with pytest.raises(SuiteError, match=message):
+        parse_check(spec, path="t.yaml", default_line=1)
