@@ -65,6 +65,34 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
 
 
+NO_SOCKETS = """
+import socket
+
+_saved = {}
+
+
+def _refuse(*args, **kwargs):
+    raise AssertionError("promptdrift opened a socket while replaying")
+
+
+def pytest_configure(config):
+    # For the whole run (collection, hooks, tests), not just inside tests.
+    _saved.update(connect=socket.socket.connect, create_connection=socket.create_connection)
+    socket.socket.connect = _refuse
+    socket.create_connection = _refuse
+
+
+def pytest_unconfigure(config):
+    socket.socket.connect = _saved["connect"]
+    socket.create_connection = _saved["create_connection"]
+"""
+
+
+def block_sockets(pytester: pytest.Pytester) -> None:
+    """A conftest that makes any socket connection fail for the whole inner pytest run."""
+    (pytester.path / "conftest.py").write_text(NO_SOCKETS, encoding="utf-8")
+
+
 def write(pytester: pytest.Pytester, relpath: str, text: str) -> Path:
     """Write a file below the pytester root."""
     path = pytester.path / relpath

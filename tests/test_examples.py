@@ -10,7 +10,7 @@ import yaml
 
 from promptdrift.demo import DemoServer, Script
 
-from .conftest import write
+from .conftest import block_sockets, write
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,21 +30,7 @@ def _cassettes(root: Path) -> dict[str, dict]:
 
 
 def test_examples_replay_with_sockets_blocked(pytester: pytest.Pytester, repo_copy: Path, offline) -> None:
-    write(
-        pytester,
-        "conftest.py",
-        """
-        import socket
-        import pytest
-
-        @pytest.fixture(autouse=True)
-        def _no_sockets(monkeypatch):
-            def refuse(*args, **kwargs):
-                raise AssertionError("a socket was opened during replay")
-            monkeypatch.setattr(socket.socket, "connect", refuse)
-            monkeypatch.setattr(socket, "create_connection", refuse)
-        """,
-    )
+    block_sockets(pytester)
     result = pytester.runpytest("suites", "-v")
     result.assert_outcomes(passed=17)
     result.stdout.fnmatch_lines(

@@ -10,7 +10,7 @@ import yaml
 
 from promptdrift.demo import DemoServer
 
-from .conftest import write
+from .conftest import block_sockets, write
 
 
 def test_record_then_replay_with_server_stopped(
@@ -125,21 +125,7 @@ def test_no_network_and_no_key_needed_to_replay(
     pytester.runpytest("--prompt-record=new").assert_outcomes(passed=2)
     demo.stop()
     monkeypatch.delenv("OPENAI_API_KEY")
-    write(
-        pytester,
-        "conftest.py",
-        """
-        import socket
-        import pytest
-
-        @pytest.fixture(autouse=True)
-        def _no_sockets(monkeypatch):
-            def refuse(*args, **kwargs):
-                raise AssertionError("a socket was opened during replay")
-            monkeypatch.setattr(socket.socket, "connect", refuse)
-            monkeypatch.setattr(socket, "create_connection", refuse)
-        """,
-    )
+    block_sockets(pytester)
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
 
 
@@ -155,3 +141,12 @@ def test_compressed_answers_are_stored_decoded(
     demo.stop()
     monkeypatch.delenv("OPENAI_API_KEY")
     pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_the_socket_guard_really_blocks(pytester: pytest.Pytester, demo: DemoServer, support_suite) -> None:
+    # The guard used by the replay tests would catch a connection: recording through it fails.
+    block_sockets(pytester)
+    result = pytester.runpytest("--prompt-record=all", "-k", "late")
+    result.assert_outcomes(failed=1, deselected=1)
+    result.stdout.fnmatch_lines(["*promptdrift opened a socket while replaying*"])
+    assert demo.requests == []
