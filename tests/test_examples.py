@@ -10,7 +10,7 @@ import yaml
 
 from promptdrift.demo import DemoServer, Script
 
-from .conftest import block_sockets, write
+from .conftest import block_sockets
 
 REPO = Path(__file__).resolve().parents[1]
 

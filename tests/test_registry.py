@@ -65,3 +65,55 @@ def test_xdist_gives_the_same_verdicts(pytester: pytest.Pytester, demo: DemoServ
     result = pytester.runpytest("-n", "2")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*promptdrift (none): 2 replayed*"])
+
+
+def test_checks_from_an_entry_point(
+    pytester: pytest.Pytester, demo: DemoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A tiny installed distribution that provides a check through the promptdrift.checks group.
+    site = pytester.path / "site"
+    (site / "shout_checks-1.0.dist-info").mkdir(parents=True)
+    (site / "shout_checks-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: shout-checks\nVersion: 1.0\n"
+    )
+    (site / "shout_checks-1.0.dist-info" / "entry_points.txt").write_text(
+        "[promptdrift.checks]\nshout = shout_checks\n"
+    )
+    (site / "shout_checks.py").write_text(
+        "import promptdrift\n"
+        "from promptdrift import CheckResult\n\n"
+        "@promptdrift.check('shouts', description='Has an exclamation mark.', example='shouts: true')\n"
+        "def shouts(answer, arg, ctx):\n"
+        "    return CheckResult('shouts', '!' in answer.text)\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    write(
+        pytester,
+        "suites/s.yaml",
+        """
+        suite: s
+        model: gpt-4o-mini
+        prompt: {user: "{{ q }}"}
+        cases:
+          - {id: calm, vars: {q: late}, expect: [{shouts: true}]}
+          - {id: loud, vars: {q: refund}, expect: [{shouts: true}]}
+        """,
+    )
+    result = pytester.runpytest_subprocess("--prompt-record=new")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["FAILED suites/s.yaml::calm*"])
+
+
+def test_a_broken_check_plugin_is_a_clear_usage_problem(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = pytester.path / "site"
+    (site / "broken-1.0.dist-info").mkdir(parents=True)
+    (site / "broken-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: broken\nVersion: 1.0\n")
+    (site / "broken-1.0.dist-info" / "entry_points.txt").write_text("[promptdrift.checks]\nbroken = no_such_module\n")
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    write(pytester, "suites/s.yaml", "suite: s\nprompt: {user: hi}\ncases: [{id: a, expect: [{json: true}]}]\n")
+    result = pytester.runpytest_subprocess()
+    result.stdout.fnmatch_lines(
+        ["*check plugin 'broken' (no_such_module, entry point group promptdrift.checks) failed to load*"]
+    )
