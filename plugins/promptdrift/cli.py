@@ -50,6 +50,28 @@ def _demo_server(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    """Compare the cassettes at a git ref with the working tree; exit 1 on regressions."""
+    from .compare import cassettes_at, cassettes_in_tree, compare
+    from .report import has_regressions, terminal_lines, write_reports
+
+    root = Path(args.rootdir).resolve()
+    try:
+        old = cassettes_at(root, args.base, args.cassette_dir)
+        records = compare(old, cassettes_in_tree(root, args.cassette_dir), args.tolerance)
+    except PromptdriftError as exc:
+        print(f"promptdrift compare: {exc}", file=sys.stderr)
+        return 2
+    if not records:
+        print(f"no cassette differs from {args.base}")
+        return 0
+    for line in terminal_lines(records, []):
+        print(line)
+    for path in write_reports(args.report, records, []):
+        print(f"promptdrift report: {path}")
+    return 1 if has_regressions(records) else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="promptdrift", description="Prompt regression testing for pytest.")
     parser.add_argument("--version", action="version", version=f"promptdrift {__version__}")
@@ -58,6 +80,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     validate.add_argument("paths", nargs="*", default=["suites"])
     validate.add_argument("--rootdir", default=".", help="repository root (fixture paths resolve from it)")
     validate.set_defaults(func=_validate)
+    cmp = sub.add_parser("compare", help="drift report of the working tree's cassettes against a git ref")
+    cmp.add_argument("--base", required=True, help="git ref with the previous cassettes, e.g. origin/main")
+    cmp.add_argument("--rootdir", default=".", help="repository root")
+    cmp.add_argument("--cassette-dir", default="cassettes")
+    cmp.add_argument("--tolerance", type=float, default=0.05, help="score fall that counts as a regression")
+    cmp.add_argument("--report", action="append", default=[], metavar="PATH", help=".md, .html or .json (repeatable)")
+    cmp.set_defaults(func=_compare)
     demo = sub.add_parser("demo-server", help="run the local scripted OpenAI-compatible demo server")
     demo.add_argument("--script", help="YAML script of answers (see promptdrift.demo)")
     demo.add_argument("--port", type=int, default=8765)

@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from .config import Settings
+from .drift import CaseRecord, case_record, regression_message
 from .errors import PromptDriftError, PromptdriftError
 from .gates import Gate, evaluate_gate
+from .report import RecordStore
 from .runner import Outcome, run_case
 from .suite import Case, Suite, load_suite
 
@@ -32,6 +34,12 @@ def settings_of(config: pytest.Config) -> Settings:
     from .plugin import SETTINGS_KEY
 
     return config.stash[SETTINGS_KEY]
+
+
+def store_of(config: pytest.Config) -> RecordStore:
+    from .plugin import STORE_KEY
+
+    return config.stash[STORE_KEY]
 
 
 class SuiteFile(pytest.File):
@@ -80,23 +88,31 @@ class CaseItem(pytest.Item):
     def runtest(self) -> None:
         outcomes = self.config.stash.setdefault(OUTCOMES_KEY, {})
         outcomes[self.nodeid] = None
+        settings = settings_of(self.config)
         try:
-            self.outcome = run_case(self.suite, self.case, settings_of(self.config), self.nodeid)
-        except PromptDriftError:
-            self.user_properties.append((STATUS_PROPERTY, "drift"))
-            raise
-        except PromptdriftError:
-            self.user_properties.append((STATUS_PROPERTY, "error"))
+            self.outcome = run_case(self.suite, self.case, settings, self.nodeid)
+        except PromptdriftError as exc:
+            status = "drift" if isinstance(exc, PromptDriftError) else "error"
+            self._report(CaseRecord(self.suite.name, self.case.id, self.nodeid, status, False, error=str(exc)))
             raise
         outcomes[self.nodeid] = self.outcome
-        self.user_properties.append((STATUS_PROPERTY, "recorded" if self.outcome.recorded else "replayed"))
+        record = case_record(self.suite.name, self.case.id, self.nodeid, self.outcome, settings)
+        self._report(record)
+        if record.regressions:
+            raise CaseRegressed(record)
         if not self.outcome.passed:
             raise CaseFailed(self.outcome)
+
+    def _report(self, record: CaseRecord) -> None:
+        self.user_properties.append((STATUS_PROPERTY, record.status))
+        store_of(self.config).add("case", record.to_dict())
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         error = excinfo.value
         if isinstance(error, CaseFailed):
             return format_failure(error.outcome)
+        if isinstance(error, CaseRegressed):
+            return regression_message(error.record)
         if isinstance(error, PromptdriftError):
             return str(error)
         return super().repr_failure(excinfo)
@@ -104,6 +120,14 @@ class CaseItem(pytest.Item):
     def reportinfo(self) -> tuple[Any, int | None, str]:
         line = (self.case.line or 1) - 1
         return self.path, line, f"{self.suite.name}::{self.case.id}"
+
+
+class CaseRegressed(Exception):
+    """A re-recorded case got worse than its baseline."""
+
+    def __init__(self, record: CaseRecord) -> None:
+        self.record = record
+        super().__init__(f"{len(record.regressions)} regression(s)")
 
 
 class GateFailed(Exception):
@@ -137,6 +161,17 @@ class GateItem(pytest.Item):
         result = evaluate_gate(self.gate, self._outcomes())
         value = "n/a" if result.value is None else f"{result.value:.4g}"
         self.user_properties.append((f"gate:{self.gate.label}", value))
+        store_of(self.config).add(
+            "gate",
+            {
+                "suite": self.suite.name,
+                "gate": self.gate.label,
+                "passed": result.passed,
+                "value": result.value,
+                "reason": result.reason,
+                "details": result.details,
+            },
+        )
         if not result.passed:
             raise GateFailed(f"gate {self.gate.label} failed: {result.reason}")
 

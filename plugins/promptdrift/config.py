@@ -30,6 +30,7 @@ class Option:
     default: Any = None
     choices: tuple[str, ...] | None = None
     kind: type = str
+    multiple: bool = False  # repeatable flag; ini and pyproject take a list
 
     @property
     def flag(self) -> str:
@@ -58,6 +59,14 @@ OPTIONS = (
     Option("api_key_env", "environment variable that holds the API key", "OPENAI_API_KEY"),
     Option("timeout", "seconds before a model call times out while recording", 60.0, kind=float),
     Option("max_retries", "retries of a failed model call while recording (0 while replaying)", 2, kind=int),
+    Option(
+        "tolerance", "how far a quality score may fall against the baseline before it is a regression", 0.05, kind=float
+    ),
+    Option(
+        "report",
+        "write the drift report to PATH: .md, .html or .json by extension (repeatable)",
+        multiple=True,
+    ),
     Option("judge_model", "model that grades judge, factuality and tone-rubric checks", "gpt-4o-mini"),
     Option("embedding_model", "embedding model of the similar check", "text-embedding-3-small"),
 )
@@ -75,10 +84,12 @@ class Settings:
     api_key_env: str = "OPENAI_API_KEY"
     timeout: float = 60.0
     max_retries: int = 2
+    tolerance: float = 0.05
     judge_model: str = "gpt-4o-mini"
     embedding_model: str = "text-embedding-3-small"
     # USD per million tokens, per model: {"gpt-4o-mini": {"input": 0.15, "output": 0.6}}
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
+    report: tuple[str, ...] = ()
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
 
     @property
@@ -100,8 +111,12 @@ def add_options(parser: pytest.Parser) -> None:
     """Register every option as a ``--prompt-*`` flag and a ``promptdrift_*`` ini key."""
     group = parser.getgroup("promptdrift", "prompt regression testing (promptdrift)")
     for opt in OPTIONS:
-        group.addoption(opt.flag, dest=opt.dest, default=None, choices=opt.choices, help=opt.help)
-        parser.addini(opt.ini, help=opt.help, default=None)
+        if opt.multiple:
+            group.addoption(opt.flag, dest=opt.dest, action="append", default=None, metavar="PATH", help=opt.help)
+            parser.addini(opt.ini, help=opt.help, type="args", default=[])
+        else:
+            group.addoption(opt.flag, dest=opt.dest, default=None, choices=opt.choices, help=opt.help)
+            parser.addini(opt.ini, help=opt.help, default=None)
 
 
 def pyproject_table(rootdir: Path) -> dict[str, Any]:
@@ -120,6 +135,9 @@ def pyproject_table(rootdir: Path) -> dict[str, Any]:
 
 
 def _convert(opt: Option, value: Any, source: str) -> Any:
+    if opt.multiple:
+        items = [value] if isinstance(value, str) else list(value)
+        return tuple(str(_convert(Option(opt.name, opt.help, choices=opt.choices), v, source)) for v in items)
     if opt.choices and str(value) not in opt.choices:
         raise ConfigError(f"{source}: {value!r} is not one of {', '.join(opt.choices)}")
     try:
@@ -150,6 +168,9 @@ def from_config(config: pytest.Config) -> Settings:
             values[opt.name] = opt.default
     values["record"] = RecordMode(values["record"])
     values["prices"] = _prices(table.get("prices", {}), rootdir / "pyproject.toml")
+    for path in values.get("report", ()):
+        if Path(path).suffix.lower() not in (".md", ".markdown", ".html", ".htm", ".json"):
+            raise ConfigError(f"--prompt-report {path}: use a .md, .html or .json file name")
     return Settings(rootdir=rootdir, **values)
 
 

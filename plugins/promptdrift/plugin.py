@@ -7,6 +7,8 @@ suites), :mod:`.collect` (items), :mod:`.runner` (running a case),
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 
 from . import config as config_mod
 from .errors import PromptdriftError
+from .report import RecordStore
 
 if TYPE_CHECKING:
     import openai
@@ -23,6 +26,8 @@ if TYPE_CHECKING:
     from .api import PromptSession
 
 SETTINGS_KEY = pytest.StashKey[config_mod.Settings]()
+STORE_KEY = pytest.StashKey[RecordStore]()
+RECORDS_INPUT = "promptdrift_records"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -34,7 +39,26 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[SETTINGS_KEY] = config_mod.from_config(config)
     except PromptdriftError as exc:
         raise pytest.UsageError(f"promptdrift: {exc}") from None
+    worker = getattr(config, "workerinput", None)
+    if worker is not None and RECORDS_INPUT in worker:
+        config.stash[STORE_KEY] = RecordStore(Path(worker[RECORDS_INPUT]), str(worker.get("workerid", "worker")))
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="promptdrift-records-"))
+        config.stash[STORE_KEY] = RecordStore(folder, "main")
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistHooks(config.stash[STORE_KEY].folder), "promptdrift-xdist")
     config.addinivalue_line("markers", "promptdrift: a prompt case collected from a YAML suite")
+
+
+class _XdistHooks:
+    """Tells each pytest-xdist worker where to write its case records (only registered with xdist)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[RECORDS_INPUT] = str(self.folder)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -60,21 +84,28 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+def _records(config: pytest.Config) -> tuple[list[Any], list[dict[str, Any]]]:
+    return config.stash[STORE_KEY].read()
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    from .collect import STATUS_PROPERTY
+    if hasattr(config, "workerinput"):
+        return
+    from .report import terminal_lines, write_reports
 
-    counts: Counter[str] = Counter()
-    for reports in terminalreporter.stats.values():
-        for report in reports:
-            for name, value in getattr(report, "user_properties", ()):
-                if name == STATUS_PROPERTY and getattr(report, "when", "call") == "call":
-                    counts[value] += 1
-    if not counts:
+    cases, gates = _records(config)
+    if not cases and not gates:
         return
     settings = config.stash[SETTINGS_KEY]
+    counts = Counter(record.status for record in cases)
     parts = [f"{counts[k]} {k}" for k in ("replayed", "recorded", "drift", "error") if counts[k]]
     terminalreporter.write_sep("-", f"promptdrift ({settings.record.value}): " + ", ".join(parts))
+    if counts["recorded"] or any(r.deltas for r in cases) or terminalreporter.verbosity > 0:
+        for line in terminal_lines(cases, gates):
+            terminalreporter.write_line(line)
+    for path in write_reports(settings.report, cases, gates):
+        terminalreporter.write_line(f"promptdrift report: {path}")
 
 
 @pytest.fixture

@@ -212,12 +212,12 @@ class Outcome:
     cassette: str = ""
     baseline: dict[str, Any] = field(default_factory=dict)
     min_score: float | None = None
-    weights: Sequence[float] = ()
+    specs: Sequence[CheckSpec] = ()
 
     @property
     def score(self) -> float:
         """The weighted share of passed checks (1.0 with no checks)."""
-        weights = list(self.weights) or [1.0] * len(self.results)
+        weights = [spec.weight for spec in self.specs] or [1.0] * len(self.results)
         total = sum(weights)
         return sum(w for w, r in zip(weights, self.results, strict=True) if r.passed) / total if total else 1.0
 
@@ -268,7 +268,7 @@ def run_case(suite: Suite, case: Case, settings: Settings, nodeid: str) -> Outco
         cassette=recorder.display,
         baseline=baseline,
         min_score=case.min_score if case.min_score is not None else suite.min_score,
-        weights=[spec.weight for spec in specs],
+        specs=specs,
     )
     if recorder.needs_save:
         recorder.save(

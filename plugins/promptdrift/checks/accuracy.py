@@ -49,6 +49,7 @@ def _scored(name: str, score: float, answer: Answer, reference: str) -> CheckRes
     scored=True,
     validate=reference_arg,
     default_min=0.8,
+    quality=True,
 )
 def fuzzy(answer: Answer, arg: dict[str, Any], ctx: CheckContext) -> CheckResult:
     reference = arg["to"]
@@ -86,6 +87,7 @@ def rouge_l_score(candidate: list[str], reference: list[str]) -> float:
     scored=True,
     validate=reference_arg,
     default_min=0.5,
+    quality=True,
 )
 def f1(answer: Answer, arg: dict[str, Any], ctx: CheckContext) -> CheckResult:
     return _scored("f1", f1_score(tokens(answer.text), tokens(arg["to"])), answer, arg["to"])
@@ -99,6 +101,7 @@ def f1(answer: Answer, arg: dict[str, Any], ctx: CheckContext) -> CheckResult:
     scored=True,
     validate=reference_arg,
     default_min=0.5,
+    quality=True,
 )
 def rouge_l(answer: Answer, arg: dict[str, Any], ctx: CheckContext) -> CheckResult:
     return _scored("rouge_l", rouge_l_score(tokens(answer.text), tokens(arg["to"])), answer, arg["to"])

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from ..errors import PromptdriftError, SuiteError
 from ..yamlio import line_of
 
-COMMON_OPTIONS = frozenset({"min", "max", "not", "weight"})
+COMMON_OPTIONS = frozenset({"min", "max", "not", "weight", "drift_tolerance"})
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,7 @@ class CheckDef:
     scored: bool = False
     validate: Validator | None = None
     default_min: float | None = None
+    quality: bool = False  # the score is in [0, 1] and a fall means a worse answer (drift regressions)
 
 
 _REGISTRY: dict[str, CheckDef] = {}
@@ -112,6 +113,7 @@ def check(
     scored: bool = False,
     validate: Validator | None = None,
     default_min: float | None = None,
+    quality: bool = False,
 ) -> Callable[[CheckFunc], CheckFunc]:
     """Register a check under ``name``.
 
@@ -132,7 +134,7 @@ def check(
         known = _REGISTRY.get(name)
         if known is not None and _origin(known.func) != _origin(func):
             raise ValueError(f"a check named {name!r} is already registered by {_origin(known.func)}")
-        _REGISTRY[name] = CheckDef(name, func, description, example, family, scored, validate, default_min)
+        _REGISTRY[name] = CheckDef(name, func, description, example, family, scored, validate, default_min, quality)
         return func
 
     return decorate
@@ -162,6 +164,7 @@ class CheckSpec:
     max: float | None = None
     weight: float = 1.0
     line: int | None = None
+    tolerance: float | None = None  # how far its score may fall against a baseline before it is a regression
 
     @property
     def label(self) -> str:
@@ -193,7 +196,7 @@ def parse_check(item: Any, *, path: str, default_line: int | None) -> CheckSpec:
         known = ", ".join(sorted(checks))
         raise SuiteError(f"unknown check {name!r}. Known checks: {known}", path=path, line=line)
     definition = checks[name]
-    lo = hi = None
+    lo = hi = tolerance = None
     weight = 1.0
     try:
         if isinstance(arg, Mapping):
@@ -204,6 +207,8 @@ def parse_check(item: Any, *, path: str, default_line: int | None) -> CheckSpec:
                 negate = negate != options.pop("not")
             if "weight" in options:
                 weight = _number(options.pop("weight"), "weight")
+            if "drift_tolerance" in options:
+                tolerance = _number(options.pop("drift_tolerance"), "drift_tolerance")
             if definition.scored:
                 if "min" in options:
                     lo = _number(options.pop("min"), "min")
@@ -217,7 +222,7 @@ def parse_check(item: Any, *, path: str, default_line: int | None) -> CheckSpec:
             arg = definition.validate(arg)
     except (ValueError, TypeError) as exc:
         raise SuiteError(f"check {name!r}: {exc}. Example: {definition.example}", path=path, line=line) from None
-    return CheckSpec(name, arg, negate, lo, hi, weight, line)
+    return CheckSpec(name, arg, negate, lo, hi, weight, line, tolerance)
 
 
 def evaluate(spec: CheckSpec, answer: Answer, arg: Any, ctx: CheckContext) -> CheckResult:

@@ -105,6 +105,7 @@ def _graded(name: str, score: float | None, reason: str, answer: Answer) -> Chec
     scored=True,
     validate=_judge_arg,
     default_min=0.7,
+    quality=True,
 )
 def judge(answer: Answer, arg: dict[str, Any], ctx: CheckContext) -> CheckResult:
     score, reason = grade(ctx, arg["rubric"], answer.text, model=arg.get("model"), params=arg.get("params"))
@@ -137,6 +138,7 @@ FACTUALITY_CRITERIA = (
     scored=True,
     validate=_factuality_arg,
     default_min=0.7,
+    quality=True,
 )
 def factuality(answer: Answer, arg: dict[str, Any], ctx: CheckContext) -> CheckResult:
     score, reason = grade(
@@ -171,6 +173,7 @@ def cosine(a: list[float], b: list[float]) -> float:
     scored=True,
     validate=_similar_arg,
     default_min=0.8,
+    quality=True,
 )
 def similar(answer: Answer, arg: dict[str, Any], ctx: CheckContext) -> CheckResult:
     from ..runner import sdk_errors

@@ -146,6 +146,7 @@ TONE_CRITERIA = "Does the answer's tone match this description? {rubric}"
     family="tone",
     scored=True,
     validate=_tone_arg,
+    quality=True,
 )
 def tone(answer: Answer, arg: dict[str, Any], ctx: CheckContext) -> CheckResult:
     if "rubric" in arg:

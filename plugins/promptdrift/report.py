@@ -1,0 +1,282 @@
+"""Drift reports: the terminal summary and ``--prompt-report`` as Markdown, HTML or JSON.
+
+Records of cases and gates are appended as JSON lines to files in one folder,
+one file per process: a plain run and every pytest-xdist worker write there,
+and the controlling process reads them all at the end. One mechanism serves
+both, and nothing is held in memory longer than the run needs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .drift import REGRESSION, CaseRecord
+
+REPORT_VERSION = 1
+
+
+class RecordStore:
+    """Append-only JSON-lines records in a folder shared by all processes of a run."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        self.folder = folder
+        self.path = folder / f"{name}.jsonl"
+
+    def add(self, kind: str, data: Mapping[str, Any]) -> None:
+        line = json.dumps({"kind": kind, **data}, ensure_ascii=False, default=str)
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+
+    def read(self) -> tuple[list[CaseRecord], list[dict[str, Any]]]:
+        cases, gates = [], []
+        for path in sorted(self.folder.glob("*.jsonl")):
+            for line in path.read_text(encoding="utf-8").splitlines():
+                entry = json.loads(line)
+                kind = entry.pop("kind")
+                if kind == "case":
+                    cases.append(CaseRecord.from_dict(entry))
+                else:
+                    gates.append(entry)
+        cases.sort(key=lambda r: r.nodeid)
+        gates.sort(key=lambda g: (g["suite"], g["gate"]))
+        return cases, gates
+
+
+@dataclass
+class SuiteSummary:
+    """Per-suite counts for the summary table."""
+
+    suite: str
+    cases: int = 0
+    passed: int = 0
+    failed: int = 0
+    drifted: int = 0
+    regressions: int = 0
+    improvements: int = 0
+    recorded: int = 0
+    cost_usd: float | None = None
+    gates: list[dict[str, Any]] = field(default_factory=list)
+
+
+def summarise(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any]]) -> list[SuiteSummary]:
+    by_suite: dict[str, SuiteSummary] = {}
+    for record in cases:
+        summary = by_suite.setdefault(record.suite, SuiteSummary(record.suite))
+        summary.cases += 1
+        summary.passed += record.passed
+        summary.failed += not record.passed
+        summary.drifted += record.status == "drift"
+        summary.recorded += record.status == "recorded"
+        summary.regressions += len(record.regressions)
+        summary.improvements += len(record.improvements)
+        if record.cost_usd is not None:
+            summary.cost_usd = (summary.cost_usd or 0.0) + record.cost_usd
+    for gate in gates:
+        by_suite.setdefault(gate["suite"], SuiteSummary(gate["suite"])).gates.append(dict(gate))
+    return [by_suite[name] for name in sorted(by_suite)]
+
+
+def _cost(value: float | None) -> str:
+    return "-" if value is None else f"${value:.4f}"
+
+
+def terminal_lines(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The per-suite table and the list of regressions for the end of the run."""
+    summaries = summarise(cases, gates)
+    if not summaries:
+        return []
+    header = f"{'suite':<28} {'cases':>5} {'passed':>6} {'failed':>6} {'drifted':>7} {'regressions':>11} {'cost':>9}"
+    lines = [header]
+    for s in summaries:
+        lines.append(
+            f"{s.suite[:28]:<28} {s.cases:>5} {s.passed:>6} {s.failed:>6} {s.drifted:>7} {s.regressions:>11} {_cost(s.cost_usd):>9}"
+        )
+    for record in cases:
+        for delta in record.regressions:
+            lines.append(f"REGRESSION {record.nodeid}: {delta.check} {delta.note}")
+        for delta in record.improvements:
+            lines.append(f"improved   {record.nodeid}: {delta.check} {delta.note}")
+    return lines
+
+
+def _answer_diff(record: CaseRecord) -> str:
+    old = (record.baseline or {}).get("answer") or ""
+    lines = difflib.unified_diff(
+        old.splitlines(), (record.answer or "").splitlines(), "old answer", "new answer", lineterm=""
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _changed(records: Iterable[CaseRecord]) -> list[CaseRecord]:
+    return [r for r in records if r.baseline is not None and (r.deltas or r.answer_changed or r.model_changed)]
+
+
+def _usage_line(record: CaseRecord) -> str:
+    old = record.baseline or {}
+    parts = []
+    if record.model_changed:
+        parts.append(f"model {old.get('model')} -> {record.model}")
+    old_tokens, new_tokens = (old.get("usage") or {}).get("total_tokens"), record.usage.get("total_tokens")
+    if old_tokens != new_tokens:
+        parts.append(f"tokens {old_tokens} -> {new_tokens}")
+    return ", ".join(parts)
+
+
+def render_markdown(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any]]) -> str:
+    """The drift report as GitHub-flavoured Markdown (also written to the step summary)."""
+    out = [
+        "# promptdrift report",
+        "",
+        "| suite | cases | passed | failed | drifted | regressions | improvements | cost |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for s in summarise(cases, gates):
+        out.append(
+            f"| {s.suite} | {s.cases} | {s.passed} | {s.failed} | {s.drifted} | {s.regressions} | {s.improvements} | {_cost(s.cost_usd)} |"
+        )
+    if gates:
+        out += ["", "## Gates", "", "| suite | gate | value | verdict |", "| --- | --- | ---: | --- |"]
+        for g in gates:
+            value = "-" if g.get("value") is None else f"{g['value']:.3g}"
+            verdict = "pass" if g["passed"] else f"**FAIL** {g.get('reason', '')}"
+            out.append(f"| {g['suite']} | {g['gate']} | {value} | {verdict} |")
+    changed = _changed(cases)
+    if changed:
+        out += ["", "## Changes against the previous recording", ""]
+        for record in changed:
+            flag = " — **regression**" if record.regressions else ""
+            out += [f"### `{record.nodeid}`{flag}", ""]
+            usage = _usage_line(record)
+            if usage:
+                out += [usage, ""]
+            if record.deltas:
+                out += ["| check | verdict | before | after | note |", "| --- | --- | --- | --- | --- |"]
+                for d in record.deltas:
+                    if d.verdict == "same" and d.score_delta in (None, 0.0):
+                        continue
+                    out.append(f"| {d.check} | {d.verdict} | {_cell(d.before)} | {_cell(d.after)} | {d.note} |")
+                out.append("")
+            if record.answer_changed:
+                out += ["```diff", _answer_diff(record).rstrip("\n"), "```", ""]
+    failures = [r for r in cases if r.error]
+    if failures:
+        out += ["", "## Errors", ""] + [f"- `{r.nodeid}`: {r.error.splitlines()[0]}" for r in failures]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _cell(entry: Mapping[str, Any] | None) -> str:
+    if not entry:
+        return "-"
+    mark = "pass" if entry.get("passed") else "fail"
+    score = entry.get("score")
+    return f"{mark} ({score:.3g})" if isinstance(score, int | float) else mark
+
+
+def render_json(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any]]) -> str:
+    """The report as JSON: summary per suite, every case with its deltas, every gate."""
+    data = {
+        "version": REPORT_VERSION,
+        "suites": [s.__dict__ for s in summarise(cases, gates)],
+        "cases": [r.to_dict() for r in cases],
+        "gates": list(gates),
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#1b1f24}
+table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left}
+th{background:#f6f8fa}tr.regression td{background:#ffebe9}tr.improvement td{background:#dafbe1}
+pre{background:#f6f8fa;padding:8px;overflow:auto}.add{color:#1a7f37}.del{color:#cf222e}
+"""
+
+
+def render_html(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any]]) -> str:
+    """The report as one self-contained HTML page (inline CSS, no scripts, nothing fetched)."""
+    e = html.escape
+    rows = "".join(
+        f"<tr><td>{e(s.suite)}</td><td>{s.cases}</td><td>{s.passed}</td><td>{s.failed}</td>"
+        f"<td>{s.drifted}</td><td>{s.regressions}</td><td>{s.improvements}</td><td>{_cost(s.cost_usd)}</td></tr>"
+        for s in summarise(cases, gates)
+    )
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>promptdrift report</title>",
+        f"<style>{_CSS}</style></head><body><h1>promptdrift report</h1>",
+        "<table id='summary'><tr><th>suite</th><th>cases</th><th>passed</th><th>failed</th><th>drifted</th>"
+        f"<th>regressions</th><th>improvements</th><th>cost</th></tr>{rows}</table>",
+    ]
+    if gates:
+        parts.append(
+            "<h2>Gates</h2><table id='gates'><tr><th>suite</th><th>gate</th><th>value</th><th>verdict</th></tr>"
+        )
+        for g in gates:
+            value = "-" if g.get("value") is None else f"{g['value']:.3g}"
+            verdict = "pass" if g["passed"] else "FAIL " + str(g.get("reason", ""))
+            parts.append(
+                f"<tr><td>{e(g['suite'])}</td><td>{e(g['gate'])}</td><td>{value}</td><td>{e(verdict)}</td></tr>"
+            )
+        parts.append("</table>")
+    changed = _changed(cases)
+    if changed:
+        parts.append("<h2>Changes against the previous recording</h2>")
+        parts.append(
+            "<table id='checks'><tr><th>case</th><th>check</th><th>verdict</th><th>before</th><th>after</th><th>note</th></tr>"
+        )
+        for record in changed:
+            for d in record.deltas:
+                if d.verdict == "same" and d.score_delta in (None, 0.0):
+                    continue
+                parts.append(
+                    f"<tr class='{e(d.verdict)}' data-case='{e(record.nodeid)}'><td>{e(record.nodeid)}</td><td>{e(d.check)}</td>"
+                    f"<td>{e(d.verdict)}</td><td>{e(_cell(d.before))}</td><td>{e(_cell(d.after))}</td><td>{e(d.note)}</td></tr>"
+                )
+        parts.append("</table>")
+        for record in changed:
+            parts.append(f"<h3>{e(record.nodeid)}{' — regression' if record.regressions else ''}</h3>")
+            usage = _usage_line(record)
+            if usage:
+                parts.append(f"<p>{e(usage)}</p>")
+            if record.answer_changed:
+                lines = []
+                for line in _answer_diff(record).splitlines():
+                    cls = "add" if line.startswith("+") else "del" if line.startswith("-") else ""
+                    lines.append(f"<span class='{cls}'>{e(line)}</span>")
+                parts.append("<pre>" + "\n".join(lines) + "</pre>")
+    parts.append("</body></html>\n")
+    return "".join(parts)
+
+
+RENDERERS = {
+    ".md": render_markdown,
+    ".markdown": render_markdown,
+    ".html": render_html,
+    ".htm": render_html,
+    ".json": render_json,
+}
+
+
+def write_reports(paths: Sequence[str], cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any]]) -> list[Path]:
+    """Write each ``--prompt-report`` path, and the Markdown to ``$GITHUB_STEP_SUMMARY`` when it is set."""
+    written = []
+    for name in paths:
+        path = Path(name)
+        render = RENDERERS[path.suffix.lower()]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render(cases, gates), encoding="utf-8")
+        written.append(path)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as fh:
+            fh.write(render_markdown(cases, gates))
+    return written
+
+
+def has_regressions(cases: Iterable[CaseRecord]) -> bool:
+    return any(d.verdict == REGRESSION for r in cases for d in r.deltas)

@@ -1,0 +1,139 @@
+"""Re-recording against a new model: regressions fail, improvements are reported, reports match."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from promptdrift.cli import main as cli
+from promptdrift.demo import DemoServer, Script
+
+from .conftest import write
+
+EXPECTED = Path(__file__).parent / "expected"
+REFERENCE = "the parcel left the warehouse on monday and arrives on friday"
+
+SCRIPT = {
+    "snapshot": "{model}-2026-11-01",
+    "rules": [
+        {"when": {"model": "model-v1", "contains": "invoice"}, "reply": {"json": {"total": 5}}},
+        {"when": {"model": "model-v2", "contains": "invoice"}, "reply": {"json": {"sum": 5}}},
+        {"when": {"model": "model-v1", "contains": "summary"}, "reply": REFERENCE},
+        {"when": {"model": "model-v2", "contains": "summary"}, "reply": "the parcel arrives on friday, it left monday"},
+        {"when": {"model": "model-v1", "contains": "greeting"}, "reply": "Hello there."},
+        {"when": {"model": "model-v2", "contains": "greeting"}, "reply": "Welcome back, hello there."},
+    ],
+}
+
+SUITE = f"""
+suite: upgrade
+model: model-v1
+prompt: {{user: "{{{{ q }}}}"}}
+cases:
+  - id: extract        # v2 breaks the schema
+    vars: {{q: "invoice please"}}
+    expect: [{{schema: {{type: object, required: [total]}}}}]
+  - id: summary        # v2 still passes, but its similarity falls
+    vars: {{q: "summary please"}}
+    reference: "{REFERENCE}"
+    expect: [{{similar: {{to: "{{{{ reference }}}}", min: 0.5}}}}]
+  - id: greeting       # v2 improves: v1 did not welcome
+    vars: {{q: "greeting please"}}
+    expect: [{{icontains: "welcome"}}]
+"""
+
+
+@pytest.fixture
+def upgraded(pytester: pytest.Pytester, demo: DemoServer) -> pytest.RunResult:
+    demo.script = Script.from_data(SCRIPT)
+    write(pytester, "suites/upgrade.yaml", SUITE)
+    first = pytester.runpytest("--prompt-record=new")
+    first.assert_outcomes(passed=2, failed=1)  # v1 fails the greeting
+    return pytester.runpytest(
+        "--prompt-record=all",
+        "--prompt-model=model-v2",
+        "--prompt-report=out/report.md",
+        "--prompt-report=out/report.json",
+        "--prompt-report=out/report.html",
+    )
+
+
+def test_exactly_the_broken_cases_are_regressions(upgraded: pytest.RunResult) -> None:
+    upgraded.assert_outcomes(passed=1, failed=2)
+    assert upgraded.ret == pytest.ExitCode.TESTS_FAILED
+    upgraded.stdout.fnmatch_lines(
+        [
+            "*REGRESSION schema *: passed before, fails now*",
+            "*model: model-v1-2026-11-01 -> model-v2-2026-11-01*",
+            "*REGRESSION similar *: score fell * (tolerance 0.05)*",
+            "upgrade                          3      1      2       0           2         -",
+            "REGRESSION suites/upgrade.yaml::extract: schema passed before, fails now",
+            "improved   suites/upgrade.yaml::greeting: icontains failed before, passes now",
+            "REGRESSION suites/upgrade.yaml::summary: similar score fell *",
+        ]
+    )
+    upgraded.stdout.no_fnmatch_line("*REGRESSION*greeting*")
+
+
+def _normalised_json(path: Path) -> dict:
+    data = json.loads(path.read_text())
+    for case in data["cases"]:
+        case["latency_ms"] = None
+        if case.get("baseline"):
+            case["baseline"]["latency_ms"] = None
+            case["baseline"]["recorded_at"] = None
+    return data
+
+
+def test_reports_match_the_stored_expected_files(pytester: pytest.Pytester, upgraded: pytest.RunResult) -> None:
+    out = pytester.path / "out"
+    markdown = (out / "report.md").read_text()
+    assert markdown == (EXPECTED / "upgrade_report.md").read_text()
+    assert _normalised_json(out / "report.json") == json.loads((EXPECTED / "upgrade_report.json").read_text())
+    page = (out / "report.html").read_text()
+    assert page.count("<tr class='regression'") == 2 and page.count("<tr class='improvement'") == 1
+    assert not re.search(r"(src|href)=['\"]?https?:", page)  # self-contained: nothing fetched
+
+
+def test_step_summary_gets_the_markdown(
+    pytester: pytest.Pytester, demo: DemoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = pytester.path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    demo.script = Script.from_data(SCRIPT)
+    write(pytester, "suites/upgrade.yaml", SUITE)
+    pytester.runpytest("--prompt-record=new")
+    pytester.runpytest("--prompt-record=all", "--prompt-model=model-v2")
+    text = summary.read_text()
+    assert "# promptdrift report" in text and "`suites/upgrade.yaml::extract` — **regression**" in text
+
+
+def test_compare_against_a_git_ref_shows_the_same(
+    pytester: pytest.Pytester, demo: DemoServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    demo.script = Script.from_data(SCRIPT)
+    write(pytester, "suites/upgrade.yaml", SUITE)
+    root = pytester.path
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    pytester.runpytest("--prompt-record=new")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "v1 cassettes")
+    pytester.runpytest("--prompt-record=all", "--prompt-model=model-v2")
+    capsys.readouterr()
+    code = cli(["compare", "--base", "main", "--rootdir", str(root), "--report", str(root / "cmp.md")])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "REGRESSION cassettes/upgrade/extract.yaml: schema passed before, fails now" in out
+    assert "REGRESSION cassettes/upgrade/summary.yaml: similar score fell" in out
+    assert "improved   cassettes/upgrade/greeting.yaml: icontains failed before, passes now" in out
+    assert "model model-v1-2026-11-01 -> model-v2-2026-11-01" in (root / "cmp.md").read_text()
+    assert "**regression**" in (root / "cmp.md").read_text()
+    assert cli(["compare", "--base", "HEAD~0", "--rootdir", str(root), "--cassette-dir", "nothing"]) == 0
