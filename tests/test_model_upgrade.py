@@ -137,3 +137,20 @@ def test_compare_against_a_git_ref_shows_the_same(
     assert "model model-v1-2026-11-01 -> model-v2-2026-11-01" in (root / "cmp.md").read_text()
     assert "**regression**" in (root / "cmp.md").read_text()
     assert cli(["compare", "--base", "HEAD~0", "--rootdir", str(root), "--cassette-dir", "nothing"]) == 0
+
+
+def test_cost_changes_are_reported_not_failed(pytester: pytest.Pytester, demo: DemoServer) -> None:
+    demo.script = Script.from_data(SCRIPT)
+    write(pytester, "suites/upgrade.yaml", SUITE)
+    write(
+        pytester,
+        "pyproject.toml",
+        '[tool.promptdrift.prices]\n"model-v1" = {input = 1.0, output = 2.0}\n"model-v2" = {input = 10.0, output = 20.0}\n',
+    )
+    pytester.runpytest("--prompt-record=new")
+    result = pytester.runpytest(
+        "--prompt-record=all", "--prompt-model=model-v2", "--prompt-report=r.md", "-k", "greeting"
+    )
+    result.assert_outcomes(passed=1, deselected=2)
+    # greeting: 4 -> 6 tokens; v1 prices for the old answer, v2 prices for the new one.
+    assert "cost $0.0000 -> $0.0001" in (pytester.path / "r.md").read_text()

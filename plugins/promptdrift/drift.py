@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .checks import CheckSpec, registry
+from .checks import Answer, CheckSpec, registry
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -158,6 +158,7 @@ def baseline_summary(meta: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "answer": meta.get("answer", ""),
         "model": first.get("model_returned"),  # of the answer call, not of graders or embeddings
+        "model_requested": first.get("model_requested"),
         "usage": dict(first.get("usage") or {}),
         "latency_ms": first.get("latency_ms"),
         "recorded_at": meta.get("recorded_at"),
@@ -184,6 +185,8 @@ def case_record(suite: str, case: str, nodeid: str, outcome: Outcome, settings: 
     )
     if outcome.recorded and outcome.baseline:
         record.baseline = baseline_summary(outcome.baseline)
+        old_answer = Answer("", usage=record.baseline["usage"], requested_model=record.baseline["model_requested"])
+        record.baseline["cost_usd"] = price_of(settings.prices, old_answer)
         checks = outcome.baseline.get("checks") or []
         record.deltas = compare_checks(checks, record.checks, settings.tolerance, outcome.specs)
         if record.regressions:

@@ -118,7 +118,9 @@ def _changed(records: Iterable[CaseRecord]) -> list[CaseRecord]:
     return [r for r in records if r.baseline is not None and (r.deltas or r.answer_changed or r.model_changed)]
 
 
-def _usage_line(record: CaseRecord) -> str:
+def _usage_line(record: CaseRecord, latency: bool = False) -> str:
+    """Model, token, cost (and, where wanted, latency) changes; latency is left out of the
+    Markdown so that a report of the same recordings is the same text."""
     old = record.baseline or {}
     parts = []
     if record.model_changed:
@@ -126,6 +128,10 @@ def _usage_line(record: CaseRecord) -> str:
     old_tokens, new_tokens = (old.get("usage") or {}).get("total_tokens"), record.usage.get("total_tokens")
     if old_tokens != new_tokens:
         parts.append(f"tokens {old_tokens} -> {new_tokens}")
+    if old.get("cost_usd") != record.cost_usd and record.cost_usd is not None:
+        parts.append(f"cost {_cost(old.get('cost_usd'))} -> {_cost(record.cost_usd)}")
+    if latency and old.get("latency_ms") is not None and record.latency_ms is not None:
+        parts.append(f"latency {old['latency_ms']:.0f} ms -> {record.latency_ms:.0f} ms")
     return ", ".join(parts)
 
 
@@ -240,7 +246,7 @@ def render_html(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any]])
         parts.append("</table>")
         for record in changed:
             parts.append(f"<h3>{e(record.nodeid)}{' — regression' if record.regressions else ''}</h3>")
-            usage = _usage_line(record)
+            usage = _usage_line(record, latency=True)
             if usage:
                 parts.append(f"<p>{e(usage)}</p>")
             if record.answer_changed:

@@ -103,28 +103,19 @@ def _normalise(text: str) -> str:
     return " ".join(text.split())
 
 
-@check(
-    "equals",
-    description="The answer equals the value, ignoring surrounding and repeated whitespace.",
-    example='equals: "refund"',
-    family="accuracy",
-    validate=_text,
-)
-def equals(answer: Answer, arg: str, ctx: CheckContext) -> CheckResult:
-    ok = _normalise(answer.text) == _normalise(arg)
-    return CheckResult("equals", ok, float(ok), "" if ok else f"expected {arg!r}, got {quote(answer.text)}")
+def _register_equals(name: str, fold: bool, description: str, example: str) -> None:
+    def run(answer: Answer, arg: str, ctx: CheckContext) -> CheckResult:
+        got, want = _normalise(answer.text), _normalise(arg)
+        ok = got.casefold() == want.casefold() if fold else got == want
+        return CheckResult(name, ok, float(ok), "" if ok else f"expected {arg!r}, got {quote(answer.text)}")
+
+    check(name, description=description, example=example, family="accuracy", validate=_text)(run)
 
 
-@check(
-    "iequals",
-    description="Like equals, ignoring case.",
-    example='iequals: "Refund"',
-    family="accuracy",
-    validate=_text,
+_register_equals(
+    "equals", False, "The answer equals the value, ignoring surrounding and repeated whitespace.", 'equals: "refund"'
 )
-def iequals(answer: Answer, arg: str, ctx: CheckContext) -> CheckResult:
-    ok = _normalise(answer.text).casefold() == _normalise(arg).casefold()
-    return CheckResult("iequals", ok, float(ok), "" if ok else f"expected {arg!r}, got {quote(answer.text)}")
+_register_equals("iequals", True, "Like equals, ignoring case.", 'iequals: "Refund"')
 
 
 def _limit(value: Any) -> int:
