@@ -72,6 +72,20 @@ def _compare(args: argparse.Namespace) -> int:
     return 1 if has_regressions(records) else 0
 
 
+def _scan(args: argparse.Namespace) -> int:
+    """Exit 1 when a cassette holds a key-shaped string or a credential header."""
+    from .scan import scan
+
+    findings = scan(Path(p) for p in (args.paths or ["cassettes"]))
+    for finding in findings:
+        print(finding)
+    if findings:
+        print(f"{len(findings)} possible secret(s): remove them and rotate any real key.")
+        return 1
+    print("no secrets found")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="promptdrift", description="Prompt regression testing for pytest.")
     parser.add_argument("--version", action="version", version=f"promptdrift {__version__}")
@@ -87,6 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     cmp.add_argument("--tolerance", type=float, default=0.05, help="score fall that counts as a regression")
     cmp.add_argument("--report", action="append", default=[], metavar="PATH", help=".md, .html or .json (repeatable)")
     cmp.set_defaults(func=_compare)
+    scan = sub.add_parser("scan", help="find key-shaped strings and credential headers in cassettes")
+    scan.add_argument("paths", nargs="*", help="files or folders (default: cassettes)")
+    scan.set_defaults(func=_scan)
     demo = sub.add_parser("demo-server", help="run the local scripted OpenAI-compatible demo server")
     demo.add_argument("--script", help="YAML script of answers (see promptdrift.demo)")
     demo.add_argument("--port", type=int, default=8765)
