@@ -29,7 +29,7 @@ def test_no_secret_in_openai_cassettes(pytester: pytest.Pytester, demo: DemoServ
     for secret in SECRETS:
         assert secret.lower() not in text.lower(), secret
     assert "set-cookie" not in text.lower() and "openai-organization" not in text.lower()
-    assert scan(pytester.path / "cassettes") == []
+    assert scan([pytester.path / "cassettes"]) == []
 
 
 def test_no_secret_in_azure_cassettes(
