@@ -96,10 +96,6 @@ class Settings:
     def cassettes(self) -> Path:
         return self.rootdir / self.cassette_dir
 
-    def record_hint(self, target: str) -> str:
-        """The command that records what is missing for ``target`` (a node id or path)."""
-        return f"pytest {target} --prompt-record=new"
-
     def api_key(self, provider: Provider) -> str | None:
         return self.environ.get(provider.api_key_env or self.api_key_env) or None
 

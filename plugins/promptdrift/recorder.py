@@ -29,7 +29,7 @@ import httpx2
 
 from . import cassettes, yamlio
 from .cassettes import Cassette, Interaction
-from .errors import ConfigError, MissingCassetteError, PromptDriftError
+from .errors import CassetteError, ConfigError, MissingCassetteError, PromptDriftError
 
 # Statuses that say "try again", never an answer: they are not recorded.
 RETRYABLE = frozenset({408, 409, 429})
@@ -90,6 +90,11 @@ def _summary(body: str, content_type: str) -> dict[str, Any]:
     return out
 
 
+def record_command(target: str, mode: RecordMode) -> str:
+    """The pytest command that records ``target`` (a node id or path) in ``mode``."""
+    return f"pytest {target} --prompt-record={mode.value}"
+
+
 class Recorder:
     """The record/replay state of one cassette (one case, or one test).
 
@@ -102,23 +107,28 @@ class Recorder:
         mode: RecordMode,
         *,
         display: str,
-        record_hint: str,
+        target: str,
         api_key_missing: str | None = None,
     ) -> None:
         self.path = path
         self.mode = mode
         self.display = display
-        self.record_hint = record_hint
+        self.record_hint = record_command(target, RecordMode.NEW)
+        self.rerecord_hint = record_command(target, RecordMode.CHANGED)
         self.api_key_missing = api_key_missing
         self.old: Cassette | None = None
         if path.exists():
-            self.old = cassettes.load(path, display=display, rerecord_hint=record_hint)
+            try:
+                self.old = cassettes.load(path, display=display, rerecord_hint=record_command(target, RecordMode.ALL))
+            except CassetteError:
+                if mode is not RecordMode.ALL:
+                    raise
+                # Re-recording everything: a corrupt cassette is replaced, with no baseline to compare.
         self.recording = mode is RecordMode.ALL or (self.old is None and mode is not RecordMode.NONE)
         self.played = [False] * (len(self.old.interactions) if self.old else 0)
         self.interactions: list[Interaction] = []
         self.calls: list[dict[str, Any]] = []
         self.recorded = False
-        self.drift: PromptDriftError | None = None
         self.errors: list[Exception] = []
         self._lock = threading.Lock()
 
@@ -142,12 +152,10 @@ class Recorder:
                     self.interactions.append(interaction)
                     self.calls.append(self._call_meta(interaction))
                     return interaction
-            drift = self._drift(method, uri, body)
             if self.mode is RecordMode.CHANGED:
-                self.drift = drift
-                self.recording = True
+                self.recording = True  # re-record the rest of this case; the old cassette is the baseline
                 return None
-            raise self._error(drift)
+            raise self._error(self._drift(method, uri, body))
 
     def _drift(self, method: str, uri: str, body: bytes) -> PromptDriftError:
         assert self.old is not None
@@ -162,8 +170,7 @@ class Recorder:
         else:
             headline = f"the request differs from the one recorded in {self.display}"
         return PromptDriftError(
-            f"prompt drift: {headline}.\n{diff}\n"
-            f"If the change is intended, re-record: {self.record_hint.replace('=new', '=changed')}",
+            f"prompt drift: {headline}.\n{diff}\nIf the change is intended, re-record: {self.rerecord_hint}",
             diff=diff,
         )
 
@@ -178,7 +185,7 @@ class Recorder:
             raise self._error(
                 PromptDriftError(
                     f"prompt drift: {self.display} holds {left} recorded request(s) that this run did not make. "
-                    f"If the change is intended, re-record: {self.record_hint.replace('=new', '=changed')}",
+                    f"If the change is intended, re-record: {self.rerecord_hint}",
                     diff="",
                 )
             )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .drift import REGRESSION, CaseRecord
+from .drift import REGRESSION, SAME, CaseRecord, CheckDelta
 
 REPORT_VERSION = 1
 
@@ -118,6 +118,11 @@ def _changed(records: Iterable[CaseRecord]) -> list[CaseRecord]:
     return [r for r in records if r.baseline is not None and (r.deltas or r.answer_changed or r.model_changed)]
 
 
+def _shown_deltas(record: CaseRecord) -> list[CheckDelta]:
+    """Checks worth a row: every verdict but an unchanged one with an unchanged score."""
+    return [d for d in record.deltas if d.verdict != SAME or d.score_delta not in (None, 0.0)]
+
+
 def _usage_line(record: CaseRecord, latency: bool = False) -> str:
     """Model, token, cost (and, where wanted, latency) changes; latency is left out of the
     Markdown so that a report of the same recordings is the same text."""
@@ -162,11 +167,10 @@ def render_markdown(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, An
             usage = _usage_line(record)
             if usage:
                 out += [usage, ""]
-            if record.deltas:
+            shown = _shown_deltas(record)
+            if shown:
                 out += ["| check | verdict | before | after | note |", "| --- | --- | --- | --- | --- |"]
-                for d in record.deltas:
-                    if d.verdict == "same" and d.score_delta in (None, 0.0):
-                        continue
+                for d in shown:
                     out.append(f"| {d.check} | {d.verdict} | {_cell(d.before)} | {_cell(d.after)} | {d.note} |")
                 out.append("")
             if record.answer_changed:
@@ -236,9 +240,7 @@ def render_html(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any]])
             "<table id='checks'><tr><th>case</th><th>check</th><th>verdict</th><th>before</th><th>after</th><th>note</th></tr>"
         )
         for record in changed:
-            for d in record.deltas:
-                if d.verdict == "same" and d.score_delta in (None, 0.0):
-                    continue
+            for d in _shown_deltas(record):
                 parts.append(
                     f"<tr class='{e(d.verdict)}' data-case='{e(record.nodeid)}'><td>{e(record.nodeid)}</td><td>{e(d.check)}</td>"
                     f"<td>{e(d.verdict)}</td><td>{e(_cell(d.before))}</td><td>{e(_cell(d.after))}</td><td>{e(d.note)}</td></tr>"

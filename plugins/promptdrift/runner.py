@@ -207,7 +207,6 @@ class Outcome:
 
     answer: Answer
     results: list[CheckResult]
-    request: dict[str, Any]
     recorded: bool = False
     cassette: str = ""
     baseline: dict[str, Any] = field(default_factory=dict)
@@ -244,7 +243,7 @@ def recorder_for(settings: Settings, path: Path, target: str) -> Recorder:
         display = path.relative_to(settings.rootdir).as_posix()
     except ValueError:
         display = str(path)
-    return Recorder(path, settings.record, display=display, record_hint=settings.record_hint(target))
+    return Recorder(path, settings.record, display=display, target=target)
 
 
 def run_case(suite: Suite, case: Case, settings: Settings, nodeid: str) -> Outcome:
@@ -263,7 +262,6 @@ def run_case(suite: Suite, case: Case, settings: Settings, nodeid: str) -> Outco
     outcome = Outcome(
         answer,
         results,
-        request,
         recorded=recorder.needs_save,
         cassette=recorder.display,
         baseline=baseline,

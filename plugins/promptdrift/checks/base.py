@@ -21,8 +21,6 @@ from typing import Any, Protocol
 from ..errors import PromptdriftError, SuiteError
 from ..yamlio import line_of
 
-COMMON_OPTIONS = frozenset({"min", "max", "not", "weight", "drift_tolerance"})
-
 
 @dataclass(frozen=True)
 class CheckResult:

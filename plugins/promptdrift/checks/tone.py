@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from .base import Answer, CheckContext, CheckResult, check
-from .graded import _graded, grade
+from .graded import GRADED_DEFAULT_MIN, _graded, grade
 from .text import quote
 
 _EMOJI = re.compile(
@@ -153,9 +153,10 @@ def tone(answer: Answer, arg: dict[str, Any], ctx: CheckContext) -> CheckResult:
         criteria = TONE_CRITERIA.format(rubric=arg["rubric"])
         score, reason = grade(ctx, criteria, answer.text, model=arg.get("model"), params=arg.get("params"))
         result = _graded("tone", score, reason, answer)
-        # A rubric without min/max passes at 0.7, like judge.
-        if result.score is not None and result.score < 0.7:
-            return CheckResult("tone", False, result.score, f"score {result.score:.3g} < 0.7: {result.reason}")
+        # Without min/max in the suite a rubric passes at the judge's default; limits decide themselves.
+        if result.score is not None and result.score < GRADED_DEFAULT_MIN:
+            reason = f"score {result.score:.3g} < min {GRADED_DEFAULT_MIN:g}: {result.reason}"
+            return CheckResult("tone", False, result.score, reason)
         return result
     problems, measured = [], {}
     for name, bounds in arg["limits"].items():
