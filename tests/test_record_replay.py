@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import vcr
+import vcr.serialize
 import yaml
+from openai.types.chat import ChatCompletion
 
+from promptdrift import cassettes
+from promptdrift.client import Channel
+from promptdrift.config import Settings
+from promptdrift.recorder import Recorder, RecordMode
+from promptdrift.runner import build_request, call_chat, cassette_path
+from promptdrift.suite import load_suite
 from promptdrift.demo import DemoServer
 
 from .conftest import block_sockets, write
@@ -59,6 +68,8 @@ def test_cassette_loads_with_plain_vcr_use_cassette(pytester: pytest.Pytester, d
         assert len(cassette) == 1
         assert cassette.requests[0].method == "POST"
         assert cassette.requests[0].path == "/v1/chat/completions"
+    # promptdrift checks the version without importing vcrpy; it must be vcrpy's.
+    assert cassettes.VCR_FORMAT_VERSION == vcr.serialize.CASSETTE_FORMAT_VERSION
 
 
 def test_streaming_round_trip(pytester: pytest.Pytester, demo: DemoServer, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -150,3 +161,37 @@ def test_the_socket_guard_really_blocks(pytester: pytest.Pytester, demo: DemoSer
     result.assert_outcomes(failed=1, deselected=1)
     result.stdout.fnmatch_lines(["*promptdrift opened a socket while replaying*"])
     assert demo.requests == []
+
+
+class _SdkOnly(Recorder):
+    """A recorder without the fast path: every request goes through the ``openai`` client."""
+
+    def find(self, method: str, path_suffix: str, body: object) -> None:
+        return None
+
+
+@pytest.mark.usefixtures("offline")
+def test_fast_replay_reads_the_same_answers_as_the_sdk() -> None:
+    """The fast path (answer read straight from the cassette) and the SDK path agree on every example case."""
+    root = Path(__file__).resolve().parents[1]
+    settings = Settings(rootdir=root)
+    compared = 0
+    for path in sorted((root / "suites").glob("*.yaml")):
+        suite = load_suite(path, root)
+        for case in suite.cases:
+            body = build_request(suite, case, settings)
+            cassette = cassette_path(settings, suite.name, case.id)
+            answers = []
+            for kind in (Recorder, _SdkOnly):
+                recorder = kind(cassette, RecordMode.NONE, display=cassette.name, target=case.id)
+                answers.append(call_chat(Channel(settings, recorder), body, case.id, suite.provider))
+                assert recorder.played[0], "the case's answer was replayed"
+            assert answers[0] == answers[1]
+            # ...and they read it as the SDK's own types do.
+            sdk = ChatCompletion.model_validate_json(recorder.interactions[0].response_body)
+            message = sdk.choices[0].message
+            assert answers[0].text == (message.content or "")
+            assert answers[0].finish_reason == sdk.choices[0].finish_reason and answers[0].model == sdk.model
+            assert [c["name"] for c in answers[0].tool_calls] == [c.function.name for c in message.tool_calls or []]
+            compared += 1
+    assert compared >= 10

@@ -5,18 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from .checks import Answer, CheckResult, CheckSpec, parse_check
-from .client import make_client
+from .client import Channel
 from .config import Settings
 from .errors import PromptdriftError
 from .paths import safe_name
 from .recorder import Recorder
 from .runner import Context, build_request, call_chat, recorder_for, run_checks
 from .suite import Case, Provider, Suite, load_suite
+
+if TYPE_CHECKING:
+    import openai
 
 
 class Output:
@@ -76,17 +77,14 @@ class PromptSession:
     def __init__(self, settings: Settings, recorder: Recorder) -> None:
         self.settings = settings
         self.recorder = recorder
-        self.ctx = Context(settings, self.client)
+        self.channel = Channel(settings, recorder)
+        self.ctx = Context(settings, self.channel)
         self.results: list[CheckResult] = []
         self._suites: dict[str, Suite] = {}
-        self._clients: dict[Provider, openai.OpenAI] = {}
 
     def client(self, provider: Provider | None = None) -> openai.OpenAI:
         """An ``openai`` client whose traffic is recorded into this test's cassette."""
-        provider = provider or Provider()
-        if provider not in self._clients:
-            self._clients[provider] = make_client(self.settings, provider, self.recorder)
-        return self._clients[provider]
+        return self.channel.client(provider)
 
     def suite(self, path: str | Path) -> Suite:
         """Load (once) a suite file, relative to the root directory."""
@@ -114,7 +112,7 @@ class PromptSession:
             if not model:
                 raise PromptdriftError("prompt.run(messages=...) needs model=... or --prompt-model")
             body = {"model": model, "messages": [dict(m) for m in messages], **params}
-            answer = call_chat(self.client(), body, "prompt.run")
+            answer = call_chat(self.channel, body, "prompt.run")
             return Output(answer, (), dict(vars or {}), self)
         spec = self.suite(suite)
         if case is not None:
@@ -132,7 +130,7 @@ class PromptSession:
         body = build_request(spec, chosen, self.settings)
         if model:
             body["model"] = model
-        answer = call_chat(self.client(spec.provider), body, f"{spec.relpath}::{chosen.id}")
+        answer = call_chat(self.channel, body, f"{spec.relpath}::{chosen.id}", spec.provider)
         return Output(answer, (*spec.expect, *chosen.expect), chosen.vars, self)
 
 

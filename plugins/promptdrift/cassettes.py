@@ -23,17 +23,18 @@ import os
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-from vcr import serialize as vcr_serialize
-from vcr.request import Request as VcrRequest
 
 from . import yamlio
 from .errors import CassetteError
 
 FORMAT = 1  # promptdrift's metadata format, on top of vcrpy's cassette format version
+# vcrpy's ``vcr.serialize.CASSETTE_FORMAT_VERSION``; importing vcrpy costs a third of a
+# second (it loads stubs for every HTTP library), so only writing a cassette does.
+VCR_FORMAT_VERSION = 1
 
 # Headers worth keeping: they describe the content, never the account.
 REQUEST_HEADERS = frozenset({"content-type", "accept"})
@@ -116,6 +117,18 @@ def fingerprint(method: str, uri: str, body: bytes | str | None) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
+def sse_documents(body: str) -> list[Any]:
+    """The JSON documents of a server-sent-events body (``data:`` lines, without ``[DONE]``)."""
+    docs = []
+    for line in body.splitlines():
+        if line.startswith("data:") and line[5:].strip() not in ("", "[DONE]"):
+            try:
+                docs.append(json.loads(line[5:]))
+            except ValueError:
+                continue
+    return docs
+
+
 @dataclass
 class Interaction:
     """One recorded request and its response, with promptdrift's per-call metadata."""
@@ -129,12 +142,17 @@ class Interaction:
     response_body: str
     latency_ms: float = 0.0
     request_headers: dict[str, list[str]] = field(default_factory=dict)
+    meta: dict[str, Any] | None = None  # promptdrift's per-call metadata, when loaded from a cassette
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         return fingerprint(self.method, self.uri, self.request_body)
 
     @property
+    def is_event_stream(self) -> bool:
+        return any("text/event-stream" in v for v in self.response_headers.get("content-type", []))
+
+    @cached_property
     def request_json(self) -> Any:
         return canonical_body(self.request_body)
 
@@ -161,15 +179,14 @@ def load(path: Path, *, display: str | None = None, rerecord_hint: str = "") -> 
     except UnicodeDecodeError:
         raise CassetteError(f"cassette is not UTF-8 text.{hint}", path=shown) from None
     try:
-        data = yamlio.loads(text, path=shown)
+        data = yamlio.loads_data(text, path=shown)
     except Exception as exc:
         raise CassetteError(f"cassette is not valid YAML ({getattr(exc, 'message', exc)}).{hint}", path=shown) from None
     if not isinstance(data, Mapping) or "interactions" not in data:
         raise CassetteError(f"not a vcrpy cassette (no interactions).{hint}", path=shown)
-    if data.get("version") != vcr_serialize.CASSETTE_FORMAT_VERSION:
+    if data.get("version") != VCR_FORMAT_VERSION:
         raise CassetteError(
-            f"cassette format version {data.get('version')!r} is not the supported "
-            f"{vcr_serialize.CASSETTE_FORMAT_VERSION}.{hint}",
+            f"cassette format version {data.get('version')!r} is not the supported {VCR_FORMAT_VERSION}.{hint}",
             path=shown,
         )
     meta = dict((data.get("metadata") or {}).get("promptdrift") or {})
@@ -192,6 +209,7 @@ def load(path: Path, *, display: str | None = None, rerecord_hint: str = "") -> 
                     response_headers={str(k): list(v) for k, v in (response.get("headers") or {}).items()},
                     response_body=body.decode("utf-8") if isinstance(body, bytes) else str(body or ""),
                     latency_ms=float(extra.get("latency_ms", 0.0)),
+                    meta=dict(extra) if extra else None,
                     request_headers={str(k): list(v) for k, v in (request.get("headers") or {}).items()},
                 )
             )
@@ -202,6 +220,9 @@ def load(path: Path, *, display: str | None = None, rerecord_hint: str = "") -> 
 
 def dumps(cassette: Cassette) -> str:
     """The cassette as vcrpy-format YAML text."""
+    from vcr import serialize as vcr_serialize
+    from vcr.request import Request as VcrRequest
+
     requests = [
         VcrRequest(i.method, scrub_uri(i.uri), i.request_body, {k: v[0] for k, v in i.request_headers.items()})
         for i in cassette.interactions

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import httpx2
-import openai
 
 from .config import Settings
 from .recorder import CassetteTransport, Recorder, RecordMode, shared_upstream
 from .suite import Provider
+
+if TYPE_CHECKING:
+    import openai
 
 # Sent only when no key is set; replay never lets a request leave the process.
 REPLAY_KEY = "promptdrift-replay-no-key"
@@ -17,7 +21,11 @@ def make_client(settings: Settings, provider: Provider, recorder: Recorder) -> o
     """An ``OpenAI`` (or ``AzureOpenAI``) client recording into / replaying from ``recorder``.
 
     While only replaying, the SDK's retries are off so that a miss fails at once.
+    ``openai`` is imported here, on first use: a replay that reads every answer
+    straight from its cassette never pays for importing the SDK.
     """
+    import openai
+
     key = settings.api_key(provider)
     if key is None and recorder.mode is not RecordMode.NONE:
         variable = provider.api_key_env or settings.api_key_env
@@ -48,3 +56,22 @@ def make_client(settings: Settings, provider: Provider, recorder: Recorder) -> o
         max_retries=retries,
         timeout=settings.timeout,
     )
+
+
+class Channel:
+    """One cassette's :class:`Recorder` and the ``openai`` clients that talk through it.
+
+    Clients are made on first use, one per provider: a replay that finds every
+    answer directly in the cassette never builds one.
+    """
+
+    def __init__(self, settings: Settings, recorder: Recorder) -> None:
+        self.settings = settings
+        self.recorder = recorder
+        self._clients: dict[Provider, openai.OpenAI] = {}
+
+    def client(self, provider: Provider | None = None) -> openai.OpenAI:
+        provider = provider or Provider()
+        if provider not in self._clients:
+            self._clients[provider] = make_client(self.settings, provider, self.recorder)
+        return self._clients[provider]

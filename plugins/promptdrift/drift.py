@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from .checks import Answer, CheckSpec, registry
@@ -138,7 +138,8 @@ class CaseRecord:
         return self.baseline is not None and self.baseline.get("model") != self.model
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}  # shallow: json.dumps copies anyway
+        data["deltas"] = [asdict(d) for d in self.deltas]
         data["regressions"] = len(self.regressions)
         data["improvements"] = len(self.improvements)
         data["answer_changed"] = self.answer_changed

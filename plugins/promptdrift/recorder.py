@@ -63,22 +63,13 @@ def drift_diff(recorded: Any, current: Any) -> str:
     )
 
 
-def _summary(body: str, content_type: str) -> dict[str, Any]:
+def _summary(interaction: Interaction) -> dict[str, Any]:
     """The returned model and token usage of a JSON or server-sent-events response."""
     out: dict[str, Any] = {}
-    docs: list[Any] = []
-    if "text/event-stream" in content_type:
-        for line in body.splitlines():
-            if line.startswith("data:") and line[5:].strip() not in ("", "[DONE]"):
-                try:
-                    docs.append(json.loads(line[5:]))
-                except ValueError:
-                    continue
+    if interaction.is_event_stream:
+        docs = cassettes.sse_documents(interaction.response_body)
     else:
-        try:
-            docs.append(json.loads(body))
-        except ValueError:
-            return out
+        docs = [interaction.response_json]
     for doc in docs:
         if isinstance(doc, dict):
             if doc.get("model"):
@@ -148,14 +139,42 @@ class Recorder:
             fp = cassettes.fingerprint(method, uri, body)
             for index, interaction in enumerate(self.old.interactions):
                 if not self.played[index] and interaction.fingerprint == fp:
-                    self.played[index] = True
-                    self.interactions.append(interaction)
-                    self.calls.append(self._call_meta(interaction))
-                    return interaction
+                    return self._play(index)
             if self.mode is RecordMode.CHANGED:
                 self.recording = True  # re-record the rest of this case; the old cassette is the baseline
                 return None
             raise self._error(self._drift(method, uri, body))
+
+    def find(self, method: str, path_suffix: str, body: Any) -> Interaction | None:
+        """The fast replay path: the recorded interaction for exactly this request, found without the SDK.
+
+        Only an unplayed interaction at an endpoint ending in ``path_suffix`` whose
+        recorded body equals ``body`` matches; anything else returns ``None``
+        without side effects, and the caller sends the request through the
+        ``openai`` client instead (which records, re-records or reports drift
+        with a diff, through :meth:`lookup`).
+        """
+        with self._lock:
+            if self.recording or self.old is None:
+                return None
+            data = json.loads(json.dumps(body))  # the JSON the SDK would send
+            for index, interaction in enumerate(self.old.interactions):
+                if (
+                    not self.played[index]
+                    and interaction.method == method
+                    and interaction.uri.partition("?")[0].endswith(path_suffix)
+                    and interaction.request_json == data
+                ):
+                    return self._play(index)
+            return None
+
+    def _play(self, index: int) -> Interaction:
+        assert self.old is not None
+        interaction = self.old.interactions[index]
+        self.played[index] = True
+        self.interactions.append(interaction)
+        self.calls.append(self._call_meta(interaction))
+        return interaction
 
     def _drift(self, method: str, uri: str, body: bytes) -> PromptDriftError:
         assert self.old is not None
@@ -228,12 +247,13 @@ class Recorder:
 
     @staticmethod
     def _call_meta(interaction: Interaction) -> dict[str, Any]:
-        content_type = ",".join(interaction.response_headers.get("content-type", []))
+        if interaction.meta and "fingerprint" in interaction.meta:
+            return interaction.meta  # replayed: worked out when it was recorded
         meta: dict[str, Any] = {
             "fingerprint": interaction.fingerprint,
             "latency_ms": interaction.latency_ms,
         }
-        summary = _summary(interaction.response_body, content_type)
+        summary = _summary(interaction)
         request = interaction.request_json
         if isinstance(request, dict) and request.get("model"):
             meta["model_requested"] = request["model"]

@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
-
-from . import templating
+from . import cassettes, templating
+from .cassettes import Interaction
 from .checks import Answer, CheckResult, CheckSpec, evaluate
-from .client import make_client
+from .client import Channel
 from .config import Settings
 from .errors import PromptdriftError, RecordingError
 from .paths import resolve_in_root, safe_name
 from .recorder import Recorder
-from .suite import Case, Suite
+from .suite import Case, Provider, Suite
+
+if TYPE_CHECKING:
+    import openai
 
 
 class Files:
@@ -53,13 +55,13 @@ def files_for(rootdir: Path) -> Files:
 
 
 class Context:
-    """What the checks of one case may use: files, settings, and the case's recorded client."""
+    """What the checks of one case may use: files, settings, and the case's recorded channel."""
 
-    def __init__(self, settings: Settings, client: Callable[[], openai.OpenAI] | None = None) -> None:
+    def __init__(self, settings: Settings, channel: Channel | None = None) -> None:
         self.settings = settings
         self.rootdir = settings.rootdir
         self._files = files_for(settings.rootdir)
-        self._client = client
+        self._channel = channel
 
     def resolve(self, name: str, *, what: str) -> Path:
         return self._files.resolve(name, what=what)
@@ -67,10 +69,16 @@ class Context:
     def load_json_file(self, name: str, *, what: str) -> Any:
         return self._files.load_json_file(name, what=what)
 
-    def client(self) -> openai.OpenAI:
-        if self._client is None:
+    def _need_channel(self) -> Channel:
+        if self._channel is None:
             raise PromptdriftError("this check calls a model, and no client is available here")
-        return self._client()
+        return self._channel
+
+    def client(self) -> openai.OpenAI:
+        return self._need_channel().client()
+
+    def chat(self, body: Mapping[str, Any], where: str) -> Answer:
+        return call_chat(self._need_channel(), body, where)
 
 
 def build_messages(suite: Suite, case: Case) -> list[dict[str, Any]]:
@@ -108,67 +116,86 @@ def build_request(suite: Suite, case: Case, settings: Settings) -> dict[str, Any
     return body
 
 
-def answer_from_completion(completion: Any) -> Answer:
-    """An :class:`Answer` from a ``ChatCompletion``."""
-    choice = completion.choices[0] if completion.choices else None
-    message = choice.message if choice is not None else None
-    tool_calls = (
-        [
-            {"id": call.id, "name": call.function.name, "arguments": call.function.arguments}
-            for call in (message.tool_calls or [])
-            if getattr(call, "function", None) is not None
-        ]
-        if message is not None
-        else []
-    )
-    usage = completion.usage.model_dump(exclude_none=True) if completion.usage else {}
+def answer_from_interaction(interaction: Interaction) -> Answer:
+    """The :class:`Answer` in a recorded chat-completions response (JSON, or a stream of chunks).
+
+    Recording and replay both read the answer from the raw response the
+    cassette holds, so what the checks see is exactly what was recorded.
+    """
+    if interaction.is_event_stream:
+        return answer_from_chunks(cassettes.sse_documents(interaction.response_body))
+    doc = interaction.response_json
+    if not isinstance(doc, Mapping):
+        raise RecordingError(f"the model endpoint's answer is not a JSON object: {_short(interaction.response_body)}")
+    choice = (doc.get("choices") or [{}])[0]
+    message = choice.get("message") or {}
+    calls = [
+        {"id": c.get("id"), "name": c["function"].get("name", ""), "arguments": c["function"].get("arguments", "")}
+        for c in message.get("tool_calls") or []
+        if isinstance(c.get("function"), Mapping)
+    ]
     return Answer(
-        text=(message.content or "") if message is not None else "",
-        tool_calls=tool_calls,
-        finish_reason=choice.finish_reason if choice is not None else None,
-        model=completion.model,
-        usage=usage,
+        text=message.get("content") or "",
+        tool_calls=calls,
+        finish_reason=choice.get("finish_reason"),
+        model=doc.get("model"),
+        usage={k: v for k, v in (doc.get("usage") or {}).items() if v is not None},
     )
 
 
-def answer_from_stream(chunks: Any) -> Answer:
-    """An :class:`Answer` assembled from streamed ``ChatCompletionChunk`` objects."""
+def answer_from_chunks(chunks: Sequence[Any]) -> Answer:
+    """An :class:`Answer` assembled from streamed ``chat.completion.chunk`` documents."""
     text: list[str] = []
     calls: dict[int, dict[str, Any]] = {}
     finish = model = None
     usage: dict[str, Any] = {}
     for chunk in chunks:
-        model = chunk.model or model
-        if chunk.usage:
-            usage = chunk.usage.model_dump(exclude_none=True)
-        for choice in chunk.choices[:1]:
-            delta = choice.delta
-            if delta.content:
-                text.append(delta.content)
-            for call in delta.tool_calls or []:
-                slot = calls.setdefault(call.index, {"id": None, "name": "", "arguments": ""})
-                slot["id"] = call.id or slot["id"]
-                if call.function is not None:
-                    slot["name"] += call.function.name or ""
-                    slot["arguments"] += call.function.arguments or ""
-            finish = choice.finish_reason or finish
+        if not isinstance(chunk, Mapping):
+            continue
+        model = chunk.get("model") or model
+        if chunk.get("usage"):
+            usage = {k: v for k, v in chunk["usage"].items() if v is not None}
+        for choice in (chunk.get("choices") or [])[:1]:
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                text.append(delta["content"])
+            for call in delta.get("tool_calls") or []:
+                slot = calls.setdefault(call.get("index", 0), {"id": None, "name": "", "arguments": ""})
+                slot["id"] = call.get("id") or slot["id"]
+                function = call.get("function") or {}
+                slot["name"] += function.get("name") or ""
+                slot["arguments"] += function.get("arguments") or ""
+            finish = choice.get("finish_reason") or finish
     return Answer("".join(text), [calls[i] for i in sorted(calls)], finish, model, usage)
 
 
-def call_chat(client: openai.OpenAI, body: Mapping[str, Any], where: str) -> Answer:
-    """One chat-completions call; SDK errors become promptdrift errors that say what to do."""
-    with sdk_errors(where):
-        if body.get("stream"):
-            answer = answer_from_stream(client.chat.completions.create(**body))
-        else:
-            answer = answer_from_completion(client.chat.completions.create(**body))
+def call_chat(channel: Channel, body: Mapping[str, Any], where: str, provider: Provider | None = None) -> Answer:
+    """One chat-completions call, replayed straight from the cassette when it holds exactly this request.
+
+    Otherwise the request goes through the ``openai`` client (recording, or a
+    replay the SDK decides); SDK errors become promptdrift errors that say what to do.
+    """
+    recorder = channel.recorder
+    interaction = recorder.find("POST", "/chat/completions", body)
+    if interaction is None:
+        before = len(recorder.interactions)
+        with sdk_errors(where):
+            result = channel.client(provider).chat.completions.create(**body)
+            if body.get("stream"):
+                for _ in result:  # the transport has the whole stream already; this closes it
+                    pass
+        interaction = recorder.interactions[before]
+    answer = answer_from_interaction(interaction)
     answer.requested_model = body.get("model")
+    answer.latency_ms = interaction.latency_ms
     return answer
 
 
 @contextmanager
 def sdk_errors(where: str) -> Iterator[None]:
     """Turn the SDK's errors into promptdrift errors that say what happened and what to do."""
+    import openai  # only reached when a request goes through the SDK
+
     try:
         yield
     except openai.APIStatusError as exc:
@@ -251,10 +278,9 @@ def run_case(suite: Suite, case: Case, settings: Settings, nodeid: str) -> Outco
     where = f"{suite.relpath}::{case.id}"
     request = build_request(suite, case, settings)
     recorder = recorder_for(settings, cassette_path(settings, suite.name, case.id), nodeid)
-    client = make_client(settings, suite.provider, recorder)
-    answer = call_chat(client, request, where)
-    answer.latency_ms = recorder.calls[-1]["latency_ms"] if recorder.calls else None
-    ctx = Context(settings, lambda: client)
+    channel = Channel(settings, recorder)
+    answer = call_chat(channel, request, where, suite.provider)
+    ctx = Context(settings, channel)
     specs = (*suite.expect, *case.expect)
     results = run_checks(specs, answer, case.vars, ctx, where, suite.relpath)
     recorder.finish_replay()  # after the checks: graders and embeddings replay from the same cassette

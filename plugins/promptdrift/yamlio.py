@@ -71,15 +71,59 @@ def loads(text: str, *, path: str | Path) -> Any:
     """Parse YAML text safely; errors become :class:`SuiteError` naming the file and line."""
     try:
         return yaml.load(text, Loader=_LineLoader)
-    except yaml.MarkedYAMLError as exc:
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, path) from None
+    except RecursionError:
+        raise SuiteError("invalid YAML: nested too deeply", path=path) from None
+
+
+_SCALARS = yaml.constructor.SafeConstructor()
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def _plain(node: yaml.Node) -> Any:
+    """Plain data from a composed node: dicts, lists, and scalars by the safe loader's own rules."""
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag == _STR_TAG:
+            return node.value
+        construct = _SCALARS.yaml_constructors.get(node.tag)
+        if construct is None:
+            raise yaml.constructor.ConstructorError(None, None, f"unsupported tag {node.tag!r}", node.start_mark)
+        return construct(_SCALARS, node)
+    if isinstance(node, yaml.MappingNode):
+        out = {}
+        for key, value in node.value:
+            if key.tag == "tag:yaml.org,2002:merge":
+                raise yaml.constructor.ConstructorError(None, None, "merge keys are not supported", key.start_mark)
+            out[_plain(key)] = _plain(value)
+        return out
+    return [_plain(item) for item in node.value]
+
+
+def loads_data(text: str, *, path: str | Path) -> Any:
+    """Parse YAML text safely into plain data, about twice as fast as :func:`loads` (no line numbers).
+
+    For files promptdrift writes itself (cassettes): only plain mappings,
+    sequences and the safe loader's scalars; anything else is an error.
+    """
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        return None if node is None else _plain(node)
+    except TypeError:  # an unhashable key
+        raise SuiteError("invalid YAML: a mapping key is not a plain value", path=path) from None
+    except RecursionError:
+        raise SuiteError("invalid YAML: nested too deeply", path=path) from None
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, path) from None
+
+
+def _yaml_error(exc: yaml.YAMLError, path: str | Path) -> SuiteError:
+    if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or exc.context or "invalid YAML"
-        raise SuiteError(f"invalid YAML: {problem}", path=path, line=line) from None
-    except yaml.YAMLError as exc:
-        raise SuiteError(f"invalid YAML: {exc}", path=path) from None
-    except RecursionError:
-        raise SuiteError("invalid YAML: nested too deeply", path=path) from None
+        return SuiteError(f"invalid YAML: {problem}", path=path, line=line)
+    return SuiteError(f"invalid YAML: {exc}", path=path)
 
 
 def load_file(path: Path, *, display: str | None = None) -> Any:

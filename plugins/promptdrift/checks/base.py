@@ -77,6 +77,8 @@ class CheckContext(Protocol):
 
     def load_json_file(self, name: str, *, what: str) -> Any: ...
 
+    def chat(self, body: Mapping[str, Any], where: str) -> Answer: ...
+
     def client(self) -> Any: ...
 
 
@@ -145,10 +147,16 @@ def _origin(func: Callable[..., Any]) -> str:
 
 def registry() -> Mapping[str, CheckDef]:
     """All registered checks, built-in ones and those from plugins."""
-    from . import load_all
+    global _complete
+    if not _complete:
+        from . import load_all
 
-    load_all()
+        load_all()
+        _complete = True
     return _REGISTRY
+
+
+_complete = False  # load_all() has run
 
 
 @dataclass(frozen=True)

@@ -67,9 +67,7 @@ def grade(
         "temperature": 0,
         **dict(params or {}),
     }
-    from ..runner import call_chat  # runner imports the checks; import at call time
-
-    reply = call_chat(ctx.client(), request, "grader")
+    reply = ctx.chat(request, "grader")
     try:
         data = json.loads(reply.text)
         score = float(data["score"])
