@@ -19,7 +19,10 @@ from promptdrift.demo import DemoServer, Script
 # pytester's in-process runs restore sys.modules afterwards; modules imported here
 # stay loaded (jsonpath-ng's parser breaks if it is imported a second time).
 load_all()
-import promptdrift.api  # noqa: E402  - also imports openai, once for all inner runs
+import openai  # noqa: E402,F401  - promptdrift imports these lazily; importing them here, once,
+import vcr  # noqa: E402,F401  - saves every inner run a second of re-importing them
+
+import promptdrift.api  # noqa: E402
 import promptdrift.collect  # noqa: E402,F401
 
 pytest_plugins = ["pytester"]

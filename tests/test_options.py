@@ -37,25 +37,47 @@ def test_base_url_option_beats_the_environment_and_a_suite_provider_beats_both(
 
 def test_timeout_and_max_retries(pytester: pytest.Pytester, demo: DemoServer, support_suite) -> None:
     demo.latency = 1.5
-    result = pytester.runpytest("--prompt-record=new", "--prompt-timeout=0.3", "--prompt-max-retries=1", "-k", "late")
+    result = pytester.runpytest(
+        "--prompt-record=new",
+        "--prompt-timeout=0.3",
+        "--prompt-max-retries=1",
+        "--prompt-retry-backoff=0.01",
+        "-k",
+        "late",
+    )
     result.assert_outcomes(failed=1, deselected=1)
-    result.stdout.fnmatch_lines(["*could not reach the model endpoint (APITimeoutError*Nothing was recorded*"])
+    result.stdout.fnmatch_lines(["*recording cassettes/support/late.yaml failed on all 2 attempts: ReadTimeout*"])
     assert len(demo.requests) == 2  # one try and one retry
     assert not (pytester.path / "cassettes/support/late.yaml").exists()
 
 
-def test_replay_client_never_retries_and_recording_client_does(pytester: pytest.Pytester, demo: DemoServer) -> None:
+def test_code_first_client_retries_while_recording(pytester: pytest.Pytester, demo: DemoServer) -> None:
+    """The ``openai_client`` fixture gets promptdrift's retry policy (the SDK's own retries are off)."""
     write(
         pytester,
         "tests/test_retries.py",
         """
-        def test_retries(openai_client, request):
-            mode = request.config.getoption("promptdrift_record") or "none"
-            assert openai_client.max_retries == (0 if mode == "none" else 2)
+        def test_retries(openai_client):
+            assert openai_client.max_retries == 0
+            reply = openai_client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "late"}]
+            )
+            assert "sorry" in reply.choices[0].message.content
         """,
     )
+    demo.fail_next(503)
+    pytester.runpytest("tests", "--prompt-record=new", "--prompt-retry-backoff=0.01").assert_outcomes(passed=1)
+    assert len(demo.requests) == 2
+    demo.fail_next(503)  # replay never reaches the server, so never retries
     pytester.runpytest("tests").assert_outcomes(passed=1)
-    pytester.runpytest("tests", "--prompt-record=new").assert_outcomes(passed=1)
+    assert len(demo.requests) == 2
+
+
+def test_numeric_options_refuse_impossible_values(pytester: pytest.Pytester) -> None:
+    for flag in ("--prompt-concurrency=0", "--prompt-max-retries=-1", "--prompt-timeout=-2"):
+        result = pytester.runpytest(flag)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([f"*{flag.split('=')[0]}: must be at least*"])
 
 
 def test_cassette_dir_option(pytester: pytest.Pytester, demo: DemoServer, support_suite, tmp_path) -> None:

@@ -14,10 +14,10 @@ from openai.types.chat import ChatCompletion
 from promptdrift import cassettes
 from promptdrift.client import Channel
 from promptdrift.config import Settings
+from promptdrift.demo import DemoServer
 from promptdrift.recorder import Recorder, RecordMode
 from promptdrift.runner import build_request, call_chat, cassette_path
 from promptdrift.suite import load_suite
-from promptdrift.demo import DemoServer
 
 from .conftest import block_sockets, write
 

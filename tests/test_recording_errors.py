@@ -14,7 +14,7 @@ def test_retryable_error_is_retried_and_never_recorded(
     demo.fail_next(status, headers={"retry-after-ms": "1"})
     result = pytester.runpytest("--prompt-record=new", "-k", "late")
     result.assert_outcomes(passed=1, deselected=1)
-    assert len(demo.requests) == 2  # the SDK retried after the error
+    assert len(demo.requests) == 2  # retried after the error
     text = (pytester.path / "cassettes/support/late.yaml").read_text()
     assert "injected" not in text and text.count("- request:") == 1
 
@@ -22,12 +22,16 @@ def test_retryable_error_is_retried_and_never_recorded(
 def test_persistent_error_fails_with_status_and_leaves_no_cassette(
     pytester: pytest.Pytester, demo: DemoServer, support_suite
 ) -> None:
-    demo.fail_next(500, times=3, headers={"retry-after-ms": "1"})
+    demo.fail_next(500, times=4, headers={"retry-after-ms": "1"})
     result = pytester.runpytest("--prompt-record=new", "-k", "late")
     result.assert_outcomes(failed=1, deselected=1)
-    assert len(demo.requests) == 3  # the first try and max_retries=2 retries
+    assert len(demo.requests) == 4  # the first try and max_retries=3 retries
     result.stdout.fnmatch_lines(
-        ["*suites/support.yaml::late: the model endpoint answered HTTP 500*Nothing was recorded for this case*"]
+        [
+            "*recording cassettes/support/late.yaml failed on all 4 attempts: HTTP 500 INTERNAL SERVER ERROR. "
+            "Nothing was recorded for this call; when the endpoint works again, re-run to record what is missing: "
+            "pytest suites/support.yaml::late --prompt-record=new"
+        ]
     )
     result.stdout.no_fnmatch_line("*Traceback*")
     assert not (pytester.path / "cassettes/support/late.yaml").exists()

@@ -8,6 +8,7 @@ import httpx2
 
 from .config import Settings
 from .recorder import CassetteTransport, Recorder, RecordMode, shared_upstream
+from .retry import RetryPolicy
 from .suite import Provider
 
 if TYPE_CHECKING:
@@ -20,7 +21,8 @@ REPLAY_KEY = "promptdrift-replay-no-key"
 def make_client(settings: Settings, provider: Provider, recorder: Recorder) -> openai.OpenAI:
     """An ``OpenAI`` (or ``AzureOpenAI``) client recording into / replaying from ``recorder``.
 
-    While only replaying, the SDK's retries are off so that a miss fails at once.
+    The SDK's own retries are off: the transport applies promptdrift's retry
+    policy while recording, and a replay miss fails at once.
     ``openai`` is imported here, on first use: a replay that reads every answer
     straight from its cassette never pays for importing the SDK.
     """
@@ -33,9 +35,10 @@ def make_client(settings: Settings, provider: Provider, recorder: Recorder) -> o
             f"{variable} is not set, and recording {recorder.display} needs an API key. "
             f"Set {variable} (or provider.api_key_env), or replay with --prompt-record=none."
         )
-    transport = CassetteTransport(recorder, shared_upstream)
+    policy = RetryPolicy(settings.max_retries, settings.retry_backoff, settings.retry_max_wait)
+    transport = CassetteTransport(recorder, shared_upstream, policy)
     http_client = httpx2.Client(transport=transport, timeout=settings.timeout)
-    retries = 0 if recorder.mode is RecordMode.NONE else settings.max_retries
+    retries = 0  # the transport retries while recording (promptdrift.retry); replay never does
     organization = settings.environ.get(provider.organization_env) if provider.organization_env else None
     if provider.azure_endpoint:
         return openai.AzureOpenAI(

@@ -58,7 +58,21 @@ OPTIONS = (
     Option("base_url", "OpenAI-compatible endpoint (beats OPENAI_BASE_URL, loses to a suite's provider block)"),
     Option("api_key_env", "environment variable that holds the API key", "OPENAI_API_KEY"),
     Option("timeout", "seconds before a model call times out while recording", 60.0, kind=float),
-    Option("max_retries", "retries of a failed model call while recording (0 while replaying)", 2, kind=int),
+    Option(
+        "max_retries",
+        "retries of a failed model call while recording: 408, 409, 429 and 5xx statuses, timeouts, dropped "
+        "connections, cut-off streams and unreadable answers (0 while replaying)",
+        3,
+        kind=int,
+    ),
+    Option(
+        "retry_backoff",
+        "seconds before the first retry; doubled each retry, with jitter. A Retry-After header wins",
+        1.0,
+        kind=float,
+    ),
+    Option("retry_max_wait", "longest wait before one retry, in seconds (also caps Retry-After)", 60.0, kind=float),
+    Option("concurrency", "cases recorded at the same time in one pytest process", 8, kind=int),
     Option(
         "tolerance", "how far a quality score may fall against the baseline before it is a regression", 0.05, kind=float
     ),
@@ -83,7 +97,10 @@ class Settings:
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
     timeout: float = 60.0
-    max_retries: int = 2
+    max_retries: int = 3
+    retry_backoff: float = 1.0
+    retry_max_wait: float = 60.0
+    concurrency: int = 8
     tolerance: float = 0.05
     judge_model: str = "gpt-4o-mini"
     embedding_model: str = "text-embedding-3-small"
@@ -164,6 +181,10 @@ def from_config(config: pytest.Config) -> Settings:
             values[opt.name] = opt.default
     values["record"] = RecordMode(values["record"])
     values["prices"] = _prices(table.get("prices", {}), rootdir / "pyproject.toml")
+    for name in ("max_retries", "concurrency", "timeout", "retry_backoff", "retry_max_wait"):
+        low = 1 if name == "concurrency" else 0
+        if name in values and values[name] < low:
+            raise ConfigError(f"--prompt-{name.replace('_', '-')}: must be at least {low}, got {values[name]}")
     for path in values.get("report", ()):
         if Path(path).suffix.lower() not in (".md", ".markdown", ".html", ".htm", ".json"):
             raise ConfigError(f"--prompt-report {path}: use a .md, .html or .json file name")

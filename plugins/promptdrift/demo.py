@@ -26,8 +26,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 import math
 import re
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -136,6 +139,19 @@ def embedding(text: str, dims: int = 16) -> list[float]:
 Handler = Callable[[Mapping[str, Any]], Rule]
 
 
+@dataclass(frozen=True)
+class Fault:
+    """One injected misbehaviour of the chat endpoint (see :meth:`DemoServer.fail_next`, ``fault_next``)."""
+
+    kind: str  # status, stall, reset, truncate
+    times: int = 1
+    status: int = 200
+    body: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    mimetype: str = "application/json"
+    seconds: float = 0.0
+
+
 class DemoServer:
     """The server: ``start()``, then point ``OPENAI_BASE_URL`` at :attr:`base_url`.
 
@@ -152,7 +168,7 @@ class DemoServer:
         self.extra_headers: dict[str, str] = {}
         self.latency = 0.0
         self.gzip = False  # compress answers when the client accepts gzip, as real endpoints do
-        self._faults: list[tuple[int, str, dict[str, str]]] = []
+        self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._server = HTTPServer(host=host, port=port, threaded=True)
         self._server.no_handler_status_code = 404
@@ -165,6 +181,7 @@ class DemoServer:
     # -- lifecycle -----------------------------------------------------------------
 
     def start(self) -> DemoServer:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request on stderr
         self._server.start()
         return self
 
@@ -183,12 +200,35 @@ class DemoServer:
         return self._server.url_for("/v1")
 
     def fail_next(
-        self, status: int, times: int = 1, *, body: str = "", headers: Mapping[str, str] | None = None
+        self,
+        status: int,
+        times: int = 1,
+        *,
+        body: str = "",
+        headers: Mapping[str, str] | None = None,
+        mimetype: str = "application/json",
     ) -> None:
         """Answer the next ``times`` chat requests with an error status (fault injection for tests)."""
         text = body or json.dumps({"error": {"message": f"injected {status}", "type": "server_error"}})
+        self._add_fault(
+            Fault("status", times, status=status, body=text, headers=dict(headers or {}), mimetype=mimetype)
+        )
+
+    def fault_next(self, kind: str, times: int = 1, *, seconds: float = 0.0) -> None:
+        """Misbehave on the next ``times`` chat requests.
+
+        ``stall``: wait ``seconds`` before answering (past the client's timeout);
+        ``reset``: drop the connection without an answer; ``truncate``: send the
+        first half of the real answer with status 200 (a cut-off stream, or
+        malformed JSON).
+        """
+        if kind not in ("stall", "reset", "truncate"):
+            raise ValueError(f"unknown fault {kind!r}")
+        self._add_fault(Fault(kind, times, seconds=seconds))
+
+    def _add_fault(self, fault: Fault) -> None:
         with self._lock:
-            self._faults.extend([(status, text, dict(headers or {}))] * times)
+            self._faults.extend([fault] * fault.times)
 
     # -- handlers ------------------------------------------------------------------
 
@@ -232,11 +272,24 @@ class DemoServer:
         body = self._log(request)
         with self._lock:
             fault = self._faults.pop(0) if self._faults else None
-        if fault is not None:
-            status, text, headers = fault
-            response = self._respond(request, text, status=status)
-            response.headers.update(headers)
+        if fault is not None and fault.kind == "status":
+            response = self._respond(request, fault.body, status=fault.status, mimetype=fault.mimetype)
+            response.headers.update(fault.headers)
             return response
+        if fault is not None and fault.kind == "stall":
+            time.sleep(fault.seconds)
+        if fault is not None and fault.kind == "reset":
+            connection = request.environ["werkzeug.socket"]
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            connection.shutdown(socket.SHUT_RDWR)  # the client sees the connection drop with no answer
+            return self._respond(request, "")
+        response = self._answer(request, body)
+        if fault is not None and fault.kind == "truncate":
+            data = response.get_data()
+            response.set_data(data[: len(data) // 2])
+        return response
+
+    def _answer(self, request: Any, body: Mapping[str, Any]) -> Any:
         model = str(body.get("model", "demo"))
         rule = self._rule(body)
         text = _reply_text(rule.reply)

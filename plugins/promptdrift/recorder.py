@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import enum
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -29,10 +30,10 @@ import httpx2
 
 from . import cassettes, yamlio
 from .cassettes import Cassette, Interaction
-from .errors import CassetteError, ConfigError, MissingCassetteError, PromptDriftError
+from .errors import CassetteError, ConfigError, MissingCassetteError, PromptDriftError, RecordingError
+from .retry import RetryPolicy, answer_fault, retryable_status
 
-# Statuses that say "try again", never an answer: they are not recorded.
-RETRYABLE = frozenset({408, 409, 429})
+log = logging.getLogger("promptdrift")
 
 
 class RecordMode(enum.StrEnum):
@@ -263,6 +264,16 @@ class Recorder:
             meta["usage"] = summary["usage"]
         return meta
 
+    def give_up(self, fault: str, attempts: int) -> RecordingError:
+        """The error when every attempt failed: says what happened and that nothing was recorded."""
+        tries = "once" if attempts == 1 else f"on all {attempts} attempts"
+        return self._error(  # type: ignore[return-value]
+            RecordingError(
+                f"recording {self.display} failed {tries}: {fault}. Nothing was recorded for this call; "
+                f"when the endpoint works again, re-run to record what is missing: {self.record_hint}"
+            )
+        )
+
     def _error(self, exc: Exception) -> Exception:
         self.errors.append(exc)
         return exc
@@ -293,11 +304,18 @@ class Recorder:
 
 
 class CassetteTransport(httpx2.BaseTransport):
-    """An ``httpx2`` transport that replays from, or records into, one :class:`Recorder`."""
+    """An ``httpx2`` transport that replays from, or records into, one :class:`Recorder`.
 
-    def __init__(self, recorder: Recorder, upstream: Callable[[], httpx2.BaseTransport]) -> None:
+    Recording sends through ``upstream`` with the :class:`~promptdrift.retry.RetryPolicy`
+    (the SDK's own retries are off); only a usable 2xx answer is kept.
+    """
+
+    def __init__(
+        self, recorder: Recorder, upstream: Callable[[], httpx2.BaseTransport], policy: RetryPolicy | None = None
+    ) -> None:
         self.recorder = recorder
         self._upstream = upstream
+        self.policy = policy or RetryPolicy()
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         body = request.read()
@@ -305,17 +323,44 @@ class CassetteTransport(httpx2.BaseTransport):
         if found is not None:
             return _replayed(found, request)
         self.recorder.before_upstream()
-        start = time.perf_counter()
-        response = self._upstream().handle_request(request)
-        try:
-            content = response.read()  # decodes gzip/br: cassettes hold readable text
-        finally:
-            response.close()
-        latency_ms = (time.perf_counter() - start) * 1000
-        self.recorder.keep(
-            request, body, response.status_code, response.reason_phrase, response.headers, content, latency_ms
-        )
-        return _forwarded(response, content, request)
+        attempts = self.policy.retries + 1
+        for attempt in range(attempts):
+            headers: httpx2.Headers | None = None
+            start = time.perf_counter()
+            try:
+                response = self._upstream().handle_request(request)
+                try:
+                    content = response.read()  # decodes gzip/br: cassettes hold readable text
+                finally:
+                    response.close()
+            except httpx2.RequestError as exc:  # timeouts, refused or reset connections, cut-off or undecodable bodies
+                fault = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            else:
+                latency_ms = (time.perf_counter() - start) * 1000
+                status, headers = response.status_code, response.headers
+                if 200 <= status < 300:
+                    problem = answer_fault(headers, content)
+                    if problem is None:
+                        self.recorder.keep(request, body, status, response.reason_phrase, headers, content, latency_ms)
+                        return _forwarded(response, content, request)
+                    fault = f"HTTP {status}, but {problem}"
+                elif retryable_status(status):
+                    fault = f"HTTP {status} {response.reason_phrase}".rstrip()
+                else:  # not worth retrying (400, 401, 404...): the SDK reports it; never recorded
+                    return _forwarded(response, content, request)
+            if attempt + 1 == attempts:
+                raise self.recorder.give_up(fault, attempts)
+            delay = self.policy.wait(attempt, headers)
+            log.warning(
+                "%s: %s; retry %d of %d in %.2f s",
+                self.recorder.display,
+                fault,
+                attempt + 1,
+                self.policy.retries,
+                delay,
+            )
+            time.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _replayed(interaction: Interaction, request: httpx2.Request) -> httpx2.Response:
