@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import jsonschema
 import pytest
 
-ANSWERS = json.loads(open(os.environ["PROMPTDRIFT_BENCH_ANSWERS"], encoding="utf-8").read())
-SCHEMA = json.loads(open(os.environ["PROMPTDRIFT_BENCH_SCHEMA"], encoding="utf-8").read())
+ANSWERS = json.loads(Path(os.environ["PROMPTDRIFT_BENCH_ANSWERS"]).read_text(encoding="utf-8"))
+SCHEMA = json.loads(Path(os.environ["PROMPTDRIFT_BENCH_SCHEMA"]).read_text(encoding="utf-8"))
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 
 

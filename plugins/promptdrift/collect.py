@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -14,11 +15,10 @@ from .errors import PromptDriftError, PromptdriftError
 from .gates import Gate, evaluate_gate
 from .report import RecordStore
 from .runner import Outcome, run_case
+from .schedule import RUNS_KEY, CaseRuns
 from .suite import Case, Suite, load_suite
 
 STATUS_PROPERTY = "promptdrift"  # user property on each case: replayed / recorded / drift / error
-# Outcomes of the cases run in this process, by node id, for the gates (None: the case errored).
-OUTCOMES_KEY = pytest.StashKey[dict[str, Outcome | None]]()
 ANSWER_LINES = 30
 
 
@@ -40,6 +40,10 @@ def store_of(config: pytest.Config) -> RecordStore:
     from .plugin import STORE_KEY
 
     return config.stash[STORE_KEY]
+
+
+def runs_of(config: pytest.Config) -> CaseRuns:
+    return config.stash[RUNS_KEY]
 
 
 class SuiteFile(pytest.File):
@@ -85,17 +89,18 @@ class CaseItem(pytest.Item):
         self.case = case
         self.outcome: Outcome | None = None
 
+    def run(self) -> Outcome:
+        """Run the case (called by :class:`CaseRuns`, in a pool thread while recording)."""
+        return run_case(self.suite, self.case, settings_of(self.config), self.nodeid)
+
     def runtest(self) -> None:
-        outcomes = self.config.stash.setdefault(OUTCOMES_KEY, {})
-        outcomes[self.nodeid] = None
         settings = settings_of(self.config)
         try:
-            self.outcome = run_case(self.suite, self.case, settings, self.nodeid)
+            self.outcome = runs_of(self.config).outcome(self.nodeid, self.run, keep=bool(self.suite.gates))
         except PromptdriftError as exc:
             status = "drift" if isinstance(exc, PromptDriftError) else "error"
             self._report(CaseRecord(self.suite.name, self.case.id, self.nodeid, status, False, error=str(exc)))
             raise
-        outcomes[self.nodeid] = self.outcome
         record = case_record(self.suite.name, self.case.id, self.nodeid, self.outcome, settings)
         self._report(record)
         if record.regressions:
@@ -143,18 +148,18 @@ class GateItem(pytest.Item):
         self.gate = gate
 
     def _outcomes(self) -> list[tuple[str, Outcome | None]]:
-        known = self.config.stash.setdefault(OUTCOMES_KEY, {})
+        """Every case's outcome (``None``: it errored); a case that ran elsewhere (xdist) or was deselected runs here."""
         settings = settings_of(self.config)
+        runs = runs_of(self.config)
         base = self.nodeid.rsplit("::", 1)[0]
-        outcomes = []
+        outcomes: list[tuple[str, Outcome | None]] = []
         for case in self.suite.cases:
             nodeid = f"{base}::{case.id}"
-            if nodeid not in known:  # ran elsewhere (xdist) or deselected: replay it here
-                try:
-                    known[nodeid] = run_case(self.suite, case, settings, nodeid)
-                except PromptdriftError:
-                    known[nodeid] = None
-            outcomes.append((case.id, known[nodeid]))
+            try:
+                outcome: Outcome | None = runs.outcome(nodeid, partial(run_case, self.suite, case, settings, nodeid))
+            except PromptdriftError:
+                outcome = None
+            outcomes.append((case.id, outcome))
         return outcomes
 
     def runtest(self) -> None:

@@ -169,6 +169,7 @@ class DemoServer:
         self.latency = 0.0
         self.gzip = False  # compress answers when the client accepts gzip, as real endpoints do
         self._faults: list[Fault] = []
+        self.in_flight = self.max_in_flight = 0  # chat requests being answered now / at most at once
         self._lock = threading.Lock()
         self._server = HTTPServer(host=host, port=port, threaded=True)
         self._server.no_handler_status_code = 404
@@ -269,6 +270,16 @@ class DemoServer:
         return script.respond(body) if isinstance(script, Script) else script(body)
 
     def _chat(self, request: Any) -> Any:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return self._chat_reply(request)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _chat_reply(self, request: Any) -> Any:
         body = self._log(request)
         with self._lock:
             fault = self._faults.pop(0) if self._faults else None

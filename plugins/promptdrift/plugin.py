@@ -18,6 +18,7 @@ import pytest
 
 from . import config as config_mod
 from .errors import PromptdriftError
+from .recorder import RecordMode, shared_upstream
 from .report import RecordStore
 
 if TYPE_CHECKING:
@@ -49,6 +50,32 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(config.stash[STORE_KEY].folder), "promptdrift-xdist")
     config.addinivalue_line("markers", "promptdrift: a prompt case collected from a YAML suite")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Set up the case runs; while recording (and not in an xdist worker), start them all in the pool."""
+    from .collect import CaseItem
+    from .schedule import RUNS_KEY, CaseRuns
+
+    config = session.config
+    settings = config.stash[SETTINGS_KEY]
+    runs = config.stash[RUNS_KEY] = CaseRuns(settings.concurrency)
+    config.add_cleanup(runs.shutdown)
+    shared_upstream.set_limit(settings.concurrency)
+    if settings.record is RecordMode.NONE or hasattr(config, "workerinput") or config.option.collectonly:
+        return
+    cases = [item for item in session.items if isinstance(item, CaseItem)]
+    if settings.concurrency > 1 and len(cases) > 1:
+        import openai  # noqa: F401 - once, here, rather than in every pool thread at the same time
+
+        count = runs.start((item.nodeid, item.run) for item in cases)
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None and count:
+            reporter.write_line(
+                f"promptdrift: running {count} cases, up to {settings.concurrency} at a time "
+                f"(--prompt-record={settings.record.value}); each dot below is one finished case"
+            )
 
 
 class _XdistHooks:
@@ -93,6 +120,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if hasattr(config, "workerinput"):
         return
     from .report import terminal_lines, write_reports
+    from .schedule import RUNS_KEY
 
     cases, gates = _records(config)
     if not cases and not gates:
@@ -100,6 +128,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     settings = config.stash[SETTINGS_KEY]
     counts = Counter(record.status for record in cases)
     parts = [f"{counts[k]} {k}" for k in ("replayed", "recorded", "drift", "error") if counts[k]]
+    runs = config.stash.get(RUNS_KEY, None)
+    if runs is not None and runs.pool_seconds is not None:
+        parts.append(f"{runs.finished} cases in {runs.pool_seconds:.2f} s, up to {runs.concurrency} at a time")
     terminalreporter.write_sep("-", f"promptdrift ({settings.record.value}): " + ", ".join(parts))
     if counts["recorded"] or any(r.deltas for r in cases) or terminalreporter.verbosity > 0:
         for line in terminal_lines(cases, gates):

@@ -326,13 +326,14 @@ class CassetteTransport(httpx2.BaseTransport):
         attempts = self.policy.retries + 1
         for attempt in range(attempts):
             headers: httpx2.Headers | None = None
-            start = time.perf_counter()
             try:
-                response = self._upstream().handle_request(request)
-                try:
-                    content = response.read()  # decodes gzip/br: cassettes hold readable text
-                finally:
-                    response.close()
+                with shared_upstream.slot():
+                    start = time.perf_counter()
+                    response = self._upstream().handle_request(request)
+                    try:
+                        content = response.read()  # decodes gzip/br: cassettes hold readable text
+                    finally:
+                        response.close()
             except httpx2.RequestError as exc:  # timeouts, refused or reset connections, cut-off or undecodable bodies
                 fault = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             else:
@@ -380,17 +381,34 @@ def _forwarded(response: httpx2.Response, content: bytes, request: httpx2.Reques
     return httpx2.Response(response.status_code, headers=headers, content=content, request=request)
 
 
-_upstream_lock = threading.Lock()
-_upstream: httpx2.HTTPTransport | None = None
+class Upstream:
+    """The process's one real HTTP transport (a connection pool), and the limit on requests in flight.
 
-
-def shared_upstream() -> httpx2.BaseTransport:
-    """One real HTTP transport (connection pool) for all recordings, created on first use only.
-
-    Replay never calls this, so a replay-only run opens no socket at all.
+    Created on first use only: replay never calls it, so a replay-only run opens
+    no socket at all. :meth:`limit` bounds the requests waiting on the endpoint
+    at once (``--prompt-concurrency``); everything else a case does (rendering,
+    saving its cassette, checking) happens outside the limit, so while one case
+    writes its cassette another's request is already in flight.
     """
-    global _upstream
-    with _upstream_lock:
-        if _upstream is None:
-            _upstream = httpx2.HTTPTransport(limits=httpx2.Limits(max_connections=64, max_keepalive_connections=32))
-        return _upstream
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._transport: httpx2.HTTPTransport | None = None
+        self._slots = threading.BoundedSemaphore(8)
+
+    def __call__(self) -> httpx2.BaseTransport:
+        with self._lock:
+            if self._transport is None:
+                limits = httpx2.Limits(max_connections=None, max_keepalive_connections=64)
+                self._transport = httpx2.HTTPTransport(limits=limits)
+            return self._transport
+
+    def set_limit(self, requests: int) -> None:
+        self._slots = threading.BoundedSemaphore(requests)
+
+    def slot(self) -> threading.BoundedSemaphore:
+        """Hold while a request is in flight: ``with upstream.slot(): ...``."""
+        return self._slots
+
+
+shared_upstream = Upstream()

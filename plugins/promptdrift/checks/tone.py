@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import threading
 from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
@@ -29,11 +30,26 @@ def _needs(module: str) -> None:
         raise ValueError(f"needs the 'tone' extra ({module} is not installed): pip install 'promptdrift[tone]'")
 
 
+# Loading VADER's lexicon or textstat's dictionaries takes a second; with cases checked in
+# several threads at once (concurrent recording) it must happen once, not once per thread.
+_LOADING = threading.Lock()
+
+
 @cache
 def _vader() -> Any:
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    with _LOADING:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-    return SentimentIntensityAnalyzer()
+        return SentimentIntensityAnalyzer()
+
+
+@cache
+def _textstat() -> Any:
+    with _LOADING:
+        import textstat
+
+        textstat.flesch_kincaid_grade("Loads the dictionaries once.")
+        return textstat
 
 
 def sentiment(text: str) -> float:
@@ -43,16 +59,12 @@ def sentiment(text: str) -> float:
 
 def reading_grade(text: str) -> float:
     """Flesch-Kincaid grade level."""
-    import textstat
-
-    return float(textstat.flesch_kincaid_grade(text)) if text.strip() else 0.0
+    return float(_textstat().flesch_kincaid_grade(text)) if text.strip() else 0.0
 
 
 def reading_ease(text: str) -> float:
     """Flesch reading ease (higher is easier)."""
-    import textstat
-
-    return float(textstat.flesch_reading_ease(text)) if text.strip() else 100.0
+    return float(_textstat().flesch_reading_ease(text)) if text.strip() else 100.0
 
 
 def exclamations(text: str) -> float:

@@ -1,0 +1,97 @@
+"""Recording runs cases concurrently in one process; replay and verdicts do not change."""
+
+from __future__ import annotations
+
+import pytest
+
+from promptdrift import cassettes
+from promptdrift.demo import DemoServer
+
+from .conftest import write
+
+
+def many_cases(pytester: pytest.Pytester, count: int) -> None:
+    cases = "\n".join(f'  - {{id: c{i:03d}, vars: {{message: "order {i} is late"}}}}' for i in range(count))
+    write(
+        pytester,
+        "suites/many.yaml",
+        f"""
+suite: many
+model: gpt-4o-mini
+prompt: {{user: "{{{{ message }}}}"}}
+expect: [{{contains: "sorry"}}]
+gate: {{pass_rate: {{min: 1.0}}}}
+cases:
+{cases}
+""",
+    )
+
+
+def test_recording_overlaps_cases_up_to_the_concurrency(pytester: pytest.Pytester, demo: DemoServer) -> None:
+    many_cases(pytester, 24)
+    demo.latency = 0.2
+    result = pytester.runpytest("--prompt-record=new", "--prompt-concurrency=6")
+    result.assert_outcomes(passed=25)
+    assert demo.max_in_flight == 6  # requests overlapped, and never more than asked
+    result.stdout.fnmatch_lines(
+        [
+            "promptdrift: running 24 cases, up to 6 at a time (--prompt-record=new); each dot below is one finished case",
+            "*promptdrift (new): 24 recorded, 24 cases in * s, up to 6 at a time*",
+        ]
+    )
+    files = sorted((pytester.path / "cassettes/many").glob("*.yaml"))
+    assert len(files) == 24
+    for path in files:  # each case's answer went to its own cassette
+        cassette = cassettes.load(path)
+        number = int(path.stem[1:])
+        assert f"order {number} is late" in cassette.interactions[0].request_body
+    demo.stop()
+    pytester.runpytest().assert_outcomes(passed=25)  # replay, server gone
+
+
+def test_concurrency_one_records_one_at_a_time(pytester: pytest.Pytester, demo: DemoServer) -> None:
+    many_cases(pytester, 5)
+    demo.latency = 0.05
+    result = pytester.runpytest("--prompt-record=new", "--prompt-concurrency=1")
+    result.assert_outcomes(passed=6)
+    assert demo.max_in_flight == 1
+    result.stdout.no_fnmatch_line("promptdrift: running*")
+
+
+def test_ini_twin_of_concurrency(pytester: pytest.Pytester, demo: DemoServer) -> None:
+    many_cases(pytester, 8)
+    demo.latency = 0.1
+    pytester.makeini("[pytest]\npromptdrift_concurrency = 3\n")
+    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=9)
+    assert demo.max_in_flight == 3
+
+
+def test_replay_does_not_use_the_pool(pytester: pytest.Pytester, demo: DemoServer) -> None:
+    many_cases(pytester, 4)
+    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=5)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=5)
+    result.stdout.no_fnmatch_line("promptdrift: running*")
+
+
+def test_failures_and_drift_are_reported_per_case_when_concurrent(pytester: pytest.Pytester, demo: DemoServer) -> None:
+    many_cases(pytester, 6)
+    demo.fail_next(400, times=1)  # one case (whichever asks first) fails; the others record
+    result = pytester.runpytest("--prompt-record=new", "--prompt-concurrency=4")
+    result.assert_outcomes(passed=5, failed=2)  # the case and the gate
+    assert len(list((pytester.path / "cassettes/many").glob("*.yaml"))) == 5
+    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=7)  # records the missing one
+
+
+def test_exitfirst_stops_and_leaves_only_complete_cassettes(pytester: pytest.Pytester, demo: DemoServer) -> None:
+    many_cases(pytester, 30)
+    demo.latency = 0.1
+    demo.fail_next(400, times=1)
+    result = pytester.runpytest("--prompt-record=new", "--prompt-concurrency=2", "-x")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    files = list((pytester.path / "cassettes/many").glob("*.yaml"))
+    assert len(files) < 30  # the rest was cancelled
+    for path in files:
+        cassettes.load(path)
+    assert not list((pytester.path / "cassettes/many").glob(".*.tmp"))
+    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=31)
