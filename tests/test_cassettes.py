@@ -95,3 +95,28 @@ def test_safe_name(name: str, expected: str | None) -> None:
     else:
         assert "/" not in safe and " " not in safe and not safe.startswith(".") and len(safe) <= 89
         assert safe != safe_name(name + "!")  # distinct ids never share a file
+
+
+@pytest.mark.parametrize("marker", ['"choices"', '"usage"', "  response:"])
+def test_truncated_cassette_is_a_clear_error_in_a_run(
+    pytester: pytest.Pytester, demo: DemoServer, support_suite, marker: str
+) -> None:
+    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=2)
+    path = pytester.path / "cassettes/support/late.yaml"
+    text = path.read_text()
+    path.write_text(text[: text.index(marker)])  # as a copy cut off mid-file would be
+    result = pytester.runpytest("-k", "late")
+    result.assert_outcomes(failed=1, deselected=1)
+    result.stdout.fnmatch_lines(
+        ["*cassettes/support/late.yaml: *Re-record it: pytest suites/support.yaml::late --prompt-record=all"]
+    )
+    result.stdout.no_fnmatch_line("*Traceback*")
+    pytester.runpytest("-k", "late", "--prompt-record=all").assert_outcomes(passed=1, deselected=1)
+    assert cassettes.load(path).meta["answer"]
+
+
+def test_binary_garbage_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe")
+    with pytest.raises(CassetteError, match="not UTF-8 text"):
+        cassettes.load(path, display="cassettes/s/c.yaml", rerecord_hint="pytest x --prompt-record=all")

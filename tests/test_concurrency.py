@@ -95,3 +95,19 @@ def test_exitfirst_stops_and_leaves_only_complete_cassettes(pytester: pytest.Pyt
         cassettes.load(path)
     assert not list((pytester.path / "cassettes/many").glob(".*.tmp"))
     pytester.runpytest("--prompt-record=new").assert_outcomes(passed=31)
+
+
+def test_xdist_records_200_cases_and_loses_nothing(pytester: pytest.Pytester, demo: DemoServer) -> None:
+    many_cases(pytester, 200)
+    result = pytester.runpytest("--prompt-record=new", "-n", "4")
+    result.assert_outcomes(passed=201)
+    files = sorted((pytester.path / "cassettes/many").glob("*.yaml"))
+    assert len(files) == 200
+    for path in files:
+        cassette = cassettes.load(path)
+        assert f"order {int(path.stem[1:])} is late" in cassette.interactions[0].request_body
+        assert "sorry" in cassette.meta["answer"]
+    assert not list((pytester.path / "cassettes/many").glob(".*.tmp"))
+    demo.stop()
+    pytester.runpytest("-n", "4").assert_outcomes(passed=201)
+    pytester.runpytest().assert_outcomes(passed=201)

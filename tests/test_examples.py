@@ -19,6 +19,9 @@ REPO = Path(__file__).resolve().parents[1]
 def repo_copy(pytester: pytest.Pytester) -> Path:
     for name in ("suites", "fixtures", "cassettes"):
         shutil.copytree(REPO / name, pytester.path / name)
+    text = (REPO / "pyproject.toml").read_text()  # the model prices the decision matrix uses
+    start = text.index("[tool.promptdrift.prices]")
+    (pytester.path / "pyproject.toml").write_text(text[start : text.index("\n\n", start)] + "\n")
     return pytester.path
 
 
@@ -32,14 +35,18 @@ def _cassettes(root: Path) -> dict[str, dict]:
 def test_examples_replay_with_sockets_blocked(pytester: pytest.Pytester, repo_copy: Path, offline) -> None:
     block_sockets(pytester)
     result = pytester.runpytest("suites", "-v")
-    result.assert_outcomes(passed=17)
+    result.assert_outcomes(passed=27, xfailed=10)  # the candidate variants of support_tactics miss
     result.stdout.fnmatch_lines(
         [
             "*suites/invoice_extractor.yaml::office-supplies PASSED*",
             "*suites/support_reply.yaml::late-delivery PASSED*",
+            "*suites/support_tactics.yaml::too-late?few-shot? XFAIL*",
+            "*suites/support_tactics.yaml::return-window?policy-context? PASSED*",
             "*suites/ticket_classifier.yaml::double-charge PASSED*",
             "*suites/ticket_classifier.yaml::gate?accuracy? PASSED*",
-            "*promptdrift (none): 11 replayed*",
+            "*promptdrift (none): 26 replayed*",
+            "decision matrix: support-tactics",
+            "*cheapest variant that meets every gate: policy-context ($0.000062)",
         ]
     )
 
@@ -51,7 +58,7 @@ def test_committed_cassettes_match_a_fresh_recording_from_the_demo_script(
     with DemoServer(Script.from_file(REPO / "fixtures/demo/script.yaml")) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", "demo")
-        pytester.runpytest("suites", "--prompt-record=all").assert_outcomes(passed=17)
+        pytester.runpytest("suites", "--prompt-record=all").assert_outcomes(passed=27, xfailed=10)
     fresh = _cassettes(repo_copy)
     assert fresh.keys() == committed.keys()
     for name, data in fresh.items():

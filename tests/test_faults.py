@@ -172,4 +172,4 @@ def test_retry_after_forms() -> None:
     ],
 )
 def test_what_counts_as_an_answer(content_type: str, body: bytes, fault: str | None) -> None:
-    assert answer_fault(httpx2.Headers({"content-type": content_type}), body) == fault
+    assert answer_fault(content_type, body) == fault

@@ -177,10 +177,10 @@ def test_fast_replay_reads_the_same_answers_as_the_sdk() -> None:
     settings = Settings(rootdir=root)
     compared = 0
     for path in sorted((root / "suites").glob("*.yaml")):
-        suite = load_suite(path, root)
-        for case in suite.cases:
+        base = load_suite(path, root)
+        for suite, case in [(s, c) for s in (base.variants or (base,)) for c in s.cases]:
             body = build_request(suite, case, settings)
-            cassette = cassette_path(settings, suite.name, case.id)
+            cassette = cassette_path(settings, suite, case.id)
             answers = []
             for kind in (Recorder, _SdkOnly):
                 recorder = kind(cassette, RecordMode.NONE, display=cassette.name, target=case.id)

@@ -83,3 +83,43 @@ def test_query_string_secrets_are_dropped(pytester: pytest.Pytester, demo: DemoS
     text = _all_cassette_text(pytester)
     assert "sk-querysecret" not in text
     assert "api-version=1" in text
+
+
+def test_library_debug_logs_are_redacted(
+    pytester: pytest.Pytester, demo: DemoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """httpx logs URLs (query strings too) and httpcore response headers at DEBUG; CI logs are often public."""
+    monkeypatch.setenv("T_QUERY", "sk-querysecret0123456789012345")
+    monkeypatch.setenv("T_MINE", "sk-notouch0123456789012345")
+    write(
+        pytester,
+        "test_logs.py",
+        """
+        import logging
+        import os
+
+        def test_logs(openai_client):
+            openai_client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "late?"}],
+                extra_query={"key": os.environ["T_QUERY"]},
+            )
+            logging.getLogger("tests").info("user log lines are left alone: " + os.environ["T_MINE"])
+            assert False, "show the captured log"
+        """,
+    )
+    result = pytester.runpytest("--prompt-record=new", "--log-level=DEBUG")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "HTTP Request: POST" in out and "key=[redacted]" in out
+    for secret in ("sk-querysecret", FAKE_KEY, FAKE_ORG, FAKE_PROJECT, "SECRETCOOKIE"):
+        assert secret not in out, secret
+    assert "sk-notouch0123456789012345" in out  # only the HTTP and SDK loggers are filtered
+
+
+def test_redact_shapes() -> None:
+    from promptdrift.redact import redact, secret_values
+
+    known = secret_values({"MY_API_KEY": "plainvalue123", "HOME": "/root", "SHORT_TOKEN": "abc"})
+    assert known == ["plainvalue123"]
+    text = "x plainvalue123 Bearer abcdefghijklmnop1234 ?api-key=zzz&v=1 org-ABCDEFGHIJKLMNOPQRSTUV"
+    assert redact(text, known) == "x [redacted] Bearer [redacted] ?api-key=[redacted]&v=1 [redacted]"

@@ -20,7 +20,7 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from . import yamlio
 from .errors import CassetteError
+from .retry import answer_fault
 
 FORMAT = 1  # promptdrift's metadata format, on top of vcrpy's cassette format version
 # vcrpy's ``vcr.serialize.CASSETTE_FORMAT_VERSION``; importing vcrpy costs a third of a
@@ -156,7 +157,7 @@ class Interaction:
     def request_json(self) -> Any:
         return canonical_body(self.request_body)
 
-    @property
+    @cached_property
     def response_json(self) -> Any:
         return canonical_body(self.response_body)
 
@@ -215,6 +216,12 @@ def load(path: Path, *, display: str | None = None, rerecord_hint: str = "") -> 
             )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CassetteError(f"cassette interaction is malformed ({exc!r}).{hint}", path=shown) from None
+    for number, interaction in enumerate(interactions, 1):
+        if 200 <= interaction.response_status < 300:
+            content_type = ",".join(interaction.response_headers.get("content-type", []))
+            fault = answer_fault(content_type, interaction.response_body)
+            if fault is not None:
+                raise CassetteError(f"recorded answer {number} is unusable: {fault}.{hint}", path=shown)
     return Cassette(path, interactions, meta)
 
 
@@ -242,12 +249,19 @@ def dumps(cassette: Cassette) -> str:
 
 
 def save(cassette: Cassette) -> None:
-    """Write the cassette atomically: a temporary file in the same folder, then a rename."""
+    """Write the cassette atomically: a temporary file in the same folder, then a rename.
+
+    The temporary file is ``.<name>.<pid>.tmp`` (one writer per cassette in a
+    process); files left by a process that was killed mid-write are removed the
+    first time this process writes into that folder.
+    """
     text = dumps(cassette)
-    cassette.path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{cassette.path.name}.", suffix=".tmp", dir=cassette.path.parent)
+    folder = cassette.path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    _sweep(folder)
+    tmp = folder / f".{cassette.path.name}.{os.getpid()}.tmp"
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
@@ -256,3 +270,30 @@ def save(cassette: Cassette) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+_swept: set[Path] = set()
+_sweep_lock = threading.Lock()
+
+
+def _sweep(folder: Path) -> None:
+    """Remove temporary files of processes that no longer run (killed while writing), once per folder."""
+    with _sweep_lock:
+        if folder in _swept:
+            return
+        _swept.add(folder)
+    for stale in folder.glob(".*.tmp"):
+        pid = stale.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

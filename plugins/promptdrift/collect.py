@@ -20,6 +20,7 @@ from .suite import Case, Suite, load_suite
 
 STATUS_PROPERTY = "promptdrift"  # user property on each case: replayed / recorded / drift / error
 ANSWER_LINES = 30
+ANSWER_CHARS = 3000
 
 
 class CaseFailed(Exception):
@@ -57,10 +58,24 @@ class SuiteFile(pytest.File):
             # One bad suite must not stop the others: report it as a failing item of its own.
             yield InvalidSuiteItem.from_parent(self, name="suite", error=exc)
             return
+        if not suite.variants:
+            yield from self._items(suite, "")
+            return
+        chosen = settings.variants
+        picked = [v for v in suite.variants if not chosen or v.variant in chosen]
+        for variant in picked:
+            yield from self._items(variant, f"[{variant.variant}]")
+        if not picked:
+            names = ", ".join(str(v.variant) for v in suite.variants)
+            reason = f"no variant {' or '.join(map(repr, chosen))} in suite {suite.name!r} (its variants: {names})"
+            yield NoVariantItem.from_parent(self, name="variants", reason=reason)
+
+    def _items(self, suite: Suite, suffix: str) -> Iterator[pytest.Item]:
+        """``case`` and ``gate[label]``, or ``case[variant]`` and ``gate[label][variant]`` for a variant."""
         for case in suite.cases:
-            yield CaseItem.from_parent(self, name=case.id, suite=suite, case=case)
+            yield CaseItem.from_parent(self, name=case.id + suffix, suite=suite, case=case)
         for gate in suite.gates:
-            yield GateItem.from_parent(self, name=f"gate[{gate.label}]", suite=suite, gate=gate)
+            yield GateItem.from_parent(self, name=f"gate[{gate.label}]{suffix}", suite=suite, gate=gate)
 
 
 class InvalidSuiteItem(pytest.Item):
@@ -78,6 +93,20 @@ class InvalidSuiteItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, (self.error.line or 1) - 1, f"invalid suite {self.path.name}"
+
+
+class NoVariantItem(pytest.Item):
+    """Stands for a suite none of whose variants ``--prompt-variant`` selected: skipped, saying so."""
+
+    def __init__(self, *, reason: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.reason = reason
+
+    def runtest(self) -> None:
+        pytest.skip(self.reason)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, 0, f"variants of {self.path.name}"
 
 
 class CaseItem(pytest.Item):
@@ -99,13 +128,25 @@ class CaseItem(pytest.Item):
             self.outcome = runs_of(self.config).outcome(self.nodeid, self.run, keep=bool(self.suite.gates))
         except PromptdriftError as exc:
             status = "drift" if isinstance(exc, PromptDriftError) else "error"
-            self._report(CaseRecord(self.suite.name, self.case.id, self.nodeid, status, False, error=str(exc)))
+            record = CaseRecord(self.suite.label, self.case.id, self.nodeid, status, False, error=str(exc))
+            record.variant, record.variant_index = self.suite.variant, self.suite.variant_index
+            self._report(record)
             raise
-        record = case_record(self.suite.name, self.case.id, self.nodeid, self.outcome, settings)
+        record = case_record(
+            self.suite.label,
+            self.case.id,
+            self.nodeid,
+            self.outcome,
+            settings,
+            self.suite.variant,
+            self.suite.variant_index,
+        )
         self._report(record)
         if record.regressions:
             raise CaseRegressed(record)
         if not self.outcome.passed:
+            if self.suite.candidate:
+                candidate_xfail(self.suite, f"{len(self.outcome.failures)} check(s) failed")
             raise CaseFailed(self.outcome)
 
     def _report(self, record: CaseRecord) -> None:
@@ -124,7 +165,7 @@ class CaseItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         line = (self.case.line or 1) - 1
-        return self.path, line, f"{self.suite.name}::{self.case.id}"
+        return self.path, line, f"{self.suite.label}::{self.case.id}"
 
 
 class CaseRegressed(Exception):
@@ -152,9 +193,10 @@ class GateItem(pytest.Item):
         settings = settings_of(self.config)
         runs = runs_of(self.config)
         base = self.nodeid.rsplit("::", 1)[0]
+        suffix = f"[{self.suite.variant}]" if self.suite.variant else ""
         outcomes: list[tuple[str, Outcome | None]] = []
         for case in self.suite.cases:
-            nodeid = f"{base}::{case.id}"
+            nodeid = f"{base}::{case.id}{suffix}"
             try:
                 outcome: Outcome | None = runs.outcome(nodeid, partial(run_case, self.suite, case, settings, nodeid))
             except PromptdriftError:
@@ -169,7 +211,8 @@ class GateItem(pytest.Item):
         store_of(self.config).add(
             "gate",
             {
-                "suite": self.suite.name,
+                "suite": self.suite.label,
+                "variant": self.suite.variant,
                 "gate": self.gate.label,
                 "passed": result.passed,
                 "value": result.value,
@@ -178,6 +221,8 @@ class GateItem(pytest.Item):
             },
         )
         if not result.passed:
+            if self.suite.candidate:
+                candidate_xfail(self.suite, f"gate {self.gate.label} failed: {result.reason}")
             raise GateFailed(f"gate {self.gate.label} failed: {result.reason}")
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
@@ -186,11 +231,18 @@ class GateItem(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
-        return self.path, (self.gate.line or 1) - 1, f"{self.suite.name}::gate[{self.gate.label}]"
+        return self.path, (self.gate.line or 1) - 1, f"{self.suite.label}::gate[{self.gate.label}]"
+
+
+def candidate_xfail(suite: Suite, why: str) -> None:
+    """A candidate variant that misses: reported as xfail, so only the shipped variant gates the run."""
+    pytest.xfail(f"candidate variant {suite.variant!r} (the suite ships {suite.ship!r}): {why}")
 
 
 def format_failure(outcome: Outcome) -> str:
     """The failure text: each failed check with its reason, then the answer and where it came from."""
+    if outcome.sampling is not None:
+        return format_sampled_failure(outcome)
     lines = [f"{len(outcome.failures)} of {len(outcome.results)} checks failed:"]
     if outcome.min_score is not None:
         lines[0] = f"weighted score {outcome.score:.3g} < min_score {outcome.min_score:g}; checks:"
@@ -199,14 +251,40 @@ def format_failure(outcome: Outcome) -> str:
         score = f" [score {result.score:.3g}]" if result.score is not None else ""
         reason = f": {result.reason}" if result.reason and not result.passed else ""
         lines.append(f"  {mark} {result.name}{score}{reason}")
-    answer = outcome.answer.text.splitlines() or ["<empty answer>"]
+    text = outcome.answer.text
+    excerpt = text[:ANSWER_CHARS]
+    answer = excerpt.splitlines() or ["<empty answer>"]
     shown = answer[:ANSWER_LINES]
     lines.append("answer:")
     lines.extend(textwrap.indent("\n".join(shown), "  | ").splitlines())
-    if len(answer) > ANSWER_LINES:
-        lines.append(f"  | … ({len(answer) - ANSWER_LINES} more lines)")
+    if len(answer) > ANSWER_LINES or len(text) > len(excerpt):
+        rest = len(text) - len("\n".join(shown))
+        lines.append(f"  | … ({rest:,} more characters)")
     for call in outcome.answer.tool_calls:
         lines.append(f"tool call: {call['name']}({call['arguments']})")
+    how = "recorded now" if outcome.recorded else "replayed"
+    lines.append(f"cassette: {outcome.cassette} ({how})")
+    return "\n".join(lines)
+
+
+def format_sampled_failure(outcome: Outcome) -> str:
+    """A sampled case: k/N, the rate (and bound) against what is required, then each failing sample."""
+    n, k = len(outcome.samples), outcome.sample_passes
+    measure = f"pass rate {outcome.pass_rate:.3g}"
+    if outcome.pass_bound is not None and outcome.sampling is not None:
+        measure += f", Wilson lower bound {outcome.pass_bound:.3g} at {outcome.sampling.confidence:g} confidence"
+        measure = f"{measure} < min_pass_rate {outcome.required_rate:g}"
+    else:
+        measure += f" < min_pass_rate {outcome.required_rate:g}"
+    lines = [f"{k} of {n} samples passed ({measure}):"]
+    for number, sample in enumerate(outcome.samples, 1):
+        failed = [r for r in sample.results if not r.passed]
+        if not failed:
+            lines.append(f"  sample {number}: PASS")
+            continue
+        reasons = "; ".join(f"{r.name}: {r.reason}" for r in failed)
+        lines.append(f"  sample {number}: FAIL {reasons}")
+        lines.append(f"    | {sample.answer.text[:200]!s}")
     how = "recorded now" if outcome.recorded else "replayed"
     lines.append(f"cassette: {outcome.cassette} ({how})")
     return "\n".join(lines)

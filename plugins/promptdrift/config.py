@@ -73,6 +73,8 @@ OPTIONS = (
     ),
     Option("retry_max_wait", "longest wait before one retry, in seconds (also caps Retry-After)", 60.0, kind=float),
     Option("concurrency", "cases recorded at the same time in one pytest process", 8, kind=int),
+    Option("variant", "run only this variant of suites with variants (repeatable)", multiple=True),
+    Option("samples", "answers per case, overriding every suite's and case's samples", kind=int),
     Option(
         "tolerance", "how far a quality score may fall against the baseline before it is a regression", 0.05, kind=float
     ),
@@ -101,6 +103,8 @@ class Settings:
     retry_backoff: float = 1.0
     retry_max_wait: float = 60.0
     concurrency: int = 8
+    variant: tuple[str, ...] = ()
+    samples: int | None = None
     tolerance: float = 0.05
     judge_model: str = "gpt-4o-mini"
     embedding_model: str = "text-embedding-3-small"
@@ -108,6 +112,10 @@ class Settings:
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     report: tuple[str, ...] = ()
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        return self.variant
 
     @property
     def cassettes(self) -> Path:
@@ -125,7 +133,8 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("promptdrift", "prompt regression testing (promptdrift)")
     for opt in OPTIONS:
         if opt.multiple:
-            group.addoption(opt.flag, dest=opt.dest, action="append", default=None, metavar="PATH", help=opt.help)
+            metavar = "NAME" if opt.name == "variant" else "PATH"
+            group.addoption(opt.flag, dest=opt.dest, action="append", default=None, metavar=metavar, help=opt.help)
             parser.addini(opt.ini, help=opt.help, type="args", default=[])
         else:
             group.addoption(opt.flag, dest=opt.dest, default=None, choices=opt.choices, help=opt.help)
@@ -181,8 +190,8 @@ def from_config(config: pytest.Config) -> Settings:
             values[opt.name] = opt.default
     values["record"] = RecordMode(values["record"])
     values["prices"] = _prices(table.get("prices", {}), rootdir / "pyproject.toml")
-    for name in ("max_retries", "concurrency", "timeout", "retry_backoff", "retry_max_wait"):
-        low = 1 if name == "concurrency" else 0
+    for name in ("max_retries", "concurrency", "timeout", "retry_backoff", "retry_max_wait", "samples"):
+        low = 1 if name in ("concurrency", "samples") else 0
         if name in values and values[name] < low:
             raise ConfigError(f"--prompt-{name.replace('_', '-')}: must be at least {low}, got {values[name]}")
     for path in values.get("report", ()):

@@ -15,6 +15,8 @@ A script is YAML::
         reply: {json: {total: 42.5}}  # the content is this JSON
       - when: {contains: "where is order"}
         tool_calls: [{name: lookup_order, arguments: {order_id: A-1001}}]
+      - when: {contains: "joke"}
+        replies: ["first answer", "second answer"]   # in turn, for repeated requests (samples)
     default: "I can help with that."
 
 ``contains`` is matched case-insensitively against the last user message
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -53,6 +56,14 @@ class Rule:
     system: str | None = None
     model: str | None = None
     finish_reason: str = "stop"
+    replies: list[Any] | None = None  # answers given in turn to repeated requests (samples), cycling
+    _turn: itertools.count[int] = field(default_factory=itertools.count, repr=False, compare=False)
+
+    def answer(self) -> Any:
+        """The reply to give now: ``reply``, or the next of ``replies``."""
+        if self.replies:
+            return self.replies[next(self._turn) % len(self.replies)]
+        return self.reply
 
     def matches(self, body: Mapping[str, Any]) -> bool:
         if self.model is not None and body.get("model") != self.model:
@@ -94,6 +105,7 @@ class Script:
             rules.append(
                 Rule(
                     reply=raw.get("reply"),
+                    replies=raw.get("replies"),
                     tool_calls=raw.get("tool_calls"),
                     contains=[contains] if isinstance(contains, str) else list(contains),
                     system=when.get("system"),
@@ -303,7 +315,7 @@ class DemoServer:
     def _answer(self, request: Any, body: Mapping[str, Any]) -> Any:
         model = str(body.get("model", "demo"))
         rule = self._rule(body)
-        text = _reply_text(rule.reply)
+        text = _reply_text(rule.answer())
         returned = (self.script.snapshot if isinstance(self.script, Script) else "{model}").format(model=model)
         prompt_tokens = sum(_words(_content_text(m.get("content"))) for m in body.get("messages") or [])
         completion_tokens = _words(text) if text else 0

@@ -120,6 +120,13 @@ class CaseRecord:
     error: str = ""
     baseline: dict[str, Any] | None = None  # answer, model, usage, latency_ms, cost_usd of the old recording
     deltas: list[CheckDelta] = field(default_factory=list)
+    variant: str | None = None
+    variant_index: int = 0
+    samples: int = 0  # with samples: how many, how many passed, the rate, its Wilson bound and what is required
+    passes: int = 0
+    pass_rate: float | None = None
+    pass_bound: float | None = None
+    required_rate: float | None = None
 
     @property
     def regressions(self) -> list[CheckDelta]:
@@ -166,11 +173,30 @@ def baseline_summary(meta: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def case_record(suite: str, case: str, nodeid: str, outcome: Outcome, settings: Settings) -> CaseRecord:
-    """The report record of a case that ran; compared with its baseline when it was (re-)recorded."""
+def case_record(
+    suite: str,
+    case: str,
+    nodeid: str,
+    outcome: Outcome,
+    settings: Settings,
+    variant: str | None = None,
+    variant_index: int = 0,
+) -> CaseRecord:
+    """The report record of a case that ran; compared with its baseline when it was (re-)recorded.
+
+    A sampled case's tokens, cost and latency add up (latency: the mean) over its samples.
+    """
     from .checks.operational import price_of
 
     answer = outcome.answer
+    answers = [s.answer for s in outcome.samples] or [answer]
+    usage: dict[str, Any] = {}
+    for each in answers:
+        for key, value in each.usage.items():
+            if isinstance(value, int | float):
+                usage[key] = usage.get(key, 0) + value
+    costs = [price_of(settings.prices, each) for each in answers]
+    latencies = [each.latency_ms for each in answers if each.latency_ms is not None]
     record = CaseRecord(
         suite=suite,
         case=case,
@@ -179,11 +205,19 @@ def case_record(suite: str, case: str, nodeid: str, outcome: Outcome, settings: 
         passed=outcome.passed,
         answer=answer.text,
         model=answer.model,
-        usage=dict(answer.usage),
-        latency_ms=answer.latency_ms,
-        cost_usd=price_of(settings.prices, answer),
+        usage=usage,
+        latency_ms=sum(latencies) / len(latencies) if latencies else None,
+        cost_usd=None if any(c is None for c in costs) else sum(c for c in costs if c is not None),
         checks=[r.to_dict() for r in outcome.results],
+        variant=variant,
+        variant_index=variant_index,
     )
+    if outcome.sampling is not None:
+        record.samples = len(outcome.samples)
+        record.passes = outcome.sample_passes
+        record.pass_rate = outcome.pass_rate
+        record.pass_bound = outcome.pass_bound
+        record.required_rate = outcome.required_rate
     if outcome.recorded and outcome.baseline:
         record.baseline = baseline_summary(outcome.baseline)
         old_answer = Answer("", usage=record.baseline["usage"], requested_model=record.baseline["model_requested"])

@@ -40,6 +40,9 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[SETTINGS_KEY] = config_mod.from_config(config)
     except PromptdriftError as exc:
         raise pytest.UsageError(f"promptdrift: {exc}") from None
+    from .redact import install
+
+    config.add_cleanup(install(config.stash[SETTINGS_KEY].environ))
     worker = getattr(config, "workerinput", None)
     if worker is not None and RECORDS_INPUT in worker:
         config.stash[STORE_KEY] = RecordStore(Path(worker[RECORDS_INPUT]), str(worker.get("workerid", "worker")))
@@ -76,6 +79,15 @@ def pytest_runtestloop(session: pytest.Session) -> None:
                 f"promptdrift: running {count} cases, up to {settings.concurrency} at a time "
                 f"(--prompt-record={settings.record.value}); each dot below is one finished case"
             )
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Also on Ctrl-C and ``-x``: cases not yet started are cancelled; those in flight finish and save."""
+    from .schedule import RUNS_KEY
+
+    runs = session.config.stash.get(RUNS_KEY, None)
+    if runs is not None:
+        runs.shutdown()
 
 
 class _XdistHooks:
@@ -132,7 +144,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if runs is not None and runs.pool_seconds is not None:
         parts.append(f"{runs.finished} cases in {runs.pool_seconds:.2f} s, up to {runs.concurrency} at a time")
     terminalreporter.write_sep("-", f"promptdrift ({settings.record.value}): " + ", ".join(parts))
-    if counts["recorded"] or any(r.deltas for r in cases) or terminalreporter.verbosity > 0:
+    notable = any(r.deltas or r.variant or r.samples for r in cases)
+    if counts["recorded"] or notable or terminalreporter.verbosity > 0:
         for line in terminal_lines(cases, gates):
             terminalreporter.write_line(line)
     for path in write_reports(settings.report, cases, gates):

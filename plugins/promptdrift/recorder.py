@@ -340,7 +340,7 @@ class CassetteTransport(httpx2.BaseTransport):
                 latency_ms = (time.perf_counter() - start) * 1000
                 status, headers = response.status_code, response.headers
                 if 200 <= status < 300:
-                    problem = answer_fault(headers, content)
+                    problem = answer_fault(headers.get("content-type", ""), content)
                     if problem is None:
                         self.recorder.keep(request, body, status, response.reason_phrase, headers, content, latency_ms)
                         return _forwarded(response, content, request)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .decision import decisions, money, table_rows
 from .drift import REGRESSION, SAME, CaseRecord, CheckDelta
 
 REPORT_VERSION = 1
@@ -84,7 +85,7 @@ def summarise(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any]]) -
 
 
 def _cost(value: float | None) -> str:
-    return "-" if value is None else f"${value:.4f}"
+    return money(value)
 
 
 def terminal_lines(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -92,25 +93,54 @@ def terminal_lines(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any
     summaries = summarise(cases, gates)
     if not summaries:
         return []
-    header = f"{'suite':<28} {'cases':>5} {'passed':>6} {'failed':>6} {'drifted':>7} {'regressions':>11} {'cost':>9}"
+    width = max(28, *(len(s.suite) for s in summaries))
+    header = (
+        f"{'suite':<{width}} {'cases':>5} {'passed':>6} {'failed':>6} {'drifted':>7} {'regressions':>11} {'cost':>9}"
+    )
     lines = [header]
     for s in summaries:
         lines.append(
-            f"{s.suite[:28]:<28} {s.cases:>5} {s.passed:>6} {s.failed:>6} {s.drifted:>7} {s.regressions:>11} {_cost(s.cost_usd):>9}"
+            f"{s.suite:<{width}} {s.cases:>5} {s.passed:>6} {s.failed:>6} {s.drifted:>7} {s.regressions:>11} {_cost(s.cost_usd):>9}"
         )
     for record in cases:
         for delta in record.regressions:
             lines.append(f"REGRESSION {record.nodeid}: {delta.check} {delta.note}")
         for delta in record.improvements:
             lines.append(f"improved   {record.nodeid}: {delta.check} {delta.note}")
+    for record in cases:
+        if record.samples:
+            lines.append(f"sampled    {record.nodeid}: {_sampled(record)}")
+    for decision in decisions(cases, gates):
+        head, body = table_rows(decision)
+        widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
+        lines.append(f"decision matrix: {decision.suite}")
+        for row in [head, *body]:
+            lines.append("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        lines.append(f"  {decision.verdict}")
     return lines
+
+
+def _sampled(record: CaseRecord) -> str:
+    """``4/5 passed, rate 0.8, Wilson bound 0.38; needs 0.8`` for a sampled case."""
+    text = f"{record.passes}/{record.samples} passed, rate {record.pass_rate or 0:.2f}"
+    if record.pass_bound is not None:
+        text += f", Wilson bound {record.pass_bound:.2f}"
+    return text + f"; needs {record.required_rate if record.required_rate is not None else 1:g}"
+
+
+DIFF_LINES, DIFF_LINE_CHARS = 200, 400  # a report shows an excerpt of a huge answer's diff
 
 
 def _answer_diff(record: CaseRecord) -> str:
     old = (record.baseline or {}).get("answer") or ""
-    lines = difflib.unified_diff(
-        old.splitlines(), (record.answer or "").splitlines(), "old answer", "new answer", lineterm=""
-    )
+    lines = [
+        line if len(line) <= DIFF_LINE_CHARS else line[:DIFF_LINE_CHARS] + f"… ({len(line) - DIFF_LINE_CHARS:,} more)"
+        for line in difflib.unified_diff(
+            old.splitlines(), (record.answer or "").splitlines(), "old answer", "new answer", lineterm=""
+        )
+    ]
+    if len(lines) > DIFF_LINES:
+        lines = [*lines[:DIFF_LINES], f"… ({len(lines) - DIFF_LINES:,} more diff lines)"]
     return "\n".join(lines) + "\n"
 
 
@@ -158,6 +188,16 @@ def render_markdown(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, An
             value = "-" if g.get("value") is None else f"{g['value']:.3g}"
             verdict = "pass" if g["passed"] else f"**FAIL** {g.get('reason', '')}"
             out.append(f"| {g['suite']} | {g['gate']} | {value} | {verdict} |")
+    for decision in decisions(cases, gates):
+        header, body = table_rows(decision)
+        out += ["", f"## Decision matrix: {decision.suite}", "", "| " + " | ".join(header) + " |"]
+        out.append("| " + " | ".join("---" for _ in header) + " |")
+        out += ["| " + " | ".join(row) + " |" for row in body]
+        out += ["", f"**{decision.verdict}**"]
+    sampled = [r for r in cases if r.samples]
+    if sampled:
+        out += ["", "## Sampled cases", "", "| case | samples | verdict |", "| --- | --- | --- |"]
+        out += [f"| `{r.nodeid}` | {_sampled(r)} | {'pass' if r.passed else '**FAIL**'} |" for r in sampled]
     changed = _changed(cases)
     if changed:
         out += ["", "## Changes against the previous recording", ""]
@@ -196,6 +236,7 @@ def render_json(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any]])
         "suites": [s.__dict__ for s in summarise(cases, gates)],
         "cases": [r.to_dict() for r in cases],
         "gates": list(gates),
+        "decisions": [d.to_dict() for d in decisions(cases, gates)],
     }
     return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
 
@@ -231,6 +272,21 @@ def render_html(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any]])
             verdict = "pass" if g["passed"] else "FAIL " + str(g.get("reason", ""))
             parts.append(
                 f"<tr><td>{e(g['suite'])}</td><td>{e(g['gate'])}</td><td>{value}</td><td>{e(verdict)}</td></tr>"
+            )
+        parts.append("</table>")
+    for decision in decisions(cases, gates):
+        header, body = table_rows(decision)
+        parts.append(f"<h2>Decision matrix: {e(decision.suite)}</h2><table class='decision'>")
+        parts.append("<tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>")
+        for row in body:
+            parts.append("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>")
+        parts.append(f"</table><p class='verdict'><strong>{e(decision.verdict)}</strong></p>")
+    sampled = [r for r in cases if r.samples]
+    if sampled:
+        parts.append("<h2>Sampled cases</h2><table id='sampled'><tr><th>case</th><th>samples</th><th>verdict</th></tr>")
+        for r in sampled:
+            parts.append(
+                f"<tr><td>{e(r.nodeid)}</td><td>{e(_sampled(r))}</td><td>{'pass' if r.passed else 'FAIL'}</td></tr>"
             )
         parts.append("</table>")
     changed = _changed(cases)

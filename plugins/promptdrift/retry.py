@@ -65,11 +65,15 @@ def retryable_status(status: int) -> bool:
     return status in RETRY_STATUSES or status >= 500
 
 
-def answer_fault(headers: httpx2.Headers, content: bytes) -> str | None:
-    """Why a 2xx response is not a usable answer, or ``None`` when it is one."""
-    content_type = headers.get("content-type", "").lower()
+def answer_fault(content_type: str, content: str | bytes) -> str | None:
+    """Why a 2xx response is not a usable answer, or ``None`` when it is one.
+
+    Used on every response before it is recorded, and on every recorded answer
+    when a cassette is loaded (a hand-edited or truncated cassette).
+    """
+    content_type = content_type.lower()
     if "text/event-stream" in content_type:
-        text = content.decode("utf-8", errors="replace")
+        text = content.decode("utf-8", errors="replace") if isinstance(content, bytes) else content
         if not any(end in text for end in STREAM_ENDS):
             return "the answer stream was cut off before its end"
         return None

@@ -20,7 +20,8 @@ from .config import Settings
 from .errors import PromptdriftError, RecordingError
 from .paths import resolve_in_root, safe_name
 from .recorder import Recorder
-from .suite import Case, Provider, Suite
+from .stats import wilson_lower
+from .suite import Case, Provider, Sampling, Suite
 
 if TYPE_CHECKING:
     import openai
@@ -234,8 +235,20 @@ def run_checks(
 
 
 @dataclass
+class Sample:
+    """One answer of a case and its check results."""
+
+    answer: Answer
+    results: list[CheckResult]
+
+
+@dataclass
 class Outcome:
-    """What a case produced: the answer, the check results, and how it was obtained."""
+    """What a case produced: its answer(s), the check results, and how they were obtained.
+
+    A case with ``samples: N`` has N samples; :attr:`answer` and :attr:`results`
+    are the first one's, and it passes on its pass rate (see :attr:`passed`).
+    """
 
     answer: Answer
     results: list[CheckResult]
@@ -244,29 +257,63 @@ class Outcome:
     baseline: dict[str, Any] = field(default_factory=dict)
     min_score: float | None = None
     specs: Sequence[CheckSpec] = ()
+    samples: list[Sample] = field(default_factory=list)
+    sampling: Sampling | None = None  # set for a sampled case
+
+    def _score(self, results: Sequence[CheckResult]) -> float:
+        weights = [spec.weight for spec in self.specs] or [1.0] * len(results)
+        total = sum(weights)
+        return sum(w for w, r in zip(weights, results, strict=True) if r.passed) / total if total else 1.0
+
+    def _passes(self, results: Sequence[CheckResult]) -> bool:
+        if self.min_score is not None:
+            return self._score(results) >= self.min_score
+        return all(r.passed for r in results)
 
     @property
     def score(self) -> float:
         """The weighted share of passed checks (1.0 with no checks)."""
-        weights = [spec.weight for spec in self.specs] or [1.0] * len(self.results)
-        total = sum(weights)
-        return sum(w for w, r in zip(weights, self.results, strict=True) if r.passed) / total if total else 1.0
+        return self._score(self.results)
+
+    @property
+    def sample_passes(self) -> int:
+        return sum(self._passes(s.results) for s in self.samples) if self.samples else int(self._passes(self.results))
+
+    @property
+    def pass_rate(self) -> float:
+        return self.sample_passes / (len(self.samples) or 1)
+
+    @property
+    def pass_bound(self) -> float | None:
+        """The Wilson lower bound of the pass rate, when the case asks for a confidence."""
+        if self.sampling is None or self.sampling.confidence is None:
+            return None
+        return wilson_lower(self.sample_passes, len(self.samples), self.sampling.confidence)
+
+    @property
+    def required_rate(self) -> float:
+        rate = self.sampling.min_pass_rate if self.sampling is not None else None
+        return 1.0 if rate is None else rate
 
     @property
     def passed(self) -> bool:
-        """All checks pass, or with ``min_score`` set, the weighted share of passed checks reaches it."""
-        if self.min_score is not None:
-            return self.score >= self.min_score
-        return all(r.passed for r in self.results)
+        """All checks pass (or the weighted share reaches ``min_score``); sampled: the pass rate or its bound."""
+        if self.sampling is None:
+            return self._passes(self.results)
+        bound = self.pass_bound
+        return (bound if bound is not None else self.pass_rate) >= self.required_rate
 
     @property
     def failures(self) -> list[CheckResult]:
         return [r for r in self.results if not r.passed]
 
 
-def cassette_path(settings: Settings, suite_name: str, case_id: str) -> Path:
-    """``cassettes/<suite>/<case>.yaml`` with both names made file-safe."""
-    return settings.cassettes / safe_name(suite_name) / f"{safe_name(case_id)}.yaml"
+def cassette_path(settings: Settings, suite: Suite, case_id: str) -> Path:
+    """``cassettes/<suite>/<case>.yaml`` (``cassettes/<suite>/<variant>/<case>.yaml``), names made file-safe."""
+    folder = settings.cassettes / safe_name(suite.name)
+    if suite.variant:
+        folder = folder / safe_name(suite.variant)
+    return folder / f"{safe_name(case_id)}.yaml"
 
 
 def recorder_for(settings: Settings, path: Path, target: str) -> Recorder:
@@ -279,33 +326,42 @@ def recorder_for(settings: Settings, path: Path, target: str) -> Recorder:
 
 
 def run_case(suite: Suite, case: Case, settings: Settings, nodeid: str) -> Outcome:
-    """Run one suite case end to end and save its cassette if anything was recorded."""
-    where = f"{suite.relpath}::{case.id}"
+    """Run one suite case end to end (each of its samples) and save its cassette if anything was recorded."""
+    where = f"{suite.relpath}::{case.id}" + (f"[{suite.variant}]" if suite.variant else "")
     request = build_request(suite, case, settings)
-    recorder = recorder_for(settings, cassette_path(settings, suite.name, case.id), nodeid)
+    recorder = recorder_for(settings, cassette_path(settings, suite, case.id), nodeid)
     channel = Channel(settings, recorder)
-    answer = call_chat(channel, request, where, suite.provider)
     ctx = Context(settings, channel)
     specs = (*suite.expect, *case.expect)
-    results = run_checks(specs, answer, case.vars, ctx, where, suite.relpath)
+    sampling = case.sampling.over(suite.sampling)
+    count = settings.samples or sampling.samples or 1
+    samples = []
+    for _ in range(count):  # identical requests: recorded in order, replayed in order
+        answer = call_chat(channel, request, where, suite.provider)
+        samples.append(Sample(answer, run_checks(specs, answer, case.vars, ctx, where, suite.relpath)))
     recorder.finish_replay()  # after the checks: graders and embeddings replay from the same cassette
     baseline = dict(recorder.old.meta) if recorder.old is not None else {}
+    sampled = count > 1 or sampling.samples is not None
     outcome = Outcome(
-        answer,
-        results,
+        samples[0].answer,
+        samples[0].results,
         recorded=recorder.needs_save,
         cassette=recorder.display,
         baseline=baseline,
         min_score=case.min_score if case.min_score is not None else suite.min_score,
         specs=specs,
+        samples=samples if sampled else [],
+        sampling=sampling if sampled else None,
     )
     if recorder.needs_save:
-        recorder.save(
-            {
-                "suite": suite.name,
-                "case": case.id,
-                "answer": answer.text,
-                "checks": [r.to_dict() for r in results],
-            }
-        )
+        meta: dict[str, Any] = {"suite": suite.name}
+        if suite.variant:
+            meta["variant"] = suite.variant
+        meta.update(case=case.id, answer=samples[0].answer.text, checks=[r.to_dict() for r in samples[0].results])
+        if sampled:
+            meta["samples"] = [
+                {"answer": s.answer.text, "checks": [r.to_dict() for r in s.results]} for s in samples[1:]
+            ]
+            meta["pass_rate"] = f"{outcome.sample_passes}/{count}"
+        recorder.save(meta)
     return outcome

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 
 import pytest
 
@@ -91,7 +92,11 @@ class CaseRuns:
             except BaseException as exc:
                 future.set_exception(exc)
         try:
-            return future.result()
+            while True:  # wake up now and then: a Ctrl-C delivered to a pool thread reaches this one
+                try:
+                    return future.result(timeout=0.1)
+                except FuturesTimeout:
+                    continue
         finally:
             if not keep:
                 with self._lock:

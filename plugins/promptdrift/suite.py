@@ -8,6 +8,7 @@ and cassettes never have one, so they are never collected.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
@@ -39,10 +40,43 @@ SUITE_KEYS = {
     "cases": "inline list of cases, or a CSV / JSONL / YAML file",
     "gate": "suite-level gates: pass_rate, mean of a check's score, label accuracy",
     "min_score": "pass a case on its weighted share of passed checks instead of all-must-pass",
+    "variants": "named variants of the prompt (model, params, prompt parts...); every case runs once per variant",
+    "ship": "the variant in production: its failures fail the run; other variants' failures are reported as xfail",
+    "samples": "answers recorded per case (non-deterministic outputs); the case passes on its pass rate",
+    "min_pass_rate": "with samples: the share of samples that must pass (default 1.0)",
+    "confidence": "with samples: judge the Wilson lower bound of the pass rate at this confidence (e.g. 0.95)",
 }
 # Keys the design reserves for later features: named so that the error is honest.
-PLANNED_KEYS = {"variants", "context", "transform", "generate", "samples", "api"}
-CASE_KEYS = {"id", "vars", "expect", "reference", "params", "description", "min_score"}
+PLANNED_KEYS = {"context", "transform", "generate", "api"}
+CASE_KEYS = {
+    "id",
+    "vars",
+    "expect",
+    "reference",
+    "params",
+    "description",
+    "min_score",
+    "samples",
+    "min_pass_rate",
+    "confidence",
+}
+# What a variant may override; prompt and params merge key by key, the rest replace.
+VARIANT_KEYS = {
+    "description",
+    "model",
+    "params",
+    "prompt",
+    "provider",
+    "response_format",
+    "tools",
+    "tool_choice",
+    "stream",
+    "expect",
+    "min_score",
+    "samples",
+    "min_pass_rate",
+    "confidence",
+}
 PROMPT_KEYS = {"system", "few_shot", "user", "messages"}
 PROVIDER_KEYS = {"base_url", "api_key_env", "azure", "organization_env"}
 AZURE_KEYS = {"endpoint", "deployment", "api_version"}
@@ -102,6 +136,23 @@ class Prompt:
 
 
 @dataclass(frozen=True)
+class Sampling:
+    """How many answers a case takes and how many must pass (``samples`` / ``min_pass_rate`` / ``confidence``)."""
+
+    samples: int | None = None
+    min_pass_rate: float | None = None
+    confidence: float | None = None
+
+    def over(self, base: Sampling) -> Sampling:
+        """These settings, falling back to ``base`` for what is not set here."""
+        return Sampling(
+            self.samples if self.samples is not None else base.samples,
+            self.min_pass_rate if self.min_pass_rate is not None else base.min_pass_rate,
+            self.confidence if self.confidence is not None else base.confidence,
+        )
+
+
+@dataclass(frozen=True)
 class Case:
     """One prompt case: its variables, reference and extra checks."""
 
@@ -112,6 +163,7 @@ class Case:
     params: Mapping[str, Any] = field(default_factory=dict)
     line: int | None = None
     min_score: float | None = None
+    sampling: Sampling = Sampling()
 
 
 @dataclass(frozen=True)
@@ -130,6 +182,22 @@ class Suite:
     line: int | None = None
     gates: tuple[Gate, ...] = ()
     min_score: float | None = None
+    sampling: Sampling = Sampling()
+    variant: str | None = None  # the variant this is, of a suite with variants
+    variant_index: int = 0  # its place in the suite's variants (reports keep the suite's order)
+    ship: str | None = None  # the variant in production, when the suite names one
+
+    @property
+    def candidate(self) -> bool:
+        """A variant being compared with the shipped one: its failures are expected, not fatal."""
+        return self.variant is not None and self.ship is not None and self.variant != self.ship
+
+    variants: tuple[Suite, ...] = ()  # a base suite's variants, each a whole suite
+
+    @property
+    def label(self) -> str:
+        """``suite`` or ``suite[variant]``."""
+        return f"{self.name}[{self.variant}]" if self.variant else self.name
 
     def case(self, case_id: str) -> Case:
         for case in self.cases:
@@ -344,15 +412,32 @@ class _Reader:
         if unknown:
             raise self.fail(f"case {case_id!r}: unknown API parameter {unknown[0]!r}", raw)
         checks = self.checks(raw.get("expect"), "expect", line)
-        return Case(case_id, variables, checks, reference, params, line, self.min_score(raw, line))
+        return Case(
+            case_id, variables, checks, reference, params, line, self.min_score(raw, line), self.sampling(raw, line)
+        )
 
-    def min_score(self, raw: Mapping[str, Any], line: int | None) -> float | None:
-        value = raw.get("min_score")
+    def fraction(self, raw: Mapping[str, Any], key: str, line: int | None, *, low_open: bool = False) -> float | None:
+        value = raw.get(key)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-            raise self.fail(f"min_score must be a number from 0 to 1, got {value!r}", raw, line)
+        bad = isinstance(value, bool) or not isinstance(value, int | float)
+        if bad or not (0 < value < 1 if low_open else 0 <= value <= 1):
+            span = "between 0 and 1 (e.g. 0.95)" if low_open else "from 0 to 1"
+            raise self.fail(f"{key} must be a number {span}, got {value!r}", raw, line)
         return float(value)
+
+    def min_score(self, raw: Mapping[str, Any], line: int | None) -> float | None:
+        return self.fraction(raw, "min_score", line)
+
+    def sampling(self, raw: Mapping[str, Any], line: int | None) -> Sampling:
+        samples = raw.get("samples")
+        if samples is not None and (
+            isinstance(samples, bool) or not isinstance(samples, int) or not 1 <= samples <= 1000
+        ):
+            raise self.fail(f"samples must be a whole number from 1 to 1000, got {samples!r}", raw, line)
+        return Sampling(
+            samples, self.fraction(raw, "min_pass_rate", line), self.fraction(raw, "confidence", line, low_open=True)
+        )
 
     def case_table(self, name: str, node: Any) -> list[Any]:
         path = self.file(name, "cases", node)
@@ -414,14 +499,67 @@ def load_suite(path: Path, rootdir: Path) -> Suite:
     name = raw.get("suite")
     if not isinstance(name, str) or not CASE_ID.match(name):
         raise reader.fail("suite: give the suite a unique id without spaces, e.g. 'suite: support-reply'", raw)
-    model = raw.get("model")
-    if model is not None and not isinstance(model, str):
-        raise reader.fail(f"model must be a model name, got {model!r}", raw)
     if "prompt" not in raw:
         raise reader.fail("prompt is required (system / few_shot / user, or messages)", raw)
     if "cases" not in raw:
         raise reader.fail("cases is required (an inline list or a CSV / JSONL / YAML file)", raw)
     line = line_of(raw)
+    base = _suite(reader, raw, name, path, relpath, line, reader.cases(raw["cases"], line), None)
+    if raw.get("variants") is None:
+        if raw.get("ship") is not None:
+            raise reader.fail("ship: names a variant, and this suite has no variants", raw)
+        return base
+    variants = reader.mapping(raw["variants"], "variants", line=line)
+    if not variants:
+        raise reader.fail("variants: give at least one named variant", raw)
+    ship = raw.get("ship")
+    if ship is not None and ship not in variants:
+        raise reader.fail(f"ship: {ship!r} is not one of the variants ({', '.join(map(str, variants))})", raw)
+    built = []
+    for index, (variant, override) in enumerate(variants.items()):
+        if not isinstance(variant, str) or not CASE_ID.match(variant):
+            raise reader.fail(f"variant name {variant!r}: use 1-120 characters without spaces or brackets", variants)
+        override = reader.mapping(override if override is not None else {}, f"variant {variant!r}", VARIANT_KEYS)
+        merged = _merge_variant(raw, override)
+        suite = _suite(reader, merged, name, path, relpath, line_of(override) or line, base.cases, variant)
+        built.append(dataclasses.replace(suite, variant_index=index, ship=ship))
+    return dataclasses.replace(base, variants=tuple(built))
+
+
+def _merge_variant(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """The suite's raw data with a variant's overrides: ``prompt`` and ``params`` key by key, the rest replaced."""
+    merged = {k: v for k, v in base.items() if k != "variants"}
+    for key, value in override.items():
+        if key == "prompt" and isinstance(value, Mapping) and isinstance(base.get("prompt"), Mapping):
+            prompt = dict(base["prompt"])
+            if "messages" in value:  # a messages list replaces system / few_shot / user, and back
+                prompt = {k: v for k, v in prompt.items() if k not in ("system", "few_shot", "user")}
+            elif any(k in value for k in ("system", "few_shot", "user")):
+                prompt.pop("messages", None)
+            prompt.update(value)
+            merged["prompt"] = LineDict(prompt)
+            merged["prompt"].line = line_of(value)
+        elif key == "params" and isinstance(value, Mapping) and isinstance(base.get("params"), Mapping):
+            merged["params"] = LineDict({**base["params"], **value})
+            merged["params"].line = line_of(value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _suite(
+    reader: _Reader,
+    raw: Mapping[str, Any],
+    name: str,
+    path: Path,
+    relpath: str,
+    line: int | None,
+    cases: tuple[Case, ...],
+    variant: str | None,
+) -> Suite:
+    model = raw.get("model")
+    if model is not None and not isinstance(model, str):
+        raise reader.fail(f"model must be a model name, got {model!r}", raw, line)
     return Suite(
         name=name,
         path=path,
@@ -431,8 +569,10 @@ def load_suite(path: Path, rootdir: Path) -> Suite:
         prompt=reader.prompt(raw["prompt"], line),
         provider=reader.provider(raw.get("provider")),
         expect=reader.checks(raw.get("expect"), "expect", line),
-        cases=reader.cases(raw["cases"], line),
+        cases=cases,
         line=line,
         gates=parse_gates(raw.get("gate"), relpath, line),
         min_score=reader.min_score(raw, line),
+        sampling=reader.sampling(raw, line),
+        variant=variant,
     )

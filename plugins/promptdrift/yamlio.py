@@ -72,7 +72,7 @@ def loads(text: str, *, path: str | Path) -> Any:
     try:
         return yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as exc:
-        raise _yaml_error(exc, path) from None
+        raise _yaml_error(exc, path, text) from None
     except RecursionError:
         raise SuiteError("invalid YAML: nested too deeply", path=path) from None
 
@@ -114,10 +114,13 @@ def loads_data(text: str, *, path: str | Path) -> Any:
     except RecursionError:
         raise SuiteError("invalid YAML: nested too deeply", path=path) from None
     except yaml.YAMLError as exc:
-        raise _yaml_error(exc, path) from None
+        raise _yaml_error(exc, path, text) from None
 
 
-def _yaml_error(exc: yaml.YAMLError, path: str | Path) -> SuiteError:
+def _yaml_error(exc: yaml.YAMLError, path: str | Path, text: str) -> SuiteError:
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow (NUL, other controls)
+        at = text[: exc.position].count("\n") + 1
+        return SuiteError(f"invalid YAML: character {exc.character!r} is not allowed in YAML", path=path, line=at)
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -142,19 +145,31 @@ class _ReadableDumper(_Dumper):  # type: ignore[misc,valid-type]
     """Writes multi-line strings as literal blocks so diffs of cassettes read well."""
 
 
+class _ReadablePyDumper(yaml.SafeDumper):
+    """The same in pure Python: libyaml escapes characters beyond the BMP (emoji), this one writes them."""
+
+
 def _represent_str(dumper: Any, data: str) -> yaml.ScalarNode:
     if "\n" in data:
         return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
     return dumper.represent_scalar("tag:yaml.org,2002:str", data)
 
 
-_ReadableDumper.add_representer(str, _represent_str)
-_ReadableDumper.add_representer(LineDict, yaml.representer.SafeRepresenter.represent_dict)
-_ReadableDumper.add_representer(LineList, yaml.representer.SafeRepresenter.represent_list)
+for _dumper in (_ReadableDumper, _ReadablePyDumper):
+    _dumper.add_representer(str, _represent_str)
+    _dumper.add_representer(LineDict, yaml.representer.SafeRepresenter.represent_dict)
+    _dumper.add_representer(LineList, yaml.representer.SafeRepresenter.represent_list)
 
 
 def dumps(data: Any) -> str:
-    """Dump data as block-style YAML with literal multi-line strings, keys in insertion order."""
-    return yaml.dump(  # type: ignore[no-any-return]
-        data, Dumper=_ReadableDumper, sort_keys=False, allow_unicode=True, width=100
-    )
+    """Dump data as block-style YAML with literal multi-line strings, keys in insertion order.
+
+    libyaml is used for speed; when it had to escape an emoji or another
+    character beyond the BMP (``\\U0001F44B``), the slower pure-Python emitter
+    writes the text as it is, so answers stay readable in a diff.
+    """
+    options: dict[str, Any] = {"sort_keys": False, "allow_unicode": True, "width": 100}
+    text: str = yaml.dump(data, Dumper=_ReadableDumper, **options)
+    if "\\U" in text:
+        text = yaml.dump(data, Dumper=_ReadablePyDumper, **options)
+    return text
