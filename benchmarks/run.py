@@ -5,7 +5,7 @@
 
 It starts promptdrift's OpenAI-compatible demo server on 127.0.0.1 with an
 injected latency, writes generated suites into temporary projects, and times
-separate ``pytest`` processes (peak RSS of each from ``wait4``):
+separate ``pytest`` processes (each reports its own peak RSS, VmHWM):
 
 * recording 200 cases at 200 ms latency with ``--prompt-concurrency`` 16 and 4,
   against the ideal N·L/C. The time is the recording phase that the terminal
@@ -113,25 +113,33 @@ class Run:
         return int(found.group(1)) if found else 0
 
 
+# The child reports its own peak RSS: the high-water mark of its memory since it started
+# (VmHWM; ``wait4``'s ru_maxrss would also count this big parent's image, inherited at fork).
+CHILD = """
+import resource, sys, pytest
+code = pytest.main(sys.argv[1:])
+try:
+    peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+except OSError:  # no /proc (macOS): the process's own maximum, in bytes there
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+print(f"PEAK-RSS-KB {peak}", flush=True)
+sys.exit(code)
+"""
+PEAK = re.compile(r"PEAK-RSS-KB (\d+)")
+
+
 def run_pytest(args: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Run:
-    """One pytest process: wall time and peak RSS (``wait4``); exits loudly if pytest fails."""
+    """One pytest process: wall time and its peak RSS; exits loudly if pytest fails."""
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-q", *args],
-        cwd=cwd,
-        env=dict(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, "-q", *args], cwd=cwd, env=dict(env), capture_output=True, text=True
     )
-    assert proc.stdout is not None
-    output = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    output = proc.stdout + proc.stderr
     if proc.returncode != 0:
         sys.exit(f"pytest {' '.join(args)} failed in {cwd}:\n{output[-3000:]}")
-    return Run(seconds, usage.ru_maxrss / 1024, output)
+    found = PEAK.search(output)
+    return Run(seconds, int(found.group(1)) / 1024 if found else float("nan"), output)
 
 
 @dataclass

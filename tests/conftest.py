@@ -131,3 +131,19 @@ cases:
 @pytest.fixture
 def support_suite(pytester: pytest.Pytester) -> Path:
     return write(pytester, "suites/support.yaml", SUPPORT_SUITE)
+
+
+def many_cases(pytester: pytest.Pytester, count: int, *, gate: bool = True) -> Path:
+    """``suites/many.yaml``: ``count`` cases ``c000``... asking about order N (optionally a pass-rate gate).
+
+    Returns the folder its cassettes go to.
+    """
+    cases = "\n".join(f'  - {{id: c{i:03d}, vars: {{message: "order {i} is late"}}}}' for i in range(count))
+    gate_line = "gate: {pass_rate: {min: 1.0}}\n" if gate else ""
+    text = (
+        'suite: many\nmodel: gpt-4o-mini\nprompt: {user: "{{ message }}"}\nexpect: [{contains: "sorry"}]\n'
+        f"{gate_line}cases:\n{cases}\n"
+    )
+    (pytester.path / "suites").mkdir(exist_ok=True)
+    (pytester.path / "suites" / "many.yaml").write_text(text, encoding="utf-8")
+    return pytester.path / "cassettes" / "many"

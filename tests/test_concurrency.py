@@ -7,24 +7,7 @@ import pytest
 from promptdrift import cassettes
 from promptdrift.demo import DemoServer
 
-from .conftest import write
-
-
-def many_cases(pytester: pytest.Pytester, count: int) -> None:
-    cases = "\n".join(f'  - {{id: c{i:03d}, vars: {{message: "order {i} is late"}}}}' for i in range(count))
-    write(
-        pytester,
-        "suites/many.yaml",
-        f"""
-suite: many
-model: gpt-4o-mini
-prompt: {{user: "{{{{ message }}}}"}}
-expect: [{{contains: "sorry"}}]
-gate: {{pass_rate: {{min: 1.0}}}}
-cases:
-{cases}
-""",
-    )
+from .conftest import many_cases
 
 
 def test_recording_overlaps_cases_up_to_the_concurrency(pytester: pytest.Pytester, demo: DemoServer) -> None:

@@ -22,27 +22,10 @@ import pytest
 from promptdrift import cassettes
 from promptdrift.demo import DemoServer
 
-from .conftest import write
+from .conftest import many_cases
 
 KILLS = 25 if os.environ.get("PROMPTDRIFT_STRESS") else 6
 CASES = 60
-
-
-def suite(pytester: pytest.Pytester) -> Path:
-    cases = "\n".join(f'  - {{id: c{i:02d}, vars: {{message: "order {i} is late"}}}}' for i in range(CASES))
-    write(
-        pytester,
-        "suites/many.yaml",
-        f"""
-suite: many
-model: gpt-4o-mini
-prompt: {{user: "{{{{ message }}}}"}}
-expect: [{{contains: "sorry"}}]
-cases:
-{cases}
-""",
-    )
-    return pytester.path / "cassettes" / "many"
 
 
 def start(pytester: pytest.Pytester) -> subprocess.Popen[bytes]:
@@ -93,7 +76,7 @@ def check_complete(folder: Path) -> int:
 def test_killed_recording_leaves_complete_cassettes_and_a_rerun_completes_them(
     pytester: pytest.Pytester, demo: DemoServer, how: signal.Signals
 ) -> None:
-    folder = suite(pytester)
+    folder = many_cases(pytester, CASES, gate=False)
     demo.latency = 0.1
     rng = random.Random(2026)
     kills = KILLS if how == signal.SIGKILL else 2

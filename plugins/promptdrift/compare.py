@@ -59,6 +59,8 @@ def compare(old: Mapping[str, str], new: Mapping[str, str], tolerance: float) ->
         meta = _meta(new[name], name)
         checks = list(meta.get("checks") or [])
         suite = str(meta.get("suite") or Path(name).parent.name)
+        if meta.get("variant"):  # labelled like a run's records; no decision matrix from changed cassettes alone
+            suite = f"{suite}[{meta['variant']}]"
         case = str(meta.get("case") or meta.get("test") or Path(name).stem)
         calls = meta.get("interactions") or [{}]
         record = CaseRecord(
