@@ -14,7 +14,8 @@ separate ``pytest`` processes (each reports its own peak RSS, VmHWM):
 * replaying 1,000 cases (schema, contains and a tone limit) against plain
   pytest running the same three checks on the same answers from one JSON
   file (``baseline_test.py``); both are whole-process wall times;
-* replaying 10,000 cases against 1,000 (whole-process time and peak RSS);
+* replaying 10,000 cases against 1,000 (whole-process time and peak RSS), and
+  for scale the same for plain pytest (pytest keeps a report per test);
 * the same 1,000-case replay under ``pytest -n 2``: the verdicts must match.
 
 Nothing here is asserted by the unit tests; the figures are for people.
@@ -213,17 +214,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         small, large = work / f"replay{n_small}", work / f"replay{n_large}"
         replay_small = repeat(f"replay {n_small} cases", opts.runs, lambda: run_pytest([], small, offline))
         replay_large = repeat(f"replay {n_large} cases", opts.runs, lambda: run_pytest([], large, offline))
-        baseline_env = {
-            **offline,
-            "PROMPTDRIFT_BENCH_ANSWERS": str(small / "answers.json"),
-            "PROMPTDRIFT_BENCH_SCHEMA": str(small / "fixtures" / "reply.json"),
-        }
-        baseline_args = ["-p", "no:promptdrift", "-p", "no:cacheprovider", "--rootdir", str(HERE)]
-        baseline = repeat(
-            f"plain pytest, {n_small} answers from JSON",
-            opts.runs,
-            lambda: run_pytest([*baseline_args, str(HERE / "baseline_test.py")], small, baseline_env),
-        )
+
+        def plain(project: Path) -> Run:
+            env = {
+                **offline,
+                "PROMPTDRIFT_BENCH_ANSWERS": str(project / "answers.json"),
+                "PROMPTDRIFT_BENCH_SCHEMA": str(project / "fixtures" / "reply.json"),
+            }
+            args = ["-p", "no:promptdrift", "-p", "no:cacheprovider", "--rootdir", str(HERE)]
+            return run_pytest([*args, str(HERE / "baseline_test.py")], project, env)
+
+        baseline = repeat(f"plain pytest, {n_small} answers from JSON", opts.runs, lambda: plain(small))
+        baseline_large = repeat(f"plain pytest, {n_large} answers from JSON", opts.runs, lambda: plain(large))
         xdist = run_pytest(["-n", "2"], small, offline)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -248,6 +250,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "≤ 1.3 x",
             f"{rss_large:.0f} MB vs {rss_small:.0f} MB",
             verdict(rss_large / rss_small, 1.3),
+        ),
+        (
+            f"for scale: plain pytest, {n_large} vs {n_small} tests, peak RSS",
+            "(no target)",
+            f"{baseline_large.median(lambda r: r.rss_mb):.0f} MB vs {baseline.median(lambda r: r.rss_mb):.0f} MB",
+            f"{baseline_large.median(lambda r: r.rss_mb) / baseline.median(lambda r: r.rss_mb):.2f} x",
         ),
         (
             f"replay {n_small} cases with pytest -n 2",

@@ -116,7 +116,6 @@ class CaseItem(pytest.Item):
         super().__init__(**kwargs)
         self.suite = suite
         self.case = case
-        self.outcome: Outcome | None = None
 
     def run(self) -> Outcome:
         """Run the case (called by :class:`CaseRuns`, in a pool thread while recording)."""
@@ -125,7 +124,8 @@ class CaseItem(pytest.Item):
     def runtest(self) -> None:
         settings = settings_of(self.config)
         try:
-            self.outcome = runs_of(self.config).outcome(self.nodeid, self.run, keep=bool(self.suite.gates))
+            # Not kept on the item: a long run must not hold every answer and baseline in memory.
+            outcome = runs_of(self.config).outcome(self.nodeid, self.run, keep=bool(self.suite.gates))
         except PromptdriftError as exc:
             status = "drift" if isinstance(exc, PromptDriftError) else "error"
             record = CaseRecord(self.suite.label, self.case.id, self.nodeid, status, False, error=str(exc))
@@ -136,7 +136,7 @@ class CaseItem(pytest.Item):
             self.suite.label,
             self.case.id,
             self.nodeid,
-            self.outcome,
+            outcome,
             settings,
             self.suite.variant,
             self.suite.variant_index,
@@ -144,10 +144,10 @@ class CaseItem(pytest.Item):
         self._report(record)
         if record.regressions:
             raise CaseRegressed(record)
-        if not self.outcome.passed:
+        if not outcome.passed:
             if self.suite.candidate:
-                candidate_xfail(self.suite, f"{len(self.outcome.failures)} check(s) failed")
-            raise CaseFailed(self.outcome)
+                candidate_xfail(self.suite, f"{len(outcome.failures)} check(s) failed")
+            raise CaseFailed(outcome)
 
     def _report(self, record: CaseRecord) -> None:
         self.user_properties.append((STATUS_PROPERTY, record.status))

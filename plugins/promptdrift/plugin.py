@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections import Counter
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -123,32 +122,28 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def _records(config: pytest.Config) -> tuple[list[Any], list[dict[str, Any]]]:
-    return config.stash[STORE_KEY].read()
-
-
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         return
-    from .report import terminal_lines, write_reports
+    from .report import notable, terminal_lines, write_reports
     from .schedule import RUNS_KEY
 
-    cases, gates = _records(config)
-    if not cases and not gates:
-        return
     settings = config.stash[SETTINGS_KEY]
-    counts = Counter(record.status for record in cases)
+    verbose = terminalreporter.verbosity > 0
+    records = config.stash[STORE_KEY].read(keep=None if settings.report or verbose else notable)
+    counts = records.counts
+    if not counts and not records.gates:
+        return
     parts = [f"{counts[k]} {k}" for k in ("replayed", "recorded", "drift", "error") if counts[k]]
     runs = config.stash.get(RUNS_KEY, None)
     if runs is not None and runs.pool_seconds is not None:
         parts.append(f"{runs.finished} cases in {runs.pool_seconds:.2f} s, up to {runs.concurrency} at a time")
     terminalreporter.write_sep("-", f"promptdrift ({settings.record.value}): " + ", ".join(parts))
-    notable = any(r.deltas or r.variant or r.samples for r in cases)
-    if counts["recorded"] or notable or terminalreporter.verbosity > 0:
-        for line in terminal_lines(cases, gates):
+    if counts["recorded"] or any(notable(r) for r in records.cases) or verbose:
+        for line in terminal_lines(records.cases, records.gates, records.summaries):
             terminalreporter.write_line(line)
-    for path in write_reports(settings.report, cases, gates):
+    for path in write_reports(settings.report, records.cases, records.gates):
         terminalreporter.write_line(f"promptdrift report: {path}")
 
 

@@ -8,11 +8,13 @@ both, and nothing is held in memory longer than the run needs.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import html
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,19 +37,34 @@ class RecordStore:
         with self.path.open("a", encoding="utf-8") as fh:
             fh.write(line + "\n")
 
-    def read(self) -> tuple[list[CaseRecord], list[dict[str, Any]]]:
-        cases, gates = [], []
+    def read(self, keep: Callable[[CaseRecord], bool] | None = None) -> Records:
+        """Every process's records: per-suite summaries and status counts over all cases, and the case
+        records themselves where ``keep`` says so (all by default). The terminal keeps only the notable
+        ones, so a run of 10,000 cases does not load 10,000 records at its end."""
+        out = Records()
         for path in sorted(self.folder.glob("*.jsonl")):
-            for line in path.read_text(encoding="utf-8").splitlines():
-                entry = json.loads(line)
-                kind = entry.pop("kind")
-                if kind == "case":
-                    cases.append(CaseRecord.from_dict(entry))
-                else:
-                    gates.append(entry)
-        cases.sort(key=lambda r: r.nodeid)
-        gates.sort(key=lambda g: (g["suite"], g["gate"]))
-        return cases, gates
+            with path.open(encoding="utf-8") as fh:
+                for line in fh:
+                    entry = json.loads(line)
+                    if entry.pop("kind") != "case":
+                        out.gates.append(entry)
+                        continue
+                    record = CaseRecord.from_dict(entry)
+                    out.summaries.add(record)
+                    out.counts[record.status] += 1
+                    if keep is None or keep(record):
+                        out.cases.append(record)
+        out.cases.sort(key=lambda r: r.nodeid)
+        out.gates.sort(key=lambda g: (g["suite"], g["gate"]))
+        return out
+
+
+@dataclass
+class Records:
+    cases: list[CaseRecord] = field(default_factory=list)
+    gates: list[dict[str, Any]] = field(default_factory=list)
+    summaries: Summaries = field(default_factory=lambda: Summaries())
+    counts: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -66,10 +83,14 @@ class SuiteSummary:
     gates: list[dict[str, Any]] = field(default_factory=list)
 
 
-def summarise(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any]]) -> list[SuiteSummary]:
-    by_suite: dict[str, SuiteSummary] = {}
-    for record in cases:
-        summary = by_suite.setdefault(record.suite, SuiteSummary(record.suite))
+class Summaries:
+    """Per-suite counts, added up one record at a time."""
+
+    def __init__(self) -> None:
+        self.by_suite: dict[str, SuiteSummary] = {}
+
+    def add(self, record: CaseRecord) -> None:
+        summary = self.by_suite.setdefault(record.suite, SuiteSummary(record.suite))
         summary.cases += 1
         summary.passed += record.passed
         summary.failed += not record.passed
@@ -79,26 +100,43 @@ def summarise(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any]]) -
         summary.improvements += len(record.improvements)
         if record.cost_usd is not None:
             summary.cost_usd = (summary.cost_usd or 0.0) + record.cost_usd
-    for gate in gates:
-        by_suite.setdefault(gate["suite"], SuiteSummary(gate["suite"])).gates.append(dict(gate))
-    return [by_suite[name] for name in sorted(by_suite)]
+
+    def table(self, gates: Iterable[Mapping[str, Any]]) -> list[SuiteSummary]:
+        by_suite = {name: dataclasses.replace(s, gates=[]) for name, s in self.by_suite.items()}
+        for gate in gates:
+            by_suite.setdefault(gate["suite"], SuiteSummary(gate["suite"])).gates.append(dict(gate))
+        return [by_suite[name] for name in sorted(by_suite)]
+
+
+def summarise(cases: Iterable[CaseRecord], gates: Iterable[Mapping[str, Any]]) -> list[SuiteSummary]:
+    summaries = Summaries()
+    for record in cases:
+        summaries.add(record)
+    return summaries.table(gates)
 
 
 def _cost(value: float | None) -> str:
     return money(value)
 
 
-def terminal_lines(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The per-suite table and the list of regressions for the end of the run."""
-    summaries = summarise(cases, gates)
-    if not summaries:
+def notable(record: CaseRecord) -> bool:
+    """What the terminal lists case by case: drift against a baseline, variants, samples."""
+    return bool(record.deltas or record.variant or record.samples)
+
+
+def terminal_lines(
+    cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any]], summaries: Summaries | None = None
+) -> list[str]:
+    """The per-suite table (over ``summaries`` when given, else ``cases``), regressions, samples, decisions."""
+    table = summaries.table(gates) if summaries is not None else summarise(cases, gates)
+    if not table:
         return []
-    width = max(28, *(len(s.suite) for s in summaries))
+    width = max(28, *(len(s.suite) for s in table))
     header = (
         f"{'suite':<{width}} {'cases':>5} {'passed':>6} {'failed':>6} {'drifted':>7} {'regressions':>11} {'cost':>9}"
     )
     lines = [header]
-    for s in summaries:
+    for s in table:
         lines.append(
             f"{s.suite:<{width}} {s.cases:>5} {s.passed:>6} {s.failed:>6} {s.drifted:>7} {s.regressions:>11} {_cost(s.cost_usd):>9}"
         )
