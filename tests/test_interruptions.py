@@ -77,7 +77,7 @@ def test_killed_recording_leaves_complete_cassettes_and_a_rerun_completes_them(
     pytester: pytest.Pytester, demo: DemoServer, how: signal.Signals
 ) -> None:
     folder = many_cases(pytester, CASES, gate=False)
-    demo.latency = 0.1
+    demo.latency = 0.2  # a 3 s run: time enough to be interrupted mid-way even on a slow first start
     rng = random.Random(2026)
     kills = KILLS if how == signal.SIGKILL else 2
     counts = []

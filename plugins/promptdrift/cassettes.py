@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import os
+import secrets
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -251,15 +252,15 @@ def dumps(cassette: Cassette) -> str:
 def save(cassette: Cassette) -> None:
     """Write the cassette atomically: a temporary file in the same folder, then a rename.
 
-    The temporary file is ``.<name>.<pid>.tmp`` (one writer per cassette in a
-    process); files left by a process that was killed mid-write are removed the
-    first time this process writes into that folder.
+    The temporary file is ``.<name>.<pid>-<random>.tmp``; files left by a
+    process that was killed mid-write are removed the first time this process
+    writes into that folder.
     """
     text = dumps(cassette)
     folder = cassette.path.parent
     folder.mkdir(parents=True, exist_ok=True)
     _sweep(folder)
-    tmp = folder / f".{cassette.path.name}.{os.getpid()}.tmp"
+    tmp = folder / f".{cassette.path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -283,7 +284,7 @@ def _sweep(folder: Path) -> None:
             return
         _swept.add(folder)
     for stale in folder.glob(".*.tmp"):
-        pid = stale.name.rsplit(".", 2)[-2]
+        pid = stale.name.rsplit(".", 2)[-2].split("-")[0]
         if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
             with contextlib.suppress(FileNotFoundError):
                 stale.unlink()
