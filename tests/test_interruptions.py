@@ -30,11 +30,14 @@ CASES = 60
 
 def start(pytester: pytest.Pytester) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    # Ctrl-C as in a terminal: a job started in the background (a CI script's `&`) inherits SIGINT
+    # ignored, and Python then leaves it ignored; the child puts Python's own handler back.
+    child = "import signal, sys, pytest; signal.signal(signal.SIGINT, signal.default_int_handler); sys.exit(pytest.console_main())"
     return subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "pytest",
+            "-c",
+            child,
             "-q",
             "-p",
             "no:cacheprovider",
