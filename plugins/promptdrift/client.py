@@ -38,7 +38,6 @@ def make_client(settings: Settings, provider: Provider, recorder: Recorder) -> o
     policy = RetryPolicy(settings.max_retries, settings.retry_backoff, settings.retry_max_wait)
     transport = CassetteTransport(recorder, shared_upstream, policy)
     http_client = httpx2.Client(transport=transport, timeout=settings.timeout)
-    retries = 0  # the transport retries while recording (promptdrift.retry); replay never does
     organization = settings.environ.get(provider.organization_env) if provider.organization_env else None
     if provider.azure_endpoint:
         return openai.AzureOpenAI(
@@ -48,7 +47,7 @@ def make_client(settings: Settings, provider: Provider, recorder: Recorder) -> o
             api_version=provider.azure_api_version or "2024-10-21",
             organization=organization,
             http_client=http_client,
-            max_retries=retries,
+            max_retries=0,  # the transport retries while recording (promptdrift.retry)
             timeout=settings.timeout,
         )
     return openai.OpenAI(
@@ -56,7 +55,7 @@ def make_client(settings: Settings, provider: Provider, recorder: Recorder) -> o
         base_url=settings.resolved_base_url(provider),
         organization=organization,
         http_client=http_client,
-        max_retries=retries,
+        max_retries=0,  # the transport retries while recording (promptdrift.retry)
         timeout=settings.timeout,
     )
 

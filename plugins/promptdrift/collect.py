@@ -61,7 +61,7 @@ class SuiteFile(pytest.File):
         if not suite.variants:
             yield from self._items(suite, "")
             return
-        chosen = settings.variants
+        chosen = settings.variant
         picked = [v for v in suite.variants if not chosen or v.variant in chosen]
         for variant in picked:
             yield from self._items(variant, f"[{variant.variant}]")
@@ -273,10 +273,7 @@ def format_sampled_failure(outcome: Outcome) -> str:
     measure = f"pass rate {outcome.pass_rate:.3g}"
     if outcome.pass_bound is not None and outcome.sampling is not None:
         measure += f", Wilson lower bound {outcome.pass_bound:.3g} at {outcome.sampling.confidence:g} confidence"
-        measure = f"{measure} < min_pass_rate {outcome.required_rate:g}"
-    else:
-        measure += f" < min_pass_rate {outcome.required_rate:g}"
-    lines = [f"{k} of {n} samples passed ({measure}):"]
+    lines = [f"{k} of {n} samples passed ({measure} < min_pass_rate {outcome.required_rate:g}):"]
     for number, sample in enumerate(outcome.samples, 1):
         failed = [r for r in sample.results if not r.passed]
         if not failed:

@@ -114,10 +114,6 @@ class Settings:
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
 
     @property
-    def variants(self) -> tuple[str, ...]:
-        return self.variant
-
-    @property
     def cassettes(self) -> Path:
         return self.rootdir / self.cassette_dir
 
