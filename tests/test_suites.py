@@ -41,8 +41,12 @@ def test_only_suite_files_are_collected(pytester: pytest.Pytester, support_suite
         ),
         ("suite: bad\nprompt: {user: hi}\ncases: [{id: a}, {id: a}]\n", "*duplicate case id 'a'*"),
         (
+            "suite: bad\nprompt: {user: hi}\ncases: [{id: a}]\ngenerate: {vars: {}}\n",
+            "*'generate' is not supported by this version*",
+        ),
+        (
             "suite: bad\nprompt: {user: hi}\ncases: [{id: a}]\ncontext: {files: docs}\n",
-            "*'context' is not supported by this version*",
+            "*context: unknown key 'files'; valid keys: documents*",
         ),
         (
             "suite: bad\nprompt: {user: hi}\ncases: [{id: a}]\nexpect: [{regex: '('}]\n",

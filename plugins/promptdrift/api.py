@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -13,7 +14,7 @@ from .config import Settings
 from .errors import PromptdriftError
 from .paths import safe_name
 from .recorder import Recorder
-from .runner import Context, build_request, call_chat, recorder_for, run_checks
+from .runner import Context, Conversation, call_chat, recorder_for, run_checks
 from .suite import Case, Provider, Suite, load_suite
 
 if TYPE_CHECKING:
@@ -117,21 +118,13 @@ class PromptSession:
         spec = self.suite(suite)
         if case is not None:
             base = spec.case(case)
-            chosen = Case(
-                base.id,
-                {**base.vars, **(vars or {})},
-                base.expect,
-                base.reference,
-                {**base.params, **params},
-                base.line,
-            )
+            chosen = dataclasses.replace(base, vars={**base.vars, **(vars or {})}, params={**base.params, **params})
         else:
             chosen = Case("adhoc", dict(vars or {}), (), None, params)
-        body = build_request(spec, chosen, self.settings)
-        if model:
-            body["model"] = model
-        answer = call_chat(self.channel, body, f"{spec.relpath}::{chosen.id}", spec.provider)
-        return Output(answer, (*spec.expect, *chosen.expect), chosen.vars, self)
+        settings = dataclasses.replace(self.settings, model=model) if model else self.settings
+        conversation = Conversation(spec, chosen, settings, self.channel, self.ctx)
+        sample = conversation.run(checks=False)  # the test asks for checks with out.check()
+        return Output(sample.answer, conversation.specs, conversation.variables, self)
 
 
 def cassette_for_test(settings: Settings, path: Path, name: str) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -12,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 
-from . import cassettes, templating
-from .cassettes import Interaction
+from . import templating, transform
+from .apis import APIS, Api, short, tool_call_message, tool_result_message
 from .checks import Answer, CheckResult, CheckSpec, evaluate
 from .client import Channel
 from .config import Settings
@@ -21,7 +22,7 @@ from .errors import PromptdriftError, RecordingError
 from .paths import resolve_in_root, safe_name
 from .recorder import Recorder
 from .stats import wilson_lower
-from .suite import Case, Provider, Sampling, Suite
+from .suite import Case, Provider, Sampling, Suite, Turn
 
 if TYPE_CHECKING:
     import openai
@@ -84,117 +85,210 @@ class Context:
         return call_chat(self._need_channel(), body, where)
 
 
-def build_messages(suite: Suite, case: Case) -> list[dict[str, Any]]:
-    """The chat messages for a case: system, few-shot pairs, then the rendered user template."""
-    where = f"case {case.id!r}"
-    variables = case.vars
+def case_variables(suite: Suite, case: Case, where: str) -> dict[str, Any]:
+    """The case's variables, with ``context`` / ``documents`` when the suite retrieves documents."""
+    if suite.context is None:
+        return dict(case.vars)
+    from .retrieval import context_variables
 
-    def render(text: str) -> str:
-        return templating.render(text, variables, where=where, path=suite.relpath)
+    return {**case.vars, **context_variables(suite.context, case.vars, where=where, path=suite.relpath)}
 
+
+def opening_messages(suite: Suite, variables: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
+    """The messages before the first user turn: system and few-shot pairs (or the whole ``messages`` list)."""
     prompt = suite.prompt
     if prompt.messages:
         return [templating.render_deep(dict(m), variables, where=where, path=suite.relpath) for m in prompt.messages]
     messages: list[dict[str, Any]] = []
     if prompt.system:
-        messages.append({"role": "system", "content": render(prompt.system)})
+        messages.append(
+            {"role": "system", "content": templating.render(prompt.system, variables, where=where, path=suite.relpath)}
+        )
     for user, assistant in prompt.few_shot:
         messages.append({"role": "user", "content": user})
         messages.append({"role": "assistant", "content": assistant})
-    assert prompt.user is not None
-    messages.append({"role": "user", "content": render(prompt.user)})
     return messages
 
 
-def build_request(suite: Suite, case: Case, settings: Settings) -> dict[str, Any]:
-    """The chat-completions request body for a case (``--prompt-model`` beats the suite's model)."""
+def user_turns(suite: Suite, case: Case) -> tuple[Turn, ...]:
+    """The case's turns; a case without ``turns`` has one, the suite's user template (none after a messages list)."""
+    if case.turns:
+        return case.turns
+    return (Turn(suite.prompt.user),) if suite.prompt.user is not None else (Turn(None),)
+
+
+def model_for(suite: Suite, settings: Settings) -> str:
     model = settings.model or suite.model
     if not model:
         raise PromptdriftError(
             "no model: set 'model:' in the suite or pass --prompt-model NAME", path=suite.relpath, line=suite.line
         )
-    body: dict[str, Any] = {"model": model, "messages": build_messages(suite, case)}
-    body.update(suite.params)
-    body.update(case.params)
-    return body
+    return model
 
 
-def answer_from_interaction(interaction: Interaction) -> Answer:
-    """The :class:`Answer` in a recorded chat-completions response (JSON, or a stream of chunks).
-
-    Recording and replay both read the answer from the raw response the
-    cassette holds, so what the checks see is exactly what was recorded.
-    """
-    if interaction.is_event_stream:
-        return answer_from_chunks(cassettes.sse_documents(interaction.response_body))
-    doc = interaction.response_json
-    if not isinstance(doc, Mapping):
-        raise RecordingError(f"the model endpoint's answer is not a JSON object: {_short(interaction.response_body)}")
-    choice = (doc.get("choices") or [{}])[0]
-    message = choice.get("message") or {}
-    calls = [
-        {"id": c.get("id"), "name": c["function"].get("name", ""), "arguments": c["function"].get("arguments", "")}
-        for c in message.get("tool_calls") or []
-        if isinstance(c.get("function"), Mapping)
-    ]
-    return Answer(
-        text=message.get("content") or "",
-        tool_calls=calls,
-        finish_reason=choice.get("finish_reason"),
-        model=doc.get("model"),
-        usage={k: v for k, v in (doc.get("usage") or {}).items() if v is not None},
-    )
+def build_request(suite: Suite, case: Case, settings: Settings) -> dict[str, Any]:
+    """The request body of a case's first call (``--prompt-model`` beats the suite's model)."""
+    where = f"case {case.id!r}"
+    variables = case_variables(suite, case, where)
+    messages = opening_messages(suite, variables, where)
+    first = user_turns(suite, case)[0]
+    if first.user is not None:
+        messages.append(
+            {"role": "user", "content": templating.render(first.user, variables, where=where, path=suite.relpath)}
+        )
+    return APIS[suite.api].body(model_for(suite, settings), messages, {**suite.params, **case.params})
 
 
-def answer_from_chunks(chunks: Sequence[Any]) -> Answer:
-    """An :class:`Answer` assembled from streamed ``chat.completion.chunk`` documents."""
-    text: list[str] = []
-    calls: dict[int, dict[str, Any]] = {}
-    finish = model = None
-    usage: dict[str, Any] = {}
-    for chunk in chunks:
-        if not isinstance(chunk, Mapping):
-            continue
-        model = chunk.get("model") or model
-        if chunk.get("usage"):
-            usage = {k: v for k, v in chunk["usage"].items() if v is not None}
-        for choice in (chunk.get("choices") or [])[:1]:
-            delta = choice.get("delta") or {}
-            if delta.get("content"):
-                text.append(delta["content"])
-            for call in delta.get("tool_calls") or []:
-                slot = calls.setdefault(call.get("index", 0), {"id": None, "name": "", "arguments": ""})
-                slot["id"] = call.get("id") or slot["id"]
-                function = call.get("function") or {}
-                slot["name"] += function.get("name") or ""
-                slot["arguments"] += function.get("arguments") or ""
-            finish = choice.get("finish_reason") or finish
-    return Answer("".join(text), [calls[i] for i in sorted(calls)], finish, model, usage)
+def case_where(suite: Suite, case: Case) -> str:
+    return f"{suite.relpath}::{case.id}" + (f"[{suite.variant}]" if suite.variant else "")
 
 
-CHAT_PATH = "/chat/completions"
-
-
-def call_chat(channel: Channel, body: Mapping[str, Any], where: str, provider: Provider | None = None) -> Answer:
-    """One chat-completions call, replayed straight from the cassette when it holds exactly this request.
+def call_model(
+    channel: Channel, api: Api, body: Mapping[str, Any], where: str, provider: Provider | None = None
+) -> Answer:
+    """One model call, replayed straight from the cassette when it holds exactly this request.
 
     Otherwise the request goes through the ``openai`` client (recording, or a
     replay the SDK decides); SDK errors become promptdrift errors that say what to do.
     """
     recorder = channel.recorder
-    interaction = recorder.find("POST", CHAT_PATH, body)
+    interaction = recorder.find("POST", api.path, body)
     if interaction is None:
         before = len(recorder.interactions)
         with sdk_errors(where):
             # The client's own POST: its base URL, Azure routing, auth, headers and timeout, with the
             # body sent exactly as the suite built it (no per-parameter transform; a third of the CPU
             # of a call). The transport has the whole answer, streamed or not, before this returns.
-            channel.client(provider).post(CHAT_PATH, body=dict(body), cast_to=httpx2.Response)
+            channel.client(provider).post(api.path, body=dict(body), cast_to=httpx2.Response)
         interaction = recorder.interactions[before]
-    answer = answer_from_interaction(interaction)
+    answer = api.parse(interaction)
     answer.requested_model = body.get("model")
     answer.latency_ms = interaction.latency_ms
     return answer
+
+
+def call_chat(channel: Channel, body: Mapping[str, Any], where: str, provider: Provider | None = None) -> Answer:
+    """One chat-completions call (graders, code-first tests)."""
+    return call_model(channel, APIS["chat"], body, where, provider)
+
+
+MAX_TOOL_ROUNDS = 8  # tool calls answered from tool_results before the case stops and checks what it has
+
+
+class Conversation:
+    """One run of a case: every turn, and every tool round, in order; each answer shaped for its checks."""
+
+    def __init__(self, suite: Suite, case: Case, settings: Settings, channel: Channel, ctx: Context) -> None:
+        self.suite, self.case, self.settings, self.channel, self.ctx = suite, case, settings, channel, ctx
+        self.where = case_where(suite, case)
+        self.api = APIS[suite.api]
+        self.tactics = case.tactics.over(suite.tactics)
+        self.named = f"case {case.id!r}"  # in template errors, beside the suite's path
+        self.variables = case_variables(suite, case, self.named)
+        self.specs = (*suite.expect, *case.expect)
+        self.params = {**suite.params, **case.params}
+
+    def run(self, *, checks: bool = True) -> Sample:
+        """Ask every turn; checks per turn on its answer, and the suite's and case's on the final one.
+
+        ``checks=False`` only asks (a code-first test checks with ``out.check()``).
+        """
+        suite, where = self.suite, self.named
+        messages = opening_messages(suite, self.variables, where)
+        model = model_for(suite, self.settings)
+        results: list[CheckResult] = []
+        calls: list[Answer] = []
+        turns = user_turns(suite, self.case)
+        answer = Answer("")
+        for number, turn in enumerate(turns, 1):
+            if turn.user is not None:
+                text = templating.render(turn.user, self.variables, where=where, path=suite.relpath)
+                messages.append({"role": "user", "content": text})
+            answer = self.ask(messages, model, calls)
+            final = number == len(turns)
+            label = None if final or len(turns) == 1 else number
+            shaped, problems = self.shape(answer, label)
+            results.extend(problems)
+            if checks:
+                results.extend(self.check(turn.expect, shaped, label))
+            if final:
+                answer = shaped
+            else:
+                messages.append({"role": "assistant", "content": answer.text})
+        answer = _combined(answer, calls)
+        if suite.context is not None:
+            answer.context = list(self.variables["documents"])
+        if checks:
+            results.extend(self.check(self.specs, answer, None))
+        return Sample(answer, results)
+
+    def ask(self, messages: list[dict[str, Any]], model: str, calls: list[Answer]) -> Answer:
+        """One turn's answer; tool calls with scripted results are answered and the model asked again."""
+        scripted = self.tactics.tool_results or {}
+        for _ in range(MAX_TOOL_ROUNDS):
+            answer = call_model(
+                self.channel, self.api, self.api.body(model, messages, self.params), self.where, self.suite.provider
+            )
+            calls.append(answer)
+            if not answer.tool_calls or any(c["name"] not in scripted for c in answer.tool_calls):
+                return answer  # no tools, or one without a scripted result: the checks see the call
+            messages.append(tool_call_message(answer))
+            for call in answer.tool_calls:
+                result = templating.render_deep(
+                    scripted[call["name"]], self.variables, where=self.named, path=self.suite.relpath
+                )
+                messages.append(tool_result_message(call, result))
+        return answer
+
+    def shape(self, answer: Answer, turn: int | None) -> tuple[Answer, list[CheckResult]]:
+        """The answer the checks see (extract, transform) and what is wrong with it regardless of checks."""
+        problems = []
+        if answer.finish_reason == "length" and not self.tactics.truncation_expected:
+            limit = next(
+                (f"{k}={v}" for k, v in self.params.items() if "max" in k and "tokens" in k), "the token limit"
+            )
+            problems.append(
+                CheckResult(
+                    "truncation",
+                    False,
+                    reason=f"the answer was cut off by the token limit ({limit}, finish_reason 'length'); "
+                    "raise the limit, or declare 'truncation: expected' on the case",
+                    turn=turn,
+                )
+            )
+        steps = self.tactics.steps
+        if not steps:
+            return answer, problems
+        try:
+            text = transform.apply(steps, answer.text, self.settings.rootdir)
+        except transform.StepFailed as exc:
+            problems.append(
+                CheckResult("transform", False, reason=f"{exc}; the checks saw the whole answer", turn=turn)
+            )
+            return answer, problems
+        return dataclasses.replace(answer, text=text, raw=answer.text), problems
+
+    def check(self, specs: Sequence[CheckSpec], answer: Answer, turn: int | None) -> list[CheckResult]:
+        results = run_checks(specs, answer, self.variables, self.ctx, self.where, self.suite.relpath)
+        return results if turn is None else [dataclasses.replace(r, turn=turn) for r in results]
+
+
+def _combined(final: Answer, calls: Sequence[Answer]) -> Answer:
+    """The final answer, with every tool call of the case and the tokens and latency of all its calls."""
+    if len(calls) <= 1:
+        return final
+    usage: dict[str, Any] = {}
+    for call in calls:
+        for key, value in call.usage.items():
+            if isinstance(value, int | float):
+                usage[key] = usage.get(key, 0) + value
+    latencies = [c.latency_ms for c in calls if c.latency_ms is not None]
+    return dataclasses.replace(
+        final,
+        tool_calls=[tc for c in calls for tc in c.tool_calls],
+        usage=usage,
+        latency_ms=sum(latencies) if latencies else None,
+    )
 
 
 @contextmanager
@@ -206,21 +300,16 @@ def sdk_errors(where: str) -> Iterator[None]:
         yield
     except openai.APIStatusError as exc:
         raise RecordingError(
-            f"{where}: the model endpoint answered HTTP {exc.status_code} ({_short(exc.message)}). "
+            f"{where}: the model endpoint answered HTTP {exc.status_code} ({short(exc.message)}). "
             "Nothing was recorded for this case; fix the cause and re-run to record what is missing."
         ) from None
     except openai.APIConnectionError as exc:
         if isinstance(exc.__cause__, PromptdriftError):
             raise exc.__cause__ from None
         raise RecordingError(
-            f"{where}: could not reach the model endpoint ({type(exc).__name__}: {_short(str(exc))}). "
+            f"{where}: could not reach the model endpoint ({type(exc).__name__}: {short(str(exc))}). "
             "Nothing was recorded for this case; check the base URL and network, then re-run."
         ) from None
-
-
-def _short(text: str, limit: int = 200) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def run_checks(
@@ -240,6 +329,14 @@ class Sample:
 
     answer: Answer
     results: list[CheckResult]
+
+    def to_meta(self) -> dict[str, Any]:
+        """What the cassette keeps of this answer: the model's text (and what the checks saw, if shaped)."""
+        meta: dict[str, Any] = {"answer": self.answer.model_text}
+        if self.answer.raw is not None:
+            meta["checked_text"] = self.answer.text
+        meta["checks"] = [r.to_dict() for r in self.results]
+        return meta
 
 
 @dataclass
@@ -327,18 +424,14 @@ def recorder_for(settings: Settings, path: Path, target: str) -> Recorder:
 
 def run_case(suite: Suite, case: Case, settings: Settings, nodeid: str) -> Outcome:
     """Run one suite case end to end (each of its samples) and save its cassette if anything was recorded."""
-    where = f"{suite.relpath}::{case.id}" + (f"[{suite.variant}]" if suite.variant else "")
-    request = build_request(suite, case, settings)
     recorder = recorder_for(settings, cassette_path(settings, suite, case.id), nodeid)
     channel = Channel(settings, recorder)
-    ctx = Context(settings, channel)
-    specs = (*suite.expect, *case.expect)
+    conversation = Conversation(suite, case, settings, channel, Context(settings, channel))
+    specs = conversation.specs
     sampling = case.sampling.over(suite.sampling)
     count = settings.samples or sampling.samples or 1
-    samples = []
-    for _ in range(count):  # identical requests: recorded in order, replayed in order
-        answer = call_chat(channel, request, where, suite.provider)
-        samples.append(Sample(answer, run_checks(specs, answer, case.vars, ctx, where, suite.relpath)))
+    # Identical requests (samples) are recorded in order and replayed in order; so are a conversation's turns.
+    samples = [conversation.run() for _ in range(count)]
     recorder.finish_replay()  # after the checks: graders and embeddings replay from the same cassette
     baseline = dict(recorder.old.meta) if recorder.old is not None else {}
     sampled = count > 1 or sampling.samples is not None
@@ -357,11 +450,9 @@ def run_case(suite: Suite, case: Case, settings: Settings, nodeid: str) -> Outco
         meta: dict[str, Any] = {"suite": suite.name}
         if suite.variant:
             meta["variant"] = suite.variant
-        meta.update(case=case.id, answer=samples[0].answer.text, checks=[r.to_dict() for r in samples[0].results])
+        meta.update(case=case.id, **samples[0].to_meta())
         if sampled:
-            meta["samples"] = [
-                {"answer": s.answer.text, "checks": [r.to_dict() for r in s.results]} for s in samples[1:]
-            ]
+            meta["samples"] = [s.to_meta() for s in samples[1:]]
             meta["pass_rate"] = f"{outcome.sample_passes}/{count}"
         recorder.save(meta)
     return outcome

@@ -15,12 +15,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .checks import CheckSpec, parse_check
 from .errors import SuiteError
 from .gates import Gate, parse_gates
 from .paths import resolve_in_root
+from .transform import EXTRACT_STEPS, Step, parse_steps
 from .yamlio import LineDict, line_of, load_file, loads
 
 SUITE_MARKER = re.compile(rb"^suite\s*:", re.MULTILINE)
@@ -45,10 +46,20 @@ SUITE_KEYS = {
     "samples": "answers recorded per case (non-deterministic outputs); the case passes on its pass rate",
     "min_pass_rate": "with samples: the share of samples that must pass (default 1.0)",
     "confidence": "with samples: judge the Wilson lower bound of the pass rate at this confidence (e.g. 0.95)",
+    "api": "chat (chat completions, the default) or responses (the Responses API)",
+    "context": "retrieval: {documents: file or glob(s), top_k, query}; rendered into the prompt as {{ context }}",
+    "extract": "where the final answer is in a reasoned answer: {after: ...}, {regex: ...}, {json_path: ...}, last_line",
+    "transform": "post-processing before the checks: strip, lowercase, regex, json, json_path, last_line, function",
+    "tool_results": "scripted results of tool calls, by tool name; fed back for a follow-up answer",
+    "truncation": "expected: an answer cut off by the token limit is not a failure (default: it fails)",
 }
 # Keys the design reserves for later features: named so that the error is honest.
-PLANNED_KEYS = {"context", "transform", "generate", "api"}
+PLANNED_KEYS = {"generate"}
+APIS = ("chat", "responses")
+TACTIC_KEYS = {"extract", "transform", "tool_results", "truncation"}  # suite-wide, overridable per case
 CASE_KEYS = {
+    "turns",
+    *TACTIC_KEYS,
     "id",
     "vars",
     "expect",
@@ -76,9 +87,14 @@ VARIANT_KEYS = {
     "samples",
     "min_pass_rate",
     "confidence",
+    "api",
+    "context",
+    *TACTIC_KEYS,
 }
 PROMPT_KEYS = {"system", "few_shot", "user", "messages"}
-PROVIDER_KEYS = {"base_url", "api_key_env", "azure", "organization_env"}
+PROVIDER_KEYS = {"base_url", "api_key_env", "azure", "organization_env", "api"}
+CONTEXT_KEYS = {"documents", "top_k", "query", "separator"}
+TURN_KEYS = {"user", "expect"}
 AZURE_KEYS = {"endpoint", "deployment", "api_version"}
 PARAM_KEYS = frozenset(
     {
@@ -110,6 +126,7 @@ PARAM_KEYS = frozenset(
         "user",
     }
 )
+_Settings = TypeVar("_Settings", "Sampling", "Tactics")
 CASE_ID = re.compile(r"^[^\s\[\]:/\\]{1,120}$")
 
 
@@ -123,6 +140,7 @@ class Provider:
     azure_endpoint: str | None = None
     azure_deployment: str | None = None
     azure_api_version: str | None = None
+    api: str | None = None  # chat or responses, for every suite using this provider
 
 
 @dataclass(frozen=True)
@@ -145,11 +163,62 @@ class Sampling:
 
     def over(self, base: Sampling) -> Sampling:
         """These settings, falling back to ``base`` for what is not set here."""
-        return Sampling(
-            self.samples if self.samples is not None else base.samples,
-            self.min_pass_rate if self.min_pass_rate is not None else base.min_pass_rate,
-            self.confidence if self.confidence is not None else base.confidence,
-        )
+        return _fallback(self, base)
+
+
+@dataclass(frozen=True)
+class Tactics:
+    """How a case's answer is post-processed and continued; set on the suite, overridable per case."""
+
+    extract: tuple[Step, ...] | None = None
+    transform: tuple[Step, ...] | None = None
+    tool_results: Mapping[str, Any] | None = None  # scripted tool output by tool name
+    truncation_expected: bool | None = None
+
+    def over(self, base: Tactics) -> Tactics:
+        """These settings, falling back to ``base`` for what is not set here."""
+        return _fallback(self, base)
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        """``extract`` then the ``transform`` chain."""
+        return (*(self.extract or ()), *(self.transform or ()))
+
+
+def _fallback(mine: _Settings, base: _Settings) -> _Settings:
+    """A dataclass of settings, each field falling back to ``base``'s where ``mine`` leaves it ``None``."""
+    values = {
+        f.name: getattr(mine, f.name) if getattr(mine, f.name) is not None else getattr(base, f.name)
+        for f in dataclasses.fields(mine)  # type: ignore[arg-type]
+    }
+    return type(mine)(**values)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One user turn of a conversation case, with checks on the answer to it."""
+
+    user: str | None  # None: the suite's messages list already ends with the user's message
+    expect: tuple[CheckSpec, ...] = ()
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    """A retrieval document: its path (shown in the prompt) and text."""
+
+    name: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """``context:``: documents rendered into the prompt, all of them or the BM25 top k for a query."""
+
+    documents: tuple[Document, ...]
+    top_k: int | None = None
+    query: str | None = None  # a template, rendered with the case's variables
+    separator: str = "\n\n"
 
 
 @dataclass(frozen=True)
@@ -164,6 +233,8 @@ class Case:
     line: int | None = None
     min_score: float | None = None
     sampling: Sampling = Sampling()
+    turns: tuple[Turn, ...] = ()  # a conversation: each turn's user message in order
+    tactics: Tactics = Tactics()
 
 
 @dataclass(frozen=True)
@@ -186,6 +257,9 @@ class Suite:
     variant: str | None = None  # the variant this is, of a suite with variants
     variant_index: int = 0  # its place in the suite's variants (reports keep the suite's order)
     ship: str | None = None  # the variant in production, when the suite names one
+    api: str = "chat"  # chat or responses
+    context: Retrieval | None = None
+    tactics: Tactics = Tactics()
 
     @property
     def candidate(self) -> bool:
@@ -327,7 +401,7 @@ class _Reader:
             out.append({"type": "function", "function": fn})
         return out
 
-    def prompt(self, value: Any, line: int | None) -> Prompt:
+    def prompt(self, value: Any, line: int | None, *, user_required: bool = True) -> Prompt:
         raw = self.mapping(value, "prompt", PROMPT_KEYS, line)
         if "messages" in raw:
             if any(k in raw for k in ("system", "few_shot", "user")):
@@ -340,12 +414,12 @@ class _Reader:
                 if "role" not in msg:
                     raise self.fail("each message needs a role", msg)
             return Prompt(messages=tuple(dict(m) for m in messages))
-        if not raw.get("user"):
-            raise self.fail("prompt.user (the user message template) is required", raw)
+        if not raw.get("user") and user_required:
+            raise self.fail("prompt.user (the user message template) is required, unless every case has turns", raw)
         return Prompt(
             system=self.text(raw["system"], "prompt.system", raw) if raw.get("system") is not None else None,
             few_shot=self.few_shot(raw.get("few_shot"), raw),
-            user=self.text(raw["user"], "prompt.user", raw),
+            user=self.text(raw["user"], "prompt.user", raw) if raw.get("user") else None,
         )
 
     def few_shot(self, value: Any, node: Any) -> tuple[tuple[str, str], ...]:
@@ -378,7 +452,83 @@ class _Reader:
             azure_endpoint=azure.get("endpoint"),
             azure_deployment=azure.get("deployment"),
             azure_api_version=azure.get("api_version"),
+            api=self.api(raw.get("api"), raw),
         )
+
+    def api(self, value: Any, node: Any) -> str | None:
+        if value is not None and value not in APIS:
+            raise self.fail(f"api must be one of {', '.join(APIS)}, got {value!r}", node)
+        return value
+
+    def tactics(self, raw: Mapping[str, Any], line: int | None) -> Tactics:
+        extract = transform = tool_results = truncation = None
+        if raw.get("extract") is not None:
+            extract = parse_steps(raw["extract"], key="extract", path=self.path, line=line, allowed=EXTRACT_STEPS)
+            if len(extract) != 1:
+                raise self.fail("extract is one step, e.g. {after: 'Answer:'}; chain more under transform:", raw, line)
+        if raw.get("transform") is not None:
+            transform = parse_steps(raw["transform"], key="transform", path=self.path, line=line)
+        if raw.get("tool_results") is not None:
+            tool_results = dict(self.mapping(raw["tool_results"], "tool_results (tool name: result)", line=line))
+        if raw.get("truncation") is not None:
+            if raw["truncation"] not in ("expected", "fail"):
+                raise self.fail(f"truncation must be 'expected' or 'fail', got {raw['truncation']!r}", raw, line)
+            truncation = raw["truncation"] == "expected"
+        return Tactics(extract, transform, tool_results, truncation)
+
+    def turns(self, value: Any, case_id: str, line: int | None) -> tuple[Turn, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not value:
+            raise self.fail(f"case {case_id!r}: turns must be a non-empty list of {{user, expect}}", value, line)
+        turns = []
+        for number, item in enumerate(value, 1):
+            item = self.mapping(item, f"case {case_id!r} turn {number}", TURN_KEYS, line)
+            user = self.text(item.get("user"), f"case {case_id!r} turn {number}: user", item)
+            turns.append(Turn(user, self.checks(item.get("expect"), "expect", line_of(item) or line), line_of(item)))
+        return tuple(turns)
+
+    def context(self, value: Any, line: int | None) -> Retrieval | None:
+        if value is None:
+            return None
+        if isinstance(value, str | list):
+            value = {"documents": value}
+        raw = self.mapping(value, "context", CONTEXT_KEYS, line)
+        patterns = raw.get("documents")
+        if isinstance(patterns, str):
+            patterns = [patterns]
+        if not isinstance(patterns, list) or not patterns:
+            raise self.fail("context.documents: give a file, a glob (fixtures/policies/*.md) or a list", raw, line)
+        documents = []
+        for pattern in patterns:
+            for path in self.glob(pattern, raw):
+                text = path.read_text(encoding="utf-8")
+                documents.append(Document(path.relative_to(self.rootdir.resolve()).as_posix(), text.strip()))
+        top_k = raw.get("top_k")
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+            raise self.fail(f"context.top_k must be a whole number of at least 1, got {top_k!r}", raw, line)
+        query = raw.get("query")
+        if top_k is not None and not isinstance(query, str):
+            raise self.fail(
+                "context.top_k needs a query template to rank documents by, e.g. query: '{{ question }}'", raw, line
+            )
+        separator = raw.get("separator", "\n\n")
+        return Retrieval(tuple(documents), top_k, query, self.text(separator, "context.separator", raw))
+
+    def glob(self, pattern: Any, node: Any) -> list[Path]:
+        """Files matching a glob inside the repository, sorted; a plain path must exist."""
+        if not isinstance(pattern, str) or not any(ch in pattern for ch in "*?["):
+            return [self.file(pattern, "context.documents", node)]
+        root = self.rootdir.resolve()
+        if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+            raise self.fail(
+                f"context.documents: {pattern!r} must stay inside the repository (no '..', not absolute)", node
+            )
+        found = sorted(p.resolve() for p in root.glob(pattern) if p.is_file())
+        found = [p for p in found if p.is_relative_to(root)]
+        if not found:
+            raise self.fail(f"context.documents: no file matches {pattern!r} (globs resolve from {root})", node)
+        return found
 
     def cases(self, value: Any, line: int | None) -> tuple[Case, ...]:
         node = value
@@ -413,7 +563,16 @@ class _Reader:
             raise self.fail(f"case {case_id!r}: unknown API parameter {unknown[0]!r}", raw)
         checks = self.checks(raw.get("expect"), "expect", line)
         return Case(
-            case_id, variables, checks, reference, params, line, self.min_score(raw, line), self.sampling(raw, line)
+            case_id,
+            variables,
+            checks,
+            reference,
+            params,
+            line,
+            self.min_score(raw, line),
+            self.sampling(raw, line),
+            self.turns(raw.get("turns"), case_id, line),
+            self.tactics(raw, line),
         )
 
     def fraction(self, raw: Mapping[str, Any], key: str, line: int | None, *, low_open: bool = False) -> float | None:
@@ -560,14 +719,15 @@ def _suite(
     model = raw.get("model")
     if model is not None and not isinstance(model, str):
         raise reader.fail(f"model must be a model name, got {model!r}", raw, line)
+    provider = reader.provider(raw.get("provider"))
     return Suite(
         name=name,
         path=path,
         relpath=relpath,
         model=model,
         params=reader.params(raw, line),
-        prompt=reader.prompt(raw["prompt"], line),
-        provider=reader.provider(raw.get("provider")),
+        prompt=reader.prompt(raw["prompt"], line, user_required=not all(case.turns for case in cases)),
+        provider=provider,
         expect=reader.checks(raw.get("expect"), "expect", line),
         cases=cases,
         line=line,
@@ -575,4 +735,7 @@ def _suite(
         min_score=reader.min_score(raw, line),
         sampling=reader.sampling(raw, line),
         variant=variant,
+        api=reader.api(raw.get("api"), raw) or provider.api or "chat",
+        context=reader.context(raw.get("context"), line),
+        tactics=reader.tactics(raw, line),
     )

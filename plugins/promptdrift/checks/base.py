@@ -35,9 +35,17 @@ class CheckResult:
     score: float | None = None
     reason: str = ""
     details: Mapping[str, Any] = field(default_factory=dict)
+    turn: int | None = None  # in a conversation: the turn whose answer was checked (None: the final answer)
+
+    @property
+    def label(self) -> str:
+        """``name``, or ``name (turn N)`` for a check on an earlier turn of a conversation."""
+        return self.name if self.turn is None else f"{self.name} (turn {self.turn})"
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"check": self.name, "passed": self.passed}
+        if self.turn is not None:
+            out["turn"] = self.turn
         if self.score is not None:
             out["score"] = round(self.score, 6)
         if self.reason:
@@ -56,6 +64,13 @@ class Answer:
     usage: Mapping[str, Any] = field(default_factory=dict)
     latency_ms: float | None = None
     requested_model: str | None = None
+    raw: str | None = None  # the model's own text, when extract / transform changed what the checks see
+    context: list[dict[str, str]] = field(default_factory=list)  # retrieval documents the prompt was given
+
+    @property
+    def model_text(self) -> str:
+        """What the model said, before any extract / transform (the report and the cassette keep this)."""
+        return self.text if self.raw is None else self.raw
 
     @cached_property
     def json(self) -> Any:

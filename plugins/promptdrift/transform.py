@@ -1,0 +1,185 @@
+"""Post-processing an answer before its checks: ``extract:`` and the ``transform:`` chain.
+
+A step is a name or a one-key mapping::
+
+    extract: {after: "Answer:"}          # or {regex: ...} / {json_path: ...} / {last_line: true}
+    transform: [strip, lowercase, {regex: 'total: (\\d+)'}, json, {function: "mymod:clean"}]
+
+``extract`` is one step, applied first; the chain follows. The checks see the
+result; the raw answer stays in the cassette and the report. A step that
+cannot apply (no marker, no match, no JSON) fails the case with a reason,
+and the checks then see the raw answer.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import SuiteError
+from .yamlio import line_of
+
+FENCED = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\n?(.*?)```", re.DOTALL)
+FUNCTION_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+STEPS = {
+    "strip": "remove surrounding whitespace",
+    "lowercase": "lower-case the text",
+    "last_line": "the last non-empty line",
+    "json": "the JSON in a fenced ```json block (or the whole text), checked to parse",
+    "after": "the text after the last occurrence of a marker: {after: 'Answer:'}",
+    "regex": "the first match of a pattern (its first group if it has one): {regex: 'total: (\\d+)'}",
+    "json_path": "a value of the answer's JSON: {json_path: '$.answer'}",
+    "function": "a Python function str -> str from your code: {function: 'package.module:name'}",
+}
+EXTRACT_STEPS = ("after", "regex", "json_path", "last_line")
+
+
+class StepFailed(Exception):
+    """A step that does not apply to this answer (the reason is shown on the case)."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One parsed step: its name and argument."""
+
+    name: str
+    arg: Any = None
+
+    @property
+    def label(self) -> str:
+        return self.name if self.arg is None or self.arg is True else f"{self.name} {self.arg!r}"
+
+
+def parse_steps(
+    value: Any, *, key: str, path: str, line: int | None, allowed: Sequence[str] = tuple(STEPS)
+) -> tuple[Step, ...]:
+    """Validate ``extract:`` (one step) or ``transform:`` (a list) into steps; errors name the file and line."""
+    items = value if isinstance(value, list) else [value]
+    steps = []
+    for item in items:
+        where = line_of(item) or line_of(value) or line
+        if isinstance(item, str):
+            name, arg = item, None
+        elif isinstance(item, Mapping) and len(item) == 1:
+            ((name, arg),) = item.items()
+        else:
+            raise SuiteError(f"{key}: each step is a name or a one-key mapping, got {item!r}", path=path, line=where)
+        if name not in allowed:
+            known = "; ".join(f"{n}: {STEPS[n]}" for n in allowed)
+            raise SuiteError(f"{key}: unknown step {name!r}. Steps: {known}", path=path, line=where)
+        steps.append(_validated(Step(str(name), arg), key, path, where))
+    return tuple(steps)
+
+
+def _validated(step: Step, key: str, path: str, line: int | None) -> Step:
+    def fail(message: str) -> SuiteError:
+        return SuiteError(f"{key}: {step.name}: {message}", path=path, line=line)
+
+    if step.name in ("strip", "lowercase", "json", "last_line"):
+        if step.arg not in (None, True):
+            raise fail(f"takes no argument, write it as '{step.name}'")
+        return Step(step.name)
+    if not isinstance(step.arg, str) or not step.arg:
+        raise fail(f"needs text: {STEPS[step.name]}")
+    if step.name == "regex":
+        try:
+            re.compile(step.arg)
+        except re.error as exc:
+            raise fail(f"invalid pattern: {exc}") from None
+    if step.name == "json_path":
+        from jsonpath_ng import parse as parse_jsonpath  # type: ignore[import-untyped]
+
+        try:
+            parse_jsonpath(step.arg)
+        except Exception as exc:
+            raise fail(f"invalid JSONPath: {exc}") from None
+    if step.name == "function" and not FUNCTION_REF.match(step.arg):
+        raise fail(f"give 'package.module:function', got {step.arg!r}")
+    return step
+
+
+def apply(steps: Sequence[Step], text: str, rootdir: Path) -> str:
+    """Run the steps in order; :class:`StepFailed` says which step did not apply and why."""
+    for step in steps:
+        try:
+            text = _apply(step, text, rootdir)
+        except StepFailed as exc:
+            raise StepFailed(f"{step.label}: {exc}") from None
+    return text
+
+
+def _apply(step: Step, text: str, rootdir: Path) -> str:
+    name, arg = step.name, step.arg
+    if name == "strip":
+        return text.strip()
+    if name == "lowercase":
+        return text.lower()
+    if name == "last_line":
+        lines = [line for line in text.splitlines() if line.strip()]
+        if not lines:
+            raise StepFailed("the answer is empty")
+        return lines[-1].strip()
+    if name == "after":
+        at = text.rfind(arg)
+        if at < 0:
+            raise StepFailed(f"no {arg!r} in the answer")
+        return text[at + len(arg) :].strip()
+    if name == "regex":
+        match = re.search(arg, text, re.DOTALL)
+        if match is None:
+            raise StepFailed("no match in the answer")
+        return match.group(1) if match.re.groups else match.group(0)
+    if name == "json":
+        fenced = FENCED.search(text)
+        candidate = (fenced.group(1) if fenced else text).strip()
+        try:
+            json.loads(candidate)
+        except ValueError as exc:
+            raise StepFailed(f"not JSON ({exc})") from None
+        return candidate
+    if name == "json_path":
+        return _json_path(arg, text)
+    return _function(arg, rootdir)(text)
+
+
+def _json_path(expression: str, text: str) -> str:
+    from jsonpath_ng import parse as parse_jsonpath
+
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise StepFailed(f"the answer is not JSON ({exc})") from None
+    found = [m.value for m in parse_jsonpath(expression).find(doc)]
+    if not found:
+        raise StepFailed("no value at that path")
+    value = found[0]
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _function(ref: str, rootdir: Path) -> Callable[[str], str]:
+    module_name, _, attr = ref.partition(":")
+    root = str(rootdir)
+    if root not in sys.path:
+        sys.path.insert(0, root)  # user modules live in the repository, as pytest's rootdir-relative imports
+    try:
+        func = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise StepFailed(f"cannot import {ref!r} ({type(exc).__name__}: {exc}); check the module path") from None
+
+    def call(text: str) -> str:
+        try:
+            out = func(text)
+        except Exception as exc:
+            raise StepFailed(f"{ref} raised {type(exc).__name__}: {exc}") from None
+        if not isinstance(out, str):
+            raise StepFailed(f"{ref} returned {type(out).__name__}, not text")
+        return out
+
+    return call
