@@ -19,6 +19,7 @@ from promptdrift.demo import DemoServer, Script
 # pytester's in-process runs restore sys.modules afterwards; modules imported here
 # stay loaded (jsonpath-ng's parser breaks if it is imported a second time).
 load_all()
+import bm25s  # noqa: E402,F401  - numpy (under bm25s) cannot be imported a second time in one process
 import openai  # noqa: E402,F401  - promptdrift imports these lazily; importing them here, once,
 import vcr  # noqa: E402,F401  - saves every inner run a second of re-importing them
 

@@ -53,7 +53,11 @@ SPECS = {
     "latency": {"latency": {"max_ms": 60000}},
     "tokens": {"tokens": {"max": 1000}},
     "cost": {"cost": {"max_usd": 0.01}},
+    "tool_call": {"tool_call": {"name": "lookup_order", "arguments": {"equals": {"order_id": "A-1"}}}},
+    "grounded": {"grounded": {"min": 1.0}},  # the suite's context holds ANSWER's sentences
+    "faithfulness": {"faithfulness": {"min": 0.8}},
 }
+QUESTION = {"json": "invoice", "schema": "invoice", "json_path": "invoice", "tool_call": "lookup"}
 
 
 def test_the_table_covers_every_registered_check() -> None:
@@ -64,11 +68,13 @@ def test_each_check_passes_and_its_negation_fails(
     pytester: pytest.Pytester, demo: DemoServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     grader = {"when": {"system": "impartial grader"}, "reply": {"json": {"score": 0.9, "reason": "Fine."}}}
-    demo.script = Script.from_data({**DEFAULT_SCRIPT, "rules": [grader, *DEFAULT_SCRIPT["rules"]]})
+    tool = {"when": {"contains": "lookup"}, "tool_calls": [{"name": "lookup_order", "arguments": {"order_id": "A-1"}}]}
+    demo.script = Script.from_data({**DEFAULT_SCRIPT, "rules": [grader, tool, *DEFAULT_SCRIPT["rules"]]})
+    write(pytester, "fixtures/policy.md", "Delays happen.\n\n" + ANSWER)
     write(pytester, "pyproject.toml", '[tool.promptdrift.prices]\n"gpt-4o-mini" = {input = 0.15, output = 0.6}\n')
     cases = []
     for name, spec in SPECS.items():
-        q = "invoice" if name in ("json", "schema", "json_path") else "late"
+        q = QUESTION.get(name, "late")
         negated = {name[4:] if name.startswith("not_") else f"not_{name}": spec[name]}
         for kind, check in (("pass", spec), ("fail", negated)):
             cases.append(
@@ -79,7 +85,13 @@ def test_each_check_passes_and_its_negation_fails(
                     "expect": [check],
                 }
             )
-    suite = {"suite": "all", "model": "gpt-4o-mini", "prompt": {"user": "{{ q }}"}, "cases": cases}
+    suite = {
+        "suite": "all",
+        "model": "gpt-4o-mini",
+        "prompt": {"user": "{{ q }}"},
+        "context": {"documents": "fixtures/policy.md"},
+        "cases": cases,
+    }
     write(pytester, "suites/all.yaml", yaml.safe_dump(suite, sort_keys=False))
     result = pytester.runpytest("--prompt-record=new", "-q")
     outcomes = result.parseoutcomes()

@@ -10,13 +10,16 @@ import vcr
 import vcr.serialize
 import yaml
 from openai.types.chat import ChatCompletion
+from openai.types.responses import Response
 
 from promptdrift import cassettes
+from promptdrift.apis import APIS
+from promptdrift.cassettes import Interaction
 from promptdrift.client import Channel
 from promptdrift.config import Settings
 from promptdrift.demo import DemoServer
 from promptdrift.recorder import Recorder, RecordMode
-from promptdrift.runner import build_request, call_chat, cassette_path
+from promptdrift.runner import Context, Conversation, cassette_path
 from promptdrift.suite import load_suite
 
 from .conftest import block_sockets, write
@@ -170,28 +173,50 @@ class _SdkOnly(Recorder):
         return None
 
 
+def sdk_view(interaction: Interaction) -> tuple[str, str | None, str | None, list[str]]:
+    """Text, finish reason, model and tool names of a recorded answer, as the ``openai`` SDK's own types read it."""
+    body = interaction.response_body
+    if interaction.uri.endswith("/responses"):
+        if interaction.is_event_stream:
+            body = json.dumps(
+                next(e["response"] for e in cassettes.sse_documents(body) if e["type"] == "response.completed")
+            )
+        response = Response.model_validate_json(body)
+        calls = [item.name for item in response.output if item.type == "function_call"]
+        finish = "tool_calls" if calls else "length" if response.status == "incomplete" else "stop"
+        return response.output_text, finish, response.model, calls
+    completion = ChatCompletion.model_validate_json(body)
+    message = completion.choices[0].message
+    names = [c.function.name for c in message.tool_calls or []]
+    return message.content or "", completion.choices[0].finish_reason, completion.model, names
+
+
 @pytest.mark.usefixtures("offline")
 def test_fast_replay_reads_the_same_answers_as_the_sdk() -> None:
-    """The fast path (answer read straight from the cassette) and the SDK path agree on every example case."""
+    """The fast path (answers read straight from the cassette) and the SDK path agree on every example case,
+    every call of it (turns, tool rounds, graders), and both read answers as the SDK's own types do."""
     root = Path(__file__).resolve().parents[1]
     settings = Settings(rootdir=root)
-    compared = 0
+    compared = apis = 0
     for path in sorted((root / "suites").glob("*.yaml")):
         base = load_suite(path, root)
         for suite, case in [(s, c) for s in (base.variants or (base,)) for c in s.cases]:
-            body = build_request(suite, case, settings)
             cassette = cassette_path(settings, suite, case.id)
-            answers = []
+            samples = []
             for kind in (Recorder, _SdkOnly):
                 recorder = kind(cassette, RecordMode.NONE, display=cassette.name, target=case.id)
-                answers.append(call_chat(Channel(settings, recorder), body, case.id, suite.provider))
-                assert recorder.played[0], "the case's answer was replayed"
-            assert answers[0] == answers[1]
-            # ...and they read it as the SDK's own types do.
-            sdk = ChatCompletion.model_validate_json(recorder.interactions[0].response_body)
-            message = sdk.choices[0].message
-            assert answers[0].text == (message.content or "")
-            assert answers[0].finish_reason == sdk.choices[0].finish_reason and answers[0].model == sdk.model
-            assert [c["name"] for c in answers[0].tool_calls] == [c.function.name for c in message.tool_calls or []]
+                channel = Channel(settings, recorder)
+                samples.append(Conversation(suite, case, settings, channel, Context(settings, channel)).run())
+                assert all(recorder.played), "every recorded call was replayed"
+            assert samples[0] == samples[1]
+            for interaction in recorder.interactions:
+                api = APIS["responses" if interaction.uri.endswith("/responses") else "chat"]
+                if not interaction.uri.endswith(api.path):
+                    continue  # embeddings
+                ours = api.parse(interaction)
+                assert (ours.text, ours.finish_reason, ours.model, [c["name"] for c in ours.tool_calls]) == sdk_view(
+                    interaction
+                )
+                apis += api.name == "responses"
             compared += 1
-    assert compared >= 10
+    assert compared >= 20 and apis >= 2

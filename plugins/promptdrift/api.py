@@ -87,6 +87,10 @@ class PromptSession:
         """An ``openai`` client whose traffic is recorded into this test's cassette."""
         return self.channel.client(provider)
 
+    def async_client(self, provider: Provider | None = None) -> openai.AsyncOpenAI:
+        """An ``openai.AsyncOpenAI`` client recorded into this test's cassette, like :meth:`client`."""
+        return self.channel.async_client(provider)
+
     def suite(self, path: str | Path) -> Suite:
         """Load (once) a suite file, relative to the root directory."""
         key = str(path)

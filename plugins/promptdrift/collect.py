@@ -250,21 +250,27 @@ def format_failure(outcome: Outcome) -> str:
         mark = "PASS" if result.passed else "FAIL"
         score = f" [score {result.score:.3g}]" if result.score is not None else ""
         reason = f": {result.reason}" if result.reason and not result.passed else ""
-        lines.append(f"  {mark} {result.name}{score}{reason}")
-    text = outcome.answer.text
-    excerpt = text[:ANSWER_CHARS]
-    answer = excerpt.splitlines() or ["<empty answer>"]
-    shown = answer[:ANSWER_LINES]
-    lines.append("answer:")
-    lines.extend(textwrap.indent("\n".join(shown), "  | ").splitlines())
-    if len(answer) > ANSWER_LINES or len(text) > len(excerpt):
-        rest = len(text) - len("\n".join(shown))
-        lines.append(f"  | … ({rest:,} more characters)")
+        lines.append(f"  {mark} {result.label}{score}{reason}")
+    if outcome.answer.raw is not None:
+        lines.append(f"checked (after extract / transform): {outcome.answer.text[:ANSWER_CHARS]!r}")
+    lines.extend(_excerpt("answer:" if outcome.answer.raw is None else "full answer:", outcome.answer.model_text))
     for call in outcome.answer.tool_calls:
         lines.append(f"tool call: {call['name']}({call['arguments']})")
     how = "recorded now" if outcome.recorded else "replayed"
     lines.append(f"cassette: {outcome.cassette} ({how})")
     return "\n".join(lines)
+
+
+def _excerpt(title: str, text: str) -> list[str]:
+    """An answer, indented, capped at ANSWER_LINES lines and ANSWER_CHARS characters."""
+    excerpt = text[:ANSWER_CHARS]
+    answer = excerpt.splitlines() or ["<empty answer>"]
+    shown = answer[:ANSWER_LINES]
+    lines = [title, *textwrap.indent("\n".join(shown), "  | ").splitlines()]
+    if len(answer) > ANSWER_LINES or len(text) > len(excerpt):
+        rest = len(text) - len("\n".join(shown))
+        lines.append(f"  | … ({rest:,} more characters)")
+    return lines
 
 
 def format_sampled_failure(outcome: Outcome) -> str:
@@ -279,7 +285,7 @@ def format_sampled_failure(outcome: Outcome) -> str:
         if not failed:
             lines.append(f"  sample {number}: PASS")
             continue
-        reasons = "; ".join(f"{r.name}: {r.reason}" for r in failed)
+        reasons = "; ".join(f"{r.label}: {r.reason}" for r in failed)
         lines.append(f"  sample {number}: FAIL {reasons}")
         lines.append(f"    | {sample.answer.text[:200]!s}")
     how = "recorded now" if outcome.recorded else "replayed"

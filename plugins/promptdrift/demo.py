@@ -15,12 +15,21 @@ A script is YAML::
         reply: {json: {total: 42.5}}  # the content is this JSON
       - when: {contains: "where is order"}
         tool_calls: [{name: lookup_order, arguments: {order_id: A-1001}}]
+      - when: {tool_result: "shipped"}            # after a tool result that contains "shipped"
+        reply: "Your order A-1001 has shipped."
       - when: {contains: "joke"}
         replies: ["first answer", "second answer"]   # in turn, for repeated requests (samples)
+      - when: {contains: "essay"}
+        reply: "A long answer that the token limit cut"
+        finish_reason: length
     default: "I can help with that."
 
 ``contains`` is matched case-insensitively against the last user message
 (``system`` against the system message); ``model`` against the requested model.
+A rule with ``tool_result`` answers only a request whose last message is a tool
+result containing that text; the other rules only requests that end with a user
+message. Chat completions (``/v1/chat/completions``) and the Responses API
+(``/v1/responses``, its input read as the same messages) answer from one script.
 """
 
 from __future__ import annotations
@@ -57,6 +66,7 @@ class Rule:
     model: str | None = None
     finish_reason: str = "stop"
     replies: list[Any] | None = None  # answers given in turn to repeated requests (samples), cycling
+    tool_result: str | None = None  # answers only after a tool result containing this
     _turn: itertools.count[int] = field(default_factory=itertools.count, repr=False, compare=False)
 
     def answer(self) -> Any:
@@ -69,6 +79,14 @@ class Rule:
         if self.model is not None and body.get("model") != self.model:
             return False
         messages = body.get("messages") or []
+        last = messages[-1] if messages else {}
+        if (last.get("role") == "tool") != (self.tool_result is not None):
+            return False
+        if (
+            self.tool_result is not None
+            and self.tool_result.casefold() not in _content_text(last.get("content")).casefold()
+        ):
+            return False
         last_user: Mapping[str, Any] = next((m for m in reversed(messages) if m.get("role") == "user"), {})
         text = _content_text(last_user.get("content")).casefold()
         if any(c.casefold() not in text for c in self.contains):
@@ -110,6 +128,7 @@ class Script:
                     contains=[contains] if isinstance(contains, str) else list(contains),
                     system=when.get("system"),
                     model=when.get("model"),
+                    tool_result=when.get("tool_result"),
                     finish_reason=raw.get("finish_reason", "tool_calls" if raw.get("tool_calls") else "stop"),
                 )
             )
@@ -136,6 +155,24 @@ def _reply_text(reply: Any) -> str:
     if reply is None:
         return ""
     return str(reply)
+
+
+def responses_messages(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A Responses API request's ``instructions`` and ``input`` as chat messages (for the script's rules)."""
+    messages: list[dict[str, Any]] = []
+    if body.get("instructions"):
+        messages.append({"role": "system", "content": body["instructions"]})
+    items = body.get("input")
+    if isinstance(items, str):
+        return [*messages, {"role": "user", "content": items}]
+    for item in items or []:
+        if item.get("type") == "function_call_output":
+            messages.append({"role": "tool", "content": item.get("output", "")})
+        elif item.get("type") == "function_call":
+            messages.append({"role": "assistant", "content": None})
+        else:
+            messages.append({"role": item.get("role"), "content": item.get("content")})
+    return messages
 
 
 def embedding(text: str, dims: int = 16) -> list[float]:
@@ -188,6 +225,7 @@ class DemoServer:
         self._server.expect_request("/v1/chat/completions", method="POST").respond_with_handler(self._chat)
         azure = re.compile(r"^/openai/deployments/[^/]+/chat/completions$")
         self._server.expect_request(azure, method="POST").respond_with_handler(self._chat)
+        self._server.expect_request("/v1/responses", method="POST").respond_with_handler(self._chat)
         self._server.expect_request("/v1/embeddings", method="POST").respond_with_handler(self._embeddings)
         self._server.expect_request("/v1/models", method="GET").respond_with_handler(self._models)
 
@@ -313,6 +351,8 @@ class DemoServer:
         return response
 
     def _answer(self, request: Any, body: Mapping[str, Any]) -> Any:
+        if request.path.endswith("/responses"):
+            return self._response(request, body)
         model = str(body.get("model", "demo"))
         rule = self._rule(body)
         text = _reply_text(rule.answer())
@@ -397,6 +437,74 @@ class DemoServer:
             }
             yield f"data: {json.dumps(chunk)}\n\n"
         yield "data: [DONE]\n\n"
+
+    def _response(self, request: Any, body: Mapping[str, Any]) -> Any:
+        """The Responses API: the input read as chat messages, answered by the same rules."""
+        model = str(body.get("model", "demo"))
+        messages = responses_messages(body)
+        rule = self._rule({**body, "messages": messages})
+        text = _reply_text(rule.answer())
+        returned = (self.script.snapshot if isinstance(self.script, Script) else "{model}").format(model=model)
+        ident = "resp_demo" + hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:10]
+        output: list[dict[str, Any]] = []
+        if text:
+            output.append(
+                {
+                    "type": "message",
+                    "id": "msg_" + ident[5:],
+                    "status": "completed",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": text, "annotations": []}],
+                }
+            )
+        for index, call in enumerate(rule.tool_calls or []):
+            output.append(
+                {
+                    "type": "function_call",
+                    "id": f"fc_{index}",
+                    "call_id": f"call_{index}",
+                    "name": call["name"],
+                    "arguments": json.dumps(call.get("arguments", {})),
+                    "status": "completed",
+                }
+            )
+        input_tokens = sum(_words(_content_text(m.get("content"))) for m in messages)
+        output_tokens = _words(text) if text else 0
+        cut = rule.finish_reason == "length"
+        response = {
+            "id": ident,
+            "object": "response",
+            "created_at": 1767225600,
+            "status": "incomplete" if cut else "completed",
+            "incomplete_details": {"reason": "max_output_tokens"} if cut else None,
+            "model": returned,
+            "output": output,
+            "usage": {
+                "input_tokens": input_tokens,
+                "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+                "output_tokens": output_tokens,
+                "output_tokens_details": {"reasoning_tokens": 0},
+                "total_tokens": input_tokens + output_tokens,
+            },
+            "parallel_tool_calls": body.get("parallel_tool_calls", True),
+            "tool_choice": body.get("tool_choice", "auto"),
+            "tools": body.get("tools", []),
+        }
+        if not body.get("stream"):
+            return self._respond(request, response)
+        events: list[tuple[str, dict[str, Any]]] = [
+            ("response.created", {"response": {**response, "status": "in_progress", "output": []}})
+        ]
+        for word_index, word in enumerate(text.split(" ") if text else []):
+            events.append(
+                ("response.output_text.delta", {"output_index": 0, "delta": word if word_index == 0 else " " + word})
+            )
+        events.append(("response.incomplete" if cut else "response.completed", {"response": response}))
+        stream = "".join(
+            f"event: {kind}\ndata: {json.dumps({'type': kind, 'sequence_number': n, **data})}\n\n"
+            for n, (kind, data) in enumerate(events)
+        )
+        return self._respond(request, stream, mimetype="text/event-stream")
 
     def _embeddings(self, request: Any) -> Any:
         body = self._log(request)

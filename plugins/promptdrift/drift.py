@@ -203,7 +203,7 @@ def case_record(
         nodeid=nodeid,
         status="recorded" if outcome.recorded else "replayed",
         passed=outcome.passed,
-        answer=answer.text,
+        answer=answer.model_text,
         model=answer.model,
         usage=usage,
         latency_ms=sum(latencies) / len(latencies) if latencies else None,

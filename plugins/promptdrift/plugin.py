@@ -183,3 +183,16 @@ def openai_client(_promptdrift_session: PromptSession) -> openai.OpenAI:
             assert "order" in reply
     """
     return _promptdrift_session.client()
+
+
+@pytest.fixture
+def async_openai_client(_promptdrift_session: PromptSession) -> openai.AsyncOpenAI:
+    """A real ``openai.AsyncOpenAI`` client recorded into the test's own cassette (same recorder as ``prompt``).
+
+    Example::
+
+        def test_my_async_code(async_openai_client):
+            reply = asyncio.run(my_feature(async_openai_client, "Where is my order?"))
+            assert "order" in reply
+    """
+    return _promptdrift_session.async_client()

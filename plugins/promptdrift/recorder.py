@@ -15,6 +15,7 @@ order, never the first answer N times.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import enum
 import json
@@ -30,7 +31,7 @@ import httpx2
 
 from . import cassettes, yamlio
 from .cassettes import Cassette, Interaction
-from .errors import CassetteError, ConfigError, MissingCassetteError, PromptDriftError, RecordingError
+from .errors import CassetteError, ConfigError, MissingCassetteError, PromptDriftError, PromptdriftError, RecordingError
 from .retry import RetryPolicy, answer_fault, retryable_status
 
 log = logging.getLogger("promptdrift")
@@ -66,6 +67,16 @@ def drift_diff(recorded: Any, current: Any) -> str:
 
 def _summary(interaction: Interaction) -> dict[str, Any]:
     """The returned model and token usage of a JSON or server-sent-events response."""
+    from .apis import APIS
+
+    path = interaction.uri.partition("?")[0]
+    for api in APIS.values():
+        if path.endswith(api.path):  # an answer: read as the checks read it (usage in chat-completions terms)
+            try:
+                answer = api.parse(interaction)
+            except PromptdriftError:
+                break
+            return {k: v for k, v in (("model", answer.model), ("usage", dict(answer.usage))) if v}
     out: dict[str, Any] = {}
     if interaction.is_event_stream:
         docs = cassettes.sse_documents(interaction.response_body)
@@ -77,8 +88,6 @@ def _summary(interaction: Interaction) -> dict[str, Any]:
                 out["model"] = doc["model"]
             if isinstance(doc.get("usage"), dict):
                 out["usage"] = doc["usage"]
-            if isinstance(doc.get("response"), dict):  # Responses API streaming events
-                out.setdefault("model", doc["response"].get("model"))
     return out
 
 
@@ -362,6 +371,22 @@ class CassetteTransport(httpx2.BaseTransport):
             )
             time.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+class AsyncCassetteTransport(httpx2.AsyncBaseTransport):
+    """The same :class:`CassetteTransport` for ``AsyncOpenAI`` clients.
+
+    Each request runs the synchronous transport in a worker thread: the event
+    loop is never blocked, and recording, retries, replay and drift behave
+    exactly as for the synchronous client (one mechanism, one recorder).
+    """
+
+    def __init__(self, transport: CassetteTransport) -> None:
+        self.transport = transport
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        await request.aread()
+        return await asyncio.to_thread(self.transport.handle_request, request)
 
 
 def _replayed(interaction: Interaction, request: httpx2.Request) -> httpx2.Response:

@@ -57,9 +57,11 @@ def _index(documents: tuple[Document, ...]) -> Any:
 def _bm25s() -> Any:
     try:
         import bm25s
-    except ImportError:
+    except ImportError as exc:
+        missing = isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] == "bm25s"
+        cause = "is not installed" if missing else f"failed to import ({exc})"
         raise ConfigError(
-            "context.top_k ranks documents with bm25s, which is not installed: "
+            f"context.top_k ranks documents with bm25s, which {cause}: "
             "pip install 'promptdrift[retrieval]' (or drop top_k to give the prompt every document)"
         ) from None
     return bm25s

@@ -22,7 +22,7 @@ from .errors import SuiteError
 from .gates import Gate, parse_gates
 from .paths import resolve_in_root
 from .transform import EXTRACT_STEPS, Step, parse_steps
-from .yamlio import LineDict, line_of, load_file, loads
+from .yamlio import LineDict, line_of, line_of_key, load_file, loads
 
 SUITE_MARKER = re.compile(rb"^suite\s*:", re.MULTILINE)
 
@@ -452,27 +452,40 @@ class _Reader:
             azure_endpoint=azure.get("endpoint"),
             azure_deployment=azure.get("deployment"),
             azure_api_version=azure.get("api_version"),
-            api=self.api(raw.get("api"), raw),
+            api=self.api(raw),
         )
 
-    def api(self, value: Any, node: Any) -> str | None:
+    def api(self, raw: Mapping[str, Any]) -> str | None:
+        value = raw.get("api")
         if value is not None and value not in APIS:
-            raise self.fail(f"api must be one of {', '.join(APIS)}, got {value!r}", node)
+            raise self.fail(f"api must be one of {', '.join(APIS)}, got {value!r}", line=line_of_key(raw, "api"))
         return value
 
     def tactics(self, raw: Mapping[str, Any], line: int | None) -> Tactics:
         extract = transform = tool_results = truncation = None
+
+        def at(key: str) -> int | None:
+            return line_of_key(raw, key) or line
+
         if raw.get("extract") is not None:
-            extract = parse_steps(raw["extract"], key="extract", path=self.path, line=line, allowed=EXTRACT_STEPS)
+            extract = parse_steps(
+                raw["extract"], key="extract", path=self.path, line=at("extract"), allowed=EXTRACT_STEPS
+            )
             if len(extract) != 1:
-                raise self.fail("extract is one step, e.g. {after: 'Answer:'}; chain more under transform:", raw, line)
+                raise self.fail(
+                    "extract is one step, e.g. {after: 'Answer:'}; chain more under transform:", line=at("extract")
+                )
         if raw.get("transform") is not None:
-            transform = parse_steps(raw["transform"], key="transform", path=self.path, line=line)
+            transform = parse_steps(raw["transform"], key="transform", path=self.path, line=at("transform"))
         if raw.get("tool_results") is not None:
-            tool_results = dict(self.mapping(raw["tool_results"], "tool_results (tool name: result)", line=line))
+            tool_results = dict(
+                self.mapping(raw["tool_results"], "tool_results (tool name: result)", line=at("tool_results"))
+            )
         if raw.get("truncation") is not None:
             if raw["truncation"] not in ("expected", "fail"):
-                raise self.fail(f"truncation must be 'expected' or 'fail', got {raw['truncation']!r}", raw, line)
+                raise self.fail(
+                    f"truncation must be 'expected' or 'fail', got {raw['truncation']!r}", line=at("truncation")
+                )
             truncation = raw["truncation"] == "expected"
         return Tactics(extract, transform, tool_results, truncation)
 
@@ -735,7 +748,7 @@ def _suite(
         min_score=reader.min_score(raw, line),
         sampling=reader.sampling(raw, line),
         variant=variant,
-        api=reader.api(raw.get("api"), raw) or provider.api or "chat",
+        api=reader.api(raw) or provider.api or "chat",
         context=reader.context(raw.get("context"), line),
         tactics=reader.tactics(raw, line),
     )

@@ -23,9 +23,10 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 
 
 class LineDict(dict[Any, Any]):
-    """A mapping read from YAML that remembers its (1-based) line."""
+    """A mapping read from YAML that remembers its (1-based) line, and each key's."""
 
     line: int | None = None
+    key_lines: dict[Any, int] | None = None
 
 
 class LineList(list[Any]):
@@ -42,6 +43,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
     loader.flatten_mapping(node)
     result = LineDict()
     result.line = node.start_mark.line + 1
+    result.key_lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, str | int | float | bool) and key is not None:
@@ -49,6 +51,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
                 None, None, "mapping keys must be plain values", key_node.start_mark
             )
         result[key] = loader.construct_object(value_node, deep=True)
+        result.key_lines[key] = key_node.start_mark.line + 1
     return result
 
 
@@ -65,6 +68,12 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _co
 def line_of(value: Any) -> int | None:
     """The line a YAML mapping or list started on, if it came from a file."""
     return getattr(value, "line", None)
+
+
+def line_of_key(mapping: Any, key: Any) -> int | None:
+    """The line of a key in a YAML mapping (or of the mapping itself)."""
+    lines = getattr(mapping, "key_lines", None) or {}
+    return lines.get(key) or line_of(mapping)
 
 
 def loads(text: str, *, path: str | Path) -> Any:

@@ -18,7 +18,7 @@ def load_all() -> None:
     if _loaded:
         return
     _loaded = True
-    from . import accuracy, graded, operational, structure, text, tone  # noqa: F401 - registering side effect
+    from . import accuracy, graded, operational, structure, tactics, text, tone  # noqa: F401 - registering side effect
 
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:

@@ -52,6 +52,7 @@ def grade(
     answer: str,
     *,
     reference: str | None = None,
+    context: str | None = None,
     model: str | None = None,
     params: Mapping[str, Any] | None = None,
 ) -> tuple[float | None, str]:
@@ -59,6 +60,8 @@ def grade(
     parts = [f"Grading criteria:\n{criteria}"]
     if reference is not None:
         parts.append("Reference answer (trusted):\n" + _fence("reference", reference))
+    if context is not None:
+        parts.append("Context the answer was given (trusted):\n" + _fence("context", context))
     parts.append("Answer to grade:\n" + _fence("answer", answer))
     request: dict[str, Any] = {
         "model": model or ctx.settings.judge_model,
