@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pytest
 import yaml
 
 from promptdrift.demo import DemoServer, Script
+from promptdrift.errors import PromptdriftError
+from promptdrift.suite import load_suite
 
 from .conftest import block_sockets
 
@@ -75,3 +78,31 @@ def test_committed_cassettes_match_a_fresh_recording_from_the_demo_script(
             assert after["response"]["body"] == before["response"]["body"], name
         for key in ("answer", "checks", "fingerprint", "model_returned"):
             assert new["metadata"]["promptdrift"][key] == old["metadata"]["promptdrift"][key], (name, key)
+
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_readme_quick_start_states_the_example_outcomes() -> None:
+    assert f"`{OUTCOMES['passed']} passed, {OUTCOMES['xfailed']} xfailed`" in README
+
+
+def test_every_yaml_example_in_the_readme_loads_as_part_of_a_suite(tmp_path: Path) -> None:
+    """Each ```yaml block, completed with what a suite needs, loads: its checks, steps and keys are real."""
+    shutil.copytree(REPO / "fixtures", tmp_path / "fixtures")
+    blocks = re.findall(r"```yaml\n(.*?)```", README, re.DOTALL)
+    assert len(blocks) >= 8
+    base = {"suite": "readme", "model": "m", "prompt": {"user": "hi"}, "cases": [{"id": "a"}]}
+    for number, block in enumerate(blocks, 1):
+        fragment = yaml.safe_load(block)
+        if "cases" in fragment:
+            for case in fragment["cases"]:
+                case.setdefault("vars", {})
+        data = {**base, **fragment} if isinstance(fragment, dict) else base
+        path = tmp_path / "suites" / f"block{number}.yaml"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        try:
+            load_suite(path, tmp_path)
+        except PromptdriftError as exc:
+            raise AssertionError(f"README yaml block {number} does not load: {exc}\n{block}") from None

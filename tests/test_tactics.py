@@ -560,3 +560,44 @@ def test_turns_must_be_a_list_of_user_messages(pytester: pytest.Pytester) -> Non
     write(pytester, "suites/bad.yaml", "suite: bad\nmodel: m\nprompt: {system: s}\ncases:\n  - {id: a}\n")
     result = pytester.runpytest()
     result.stdout.fnmatch_lines(["*prompt.user (the user message template) is required, unless every case has turns*"])
+
+
+def test_variants_can_switch_api_context_and_tactics(pytester: pytest.Pytester, demo: DemoServer) -> None:
+    script(
+        demo, {"when": {"contains": "returns"}, "reply": "Returns are accepted within 30 days of delivery.\nAnswer: 30"}
+    )
+    write_policies(pytester)
+    suite = FAQ.replace("expect:\n  - grounded: {min: 1.0}\n  - faithfulness: {min: 0.7}\n", "")
+    suite += """
+variants:
+  chat-all-documents: {context: {documents: "fixtures/policies/*.md"}}
+  responses-extracted: {api: responses, extract: {after: "Answer:"}, expect: [{equals: "30"}]}
+"""
+    write(pytester, "suites/faq.yaml", suite)
+    record_and_replay(pytester, demo, passed=2)
+    folder = pytester.path / "cassettes/faq"
+    chat = cassettes.load(folder / "chat-all-documents/return-window.yaml").interactions[0]
+    assert (
+        chat.uri.endswith("/chat/completions") and chat.request_json["messages"][0]["content"].count("[fixtures/") == 3
+    )
+    responses = cassettes.load(folder / "responses-extracted/return-window.yaml")
+    assert responses.interactions[0].uri.endswith("/responses") and responses.meta["checked_text"] == "30"
+
+
+def test_prompt_run_in_python_runs_a_conversation_case(pytester: pytest.Pytester, demo: DemoServer) -> None:
+    script(
+        demo,
+        {"when": {"contains": "blurb"}, "reply": LONG_BLURB},
+        {"when": {"contains": "polish"}, "reply": "Trail boots that grip rock and stay dry."},
+    )
+    write(pytester, "suites/blurbs.yaml", REVISION)
+    pytester.makepyfile(
+        test_blurb="""
+        def test_polish(prompt):
+            out = prompt.run("suites/blurbs.yaml", case="polish")
+            assert out.text == "Trail boots that grip rock and stay dry."
+            out.check()
+        """
+    )
+    record_and_replay(pytester, demo, passed=2)  # the suite's own item, and the Python test
+    assert len(cassettes.load(pytester.path / "cassettes/test_blurb/test_polish.yaml").interactions) == 2
