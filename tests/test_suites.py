@@ -42,7 +42,7 @@ def test_only_suite_files_are_collected(pytester: pytest.Pytester, support_suite
         ("suite: bad\nprompt: {user: hi}\ncases: [{id: a}, {id: a}]\n", "*duplicate case id 'a'*"),
         (
             "suite: bad\nprompt: {user: hi}\ncases: [{id: a}]\ngenerate: {vars: {}}\n",
-            "*'generate' is not supported by this version*",
+            "*generate: vars: give each generated variable a strategy*",
         ),
         (
             "suite: bad\nprompt: {user: hi}\ncases: [{id: a}]\ncontext: {files: docs}\n",

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import functools
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import pytest
 
 from .checks import Answer, CheckResult, CheckSpec, parse_check
 from .client import Channel
@@ -81,6 +85,7 @@ class PromptSession:
         self.channel = Channel(settings, recorder)
         self.ctx = Context(settings, self.channel)
         self.results: list[CheckResult] = []
+        self.examples: list[dict[str, Any]] = []  # a @given test's drawn arguments, in the order they ran
         self._suites: dict[str, Suite] = {}
 
     def client(self, provider: Provider | None = None) -> openai.OpenAI:
@@ -152,4 +157,72 @@ def close_session(session: PromptSession, nodeid: str) -> None:
     recorder = session.recorder
     if recorder.errors or not recorder.needs_save:
         return
-    recorder.save({"test": nodeid, "checks": [r.to_dict() for r in session.results]})
+    meta: dict[str, Any] = {"test": nodeid, "checks": [r.to_dict() for r in session.results]}
+    if session.examples:
+        meta["examples"] = session.examples
+    recorder.save(meta)
+
+
+def run_given(item: pytest.Function, session: PromptSession) -> bool:
+    """Run a Hypothesis ``@given`` test that uses the ``prompt`` fixture (or a recorded client).
+
+    Recording: Hypothesis generates (and shrinks) as usual; each example's drawn
+    arguments are logged and stored in the test's cassette beside its calls.
+    Replay: exactly the stored examples run, in order, without Hypothesis
+    generating anything, so another seed or Hypothesis version still replays
+    every call; the last failing example (Hypothesis's falsifying one when it
+    was recorded) fails the test.
+    """
+    handle = item.obj.hypothesis  # type: ignore[attr-defined]
+    fixtures = {name: item.funcargs[name] for name in item._fixtureinfo.argnames}
+    bound = (item.instance,) if item.instance is not None else ()
+    recorder = session.recorder
+    stored = recorder.old.meta.get("examples") if recorder.old is not None and not recorder.recording else None
+    if stored is not None:
+        failure: tuple[dict[str, Any], Exception] | None = None
+        for example in stored:
+            try:
+                handle.inner_test(*bound, **fixtures, **example)
+            except Exception as exc:
+                failure = (example, exc)
+        if failure is not None:
+            example, error = failure
+            error.add_note(f"Failing test case (replayed from {recorder.display}): {example!r}")
+            raise error
+        return True
+    if not recorder.recording:
+        raise recorder.missing()  # replay without stored examples: never let Hypothesis draw new ones
+    original = handle.inner_test
+    fixture_names = set(item.fixturenames)
+
+    @functools.wraps(original)
+    def logged(*args: Any, **kwargs: Any) -> Any:
+        session.examples.append(storable({k: v for k, v in kwargs.items() if k not in fixture_names}))
+        return original(*args, **kwargs)
+
+    handle.inner_test = logged
+    try:
+        item.obj(**fixtures)
+    finally:
+        handle.inner_test = original
+    return True
+
+
+def storable(example: dict[str, Any]) -> dict[str, Any]:
+    """An example as the cassette stores it; values must be plain data (text, numbers, lists, dicts, dates)."""
+
+    def check(value: Any) -> None:
+        if isinstance(value, dict):
+            for item in value.values():
+                check(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                check(item)
+        elif not isinstance(value, str | int | float | bool | type(None) | datetime.date):
+            raise PromptdriftError(
+                f"a @given example value of type {type(value).__name__} cannot be stored in the cassette; "
+                "draw plain values (text, numbers, booleans, lists, dicts, dates) and build objects in the test"
+            )
+
+    check(example)
+    return example

@@ -85,7 +85,9 @@ def readable_body(body: bytes) -> str:
     stripped = text.lstrip()
     if stripped[:1] in ("{", "["):
         try:
-            return json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
+            pretty = json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
+            # Inside JSON strings only: escaped, they keep the body a readable literal block in the cassette.
+            return pretty.replace("\x85", "\\u0085").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
         except ValueError:
             pass
     return text

@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
+from . import yamlio
 from .config import Settings
 from .drift import CaseRecord, case_record, regression_message
 from .errors import PromptDriftError, PromptdriftError
 from .gates import Gate, evaluate_gate
 from .report import RecordStore
-from .runner import Outcome, run_case
+from .runner import GENERATED, Outcome, run_case, run_generated
 from .schedule import RUNS_KEY, CaseRuns
 from .suite import Case, Suite, load_suite
 
@@ -74,6 +75,9 @@ class SuiteFile(pytest.File):
         """``case`` and ``gate[label]``, or ``case[variant]`` and ``gate[label][variant]`` for a variant."""
         for case in suite.cases:
             yield CaseItem.from_parent(self, name=case.id + suffix, suite=suite, case=case)
+        if suite.generate is not None:
+            case = Case(GENERATED, {}, line=suite.line)
+            yield GeneratedItem.from_parent(self, name=GENERATED + suffix, suite=suite, case=case)
         for gate in suite.gates:
             yield GateItem.from_parent(self, name=f"gate[{gate.label}]{suffix}", suite=suite, gate=gate)
 
@@ -111,6 +115,8 @@ class NoVariantItem(pytest.Item):
 
 class CaseItem(pytest.Item):
     """One case of a suite: calls the model (recorded or replayed) and applies its checks."""
+
+    pooled = True  # recorded in the pool of concurrent cases (see promptdrift.schedule)
 
     def __init__(self, *, suite: Suite, case: Case, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -166,6 +172,18 @@ class CaseItem(pytest.Item):
     def reportinfo(self) -> tuple[Any, int | None, str]:
         line = (self.case.line or 1) - 1
         return self.path, line, f"{self.suite.label}::{self.case.id}"
+
+
+class GeneratedItem(CaseItem):
+    """A suite's generated cases (``generate:``): one item, like one Hypothesis test, over all its examples.
+
+    Not run in the recording pool: Hypothesis explores the examples one after another.
+    """
+
+    pooled = False
+
+    def run(self) -> Outcome:
+        return run_generated(self.suite, settings_of(self.config), self.nodeid)
 
 
 class CaseRegressed(Exception):
@@ -241,6 +259,8 @@ def candidate_xfail(suite: Suite, why: str) -> None:
 
 def format_failure(outcome: Outcome) -> str:
     """The failure text: each failed check with its reason, then the answer and where it came from."""
+    if outcome.examples is not None:
+        return format_property_failure(outcome)
     if outcome.sampling is not None:
         return format_sampled_failure(outcome)
     lines = [f"{len(outcome.failures)} of {len(outcome.results)} checks failed:"]
@@ -271,6 +291,23 @@ def _excerpt(title: str, text: str) -> list[str]:
         rest = len(text) - len("\n".join(shown))
         lines.append(f"  | … ({rest:,} more characters)")
     return lines
+
+
+def format_property_failure(outcome: Outcome) -> str:
+    """Generated cases: how many examples failed, then the falsifying input, its checks and its answer."""
+    n, k = len(outcome.samples), outcome.sample_passes
+    index = outcome.falsifying if outcome.falsifying is not None else 0
+    how = "recorded now: Hypothesis's shrunk example" if outcome.recorded else "replayed from the cassette"
+    lines = [f"the suite's checks failed for {n - k} of {n} generated examples; falsifying example ({how}):"]
+    example = (outcome.examples or [{}])[index]
+    lines.extend("  " + line for line in yamlio.dumps(example).splitlines())
+    sample = outcome.samples[index]
+    for result in sample.results:
+        if not result.passed:
+            lines.append(f"  FAIL {result.label}: {result.reason}")
+    lines.extend(_excerpt("answer:", sample.answer.model_text))
+    lines.append(f"cassette: {outcome.cassette} (every example and its answer, in order)")
+    return "\n".join(lines)
 
 
 def format_sampled_failure(outcome: Outcome) -> str:

@@ -15,6 +15,8 @@ A script is YAML::
         reply: {json: {total: 42.5}}  # the content is this JSON
       - when: {contains: "where is order"}
         tool_calls: [{name: lookup_order, arguments: {order_id: A-1001}}]
+      - when: {pattern: 'order (?P<sku>[A-Z]-\\d+)'}   # named groups fill {sku} in the reply
+        reply: {json: {order: "{sku}"}}
       - when: {tool_result: "shipped"}            # after a tool result that contains "shipped"
         reply: "Your order A-1001 has shipped."
       - when: {contains: "joke"}
@@ -67,16 +69,21 @@ class Rule:
     finish_reason: str = "stop"
     replies: list[Any] | None = None  # answers given in turn to repeated requests (samples), cycling
     tool_result: str | None = None  # answers only after a tool result containing this
+    pattern: str | None = None  # a regex the last user message must match; its named groups fill "{name}" in the reply
     _turn: itertools.count[int] = field(default_factory=itertools.count, repr=False, compare=False)
 
-    def answer(self) -> Any:
-        """The reply to give now: ``reply``, or the next of ``replies``."""
-        if self.replies:
-            return self.replies[next(self._turn) % len(self.replies)]
-        return self.reply
+    def answer(self, body: Mapping[str, Any] | None = None) -> Any:
+        """The reply to give now: ``reply``, or the next of ``replies``; ``{group}`` filled from ``pattern``."""
+        reply = self.replies[next(self._turn) % len(self.replies)] if self.replies else self.reply
+        if self.pattern is None or body is None:
+            return reply
+        match = re.search(self.pattern, _last_user_text(body), re.DOTALL)
+        return _filled(reply, match.groupdict() if match else {})
 
     def matches(self, body: Mapping[str, Any]) -> bool:
         if self.model is not None and body.get("model") != self.model:
+            return False
+        if self.pattern is not None and not re.search(self.pattern, _last_user_text(body), re.DOTALL):
             return False
         messages = body.get("messages") or []
         last = messages[-1] if messages else {}
@@ -96,6 +103,28 @@ class Rule:
             if self.system.casefold() not in _content_text(system.get("content")).casefold():
                 return False
         return True
+
+
+def _last_user_text(body: Mapping[str, Any]) -> str:
+    messages = body.get("messages") or []
+    last_user: Mapping[str, Any] = next((m for m in reversed(messages) if m.get("role") == "user"), {})
+    return _content_text(last_user.get("content"))
+
+
+def _filled(reply: Any, groups: Mapping[str, str]) -> Any:
+    """``{name}`` in reply strings replaced by the pattern's groups; a value that is exactly one
+    ``{name}`` whose group is a whole number becomes that number (JSON replies keep their types)."""
+    if isinstance(reply, str):
+        whole = re.fullmatch(r"\{(\w+)\}", reply)
+        if whole and whole.group(1) in groups:
+            value = groups[whole.group(1)]
+            return int(value) if value.isdigit() else value
+        return re.sub(r"\{(\w+)\}", lambda m: groups.get(m.group(1), m.group(0)), reply)
+    if isinstance(reply, Mapping):
+        return {k: _filled(v, groups) for k, v in reply.items()}
+    if isinstance(reply, list):
+        return [_filled(v, groups) for v in reply]
+    return reply
 
 
 def _content_text(content: Any) -> str:
@@ -129,6 +158,7 @@ class Script:
                     system=when.get("system"),
                     model=when.get("model"),
                     tool_result=when.get("tool_result"),
+                    pattern=when.get("pattern"),
                     finish_reason=raw.get("finish_reason", "tool_calls" if raw.get("tool_calls") else "stop"),
                 )
             )
@@ -355,7 +385,7 @@ class DemoServer:
             return self._response(request, body)
         model = str(body.get("model", "demo"))
         rule = self._rule(body)
-        text = _reply_text(rule.answer())
+        text = _reply_text(rule.answer(body))
         returned = (self.script.snapshot if isinstance(self.script, Script) else "{model}").format(model=model)
         prompt_tokens = sum(_words(_content_text(m.get("content"))) for m in body.get("messages") or [])
         completion_tokens = _words(text) if text else 0
@@ -443,7 +473,7 @@ class DemoServer:
         model = str(body.get("model", "demo"))
         messages = responses_messages(body)
         rule = self._rule({**body, "messages": messages})
-        text = _reply_text(rule.answer())
+        text = _reply_text(rule.answer({**body, "messages": messages}))
         returned = (self.script.snapshot if isinstance(self.script, Script) else "{model}").format(model=model)
         ident = "resp_demo" + hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:10]
         output: list[dict[str, Any]] = []

@@ -67,7 +67,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     shared_upstream.set_limit(settings.concurrency)
     if settings.record is RecordMode.NONE or hasattr(config, "workerinput") or config.option.collectonly:
         return
-    cases = [item for item in session.items if isinstance(item, CaseItem)]
+    cases = [item for item in session.items if isinstance(item, CaseItem) and item.pooled]
     if settings.concurrency > 1 and len(cases) > 1:
         import openai  # noqa: F401 - once, here, rather than in every pool thread at the same time
 
@@ -145,6 +145,17 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             terminalreporter.write_line(line)
     for path in write_reports(settings.report, records.cases, records.gates):
         terminalreporter.write_line(f"promptdrift report: {path}")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Hypothesis ``@given`` tests with a recorded fixture: examples stored when recording, replayed as stored."""
+    session = pyfuncitem.funcargs.get("_promptdrift_session")
+    if session is None or getattr(pyfuncitem.obj, "hypothesis", None) is None:
+        return None
+    from .api import run_given
+
+    return run_given(pyfuncitem, session)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -141,11 +141,7 @@ class Recorder:
             if self.recording:
                 return None
             if self.old is None:
-                raise self._error(
-                    MissingCassetteError(
-                        f"no recording at {self.display}. Record it with: {self.record_hint}", path=None
-                    )
-                )
+                raise self.missing()
             fp = cassettes.fingerprint(method, uri, body)
             for index, interaction in enumerate(self.old.interactions):
                 if not self.played[index] and interaction.fingerprint == fp:
@@ -177,6 +173,23 @@ class Recorder:
                 ):
                     return self._play(index)
             return None
+
+    def missing(self) -> MissingCassetteError:
+        """The error for a recording this run needs and does not have."""
+        return self._error(  # type: ignore[return-value]
+            MissingCassetteError(f"no recording at {self.display}. Record it with: {self.record_hint}", path=None)
+        )
+
+    def changed(self, what: str, recorded: Any, current: Any) -> PromptDriftError:
+        """Prompt drift in something other than a request (a generate: block), with its diff."""
+        diff = drift_diff(recorded, current)
+        return self._error(  # type: ignore[return-value]
+            PromptDriftError(
+                f"prompt drift: {what} changed since {self.display} was recorded.\n{diff}\n"
+                f"If the change is intended, re-record: {self.rerecord_hint}",
+                diff=diff,
+            )
+        )
 
     def _play(self, index: int) -> Interaction:
         assert self.old is not None

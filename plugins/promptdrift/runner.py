@@ -20,7 +20,7 @@ from .client import Channel
 from .config import Settings
 from .errors import PromptdriftError, RecordingError
 from .paths import resolve_in_root, safe_name
-from .recorder import Recorder
+from .recorder import Recorder, RecordMode
 from .stats import wilson_lower
 from .suite import Case, Provider, Sampling, Suite, Turn
 
@@ -357,15 +357,14 @@ class Outcome:
     samples: list[Sample] = field(default_factory=list)
     sampling: Sampling | None = None  # set for a sampled case
 
+    examples: list[dict[str, Any]] | None = None  # generated cases: the inputs, one per sample
+    falsifying: int | None = None  # generated cases: the example shown (Hypothesis's shrunk one when recorded)
+
     def _score(self, results: Sequence[CheckResult]) -> float:
-        weights = [spec.weight for spec in self.specs] or [1.0] * len(results)
-        total = sum(weights)
-        return sum(w for w, r in zip(weights, results, strict=True) if r.passed) / total if total else 1.0
+        return weighted_score(results, self.specs)
 
     def _passes(self, results: Sequence[CheckResult]) -> bool:
-        if self.min_score is not None:
-            return self._score(results) >= self.min_score
-        return all(r.passed for r in results)
+        return passes(results, self.specs, self.min_score)
 
     @property
     def score(self) -> float:
@@ -403,6 +402,21 @@ class Outcome:
     @property
     def failures(self) -> list[CheckResult]:
         return [r for r in self.results if not r.passed]
+
+
+def weighted_score(results: Sequence[CheckResult], specs: Sequence[CheckSpec]) -> float:
+    """The weighted share of passed checks (1.0 with no checks); implicit results (truncation) weigh 1."""
+    weights = [spec.weight for spec in specs][: len(results)]
+    weights = [1.0] * (len(results) - len(weights)) + weights  # turn and implicit results come first
+    total = sum(weights)
+    return sum(w for w, r in zip(weights, results, strict=True) if r.passed) / total if total else 1.0
+
+
+def passes(results: Sequence[CheckResult], specs: Sequence[CheckSpec], min_score: float | None) -> bool:
+    """All checks pass, or (with ``min_score``) their weighted share reaches it."""
+    if min_score is not None:
+        return weighted_score(results, specs) >= min_score
+    return all(r.passed for r in results)
 
 
 def cassette_path(settings: Settings, suite: Suite, case_id: str) -> Path:
@@ -454,5 +468,87 @@ def run_case(suite: Suite, case: Case, settings: Settings, nodeid: str) -> Outco
         if sampled:
             meta["samples"] = [s.to_meta() for s in samples[1:]]
             meta["pass_rate"] = f"{outcome.sample_passes}/{count}"
+        recorder.save(meta)
+    return outcome
+
+
+GENERATED = "generated"  # the item and cassette name of a suite's generated cases
+
+
+def run_generated(suite: Suite, settings: Settings, nodeid: str) -> Outcome:
+    """A suite's ``generate:`` block: explored with Hypothesis while recording, the stored examples on replay.
+
+    Every example is a case with the generated variables; the suite's ``expect``
+    are the properties each must satisfy. All examples go into one cassette,
+    ``cassettes/<suite>/generated.yaml``, with the examples themselves and the
+    ``generate:`` declaration they came from: a replay runs exactly those
+    examples in order and never imports Hypothesis, and a changed declaration
+    is prompt drift.
+    """
+    from . import generate
+
+    spec = suite.generate
+    assert spec is not None
+    recorder = recorder_for(settings, cassette_path(settings, suite, GENERATED), nodeid)
+    channel = Channel(settings, recorder)
+    ctx = Context(settings, channel)
+    min_score = suite.min_score
+    stored = recorder.old.meta.get("generate") if recorder.old is not None else None
+    if isinstance(stored, Mapping) and stored.get("declaration") != spec.declaration:
+        if recorder.mode in (RecordMode.NONE, RecordMode.NEW):
+            raise recorder.changed("the generate: block", stored.get("declaration"), dict(spec.declaration))
+        stored = None  # changed / all: explore again; the old cassette is the baseline
+    samples: list[Sample] = []
+
+    def run_example(values: Mapping[str, Any]) -> Sample:
+        case = Case(f"{GENERATED}-{len(samples) + 1}", dict(values))
+        sample = Conversation(suite, case, settings, channel, ctx).run()
+        samples.append(sample)
+        return sample
+
+    if stored is None:
+        if recorder.old is not None and recorder.mode is RecordMode.NONE:
+            raise recorder.changed("the generate: block", "(no generated examples recorded)", dict(spec.declaration))
+        if recorder.old is None and not recorder.recording:
+            raise recorder.missing()
+        examples, falsifying = generate.explore(
+            spec, lambda values: passes(run_example(values).results, suite.expect, min_score)
+        )
+        version = generate.hypothesis_version()
+    else:
+        examples = list(stored.get("examples") or [])
+        for values in examples:
+            run_example(values)
+        failed = [i for i, s in enumerate(samples) if not passes(s.results, suite.expect, min_score)]
+        falsifying = stored.get("falsifying") if stored.get("falsifying") in failed else next(iter(failed), None)
+        version = stored.get("hypothesis")
+    recorder.finish_replay()
+    shown = samples[falsifying if falsifying is not None else 0] if samples else Sample(Answer(""), [])
+    outcome = Outcome(
+        shown.answer,
+        shown.results,
+        recorded=recorder.needs_save,
+        cassette=recorder.display,
+        baseline=dict(recorder.old.meta) if recorder.old is not None else {},
+        min_score=min_score,
+        specs=suite.expect,
+        samples=samples,
+        sampling=Sampling(min_pass_rate=1.0),
+        examples=examples,
+        falsifying=falsifying,
+    )
+    if recorder.needs_save:
+        meta: dict[str, Any] = {"suite": suite.name}
+        if suite.variant:
+            meta["variant"] = suite.variant
+        meta["case"] = GENERATED
+        meta["generate"] = {
+            "declaration": dict(spec.declaration),
+            "hypothesis": version,
+            "examples": examples,
+            "falsifying": falsifying,
+        }
+        meta.update(shown.to_meta())
+        meta["pass_rate"] = f"{outcome.sample_passes}/{len(samples)}"
         recorder.save(meta)
     return outcome

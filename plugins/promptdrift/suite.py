@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from .checks import CheckSpec, parse_check
 from .errors import SuiteError
 from .gates import Gate, parse_gates
+from .generate import Generate, parse_generate
 from .paths import resolve_in_root
 from .transform import EXTRACT_STEPS, Step, parse_steps
 from .yamlio import LineDict, line_of, line_of_key, load_file, loads
@@ -52,9 +53,8 @@ SUITE_KEYS = {
     "transform": "post-processing before the checks: strip, lowercase, regex, json, json_path, last_line, function",
     "tool_results": "scripted results of tool calls, by tool name; fed back for a follow-up answer",
     "truncation": "expected: an answer cut off by the token limit is not a failure (default: it fails)",
+    "generate": "generated cases: Hypothesis strategies per variable, checked by the suite's expect",
 }
-# Keys the design reserves for later features: named so that the error is honest.
-PLANNED_KEYS = {"generate"}
 APIS = ("chat", "responses")
 TACTIC_KEYS = {"extract", "transform", "tool_results", "truncation"}  # suite-wide, overridable per case
 CASE_KEYS = {
@@ -260,6 +260,7 @@ class Suite:
     api: str = "chat"  # chat or responses
     context: Retrieval | None = None
     tactics: Tactics = Tactics()
+    generate: Generate | None = None
 
     @property
     def candidate(self) -> bool:
@@ -460,6 +461,9 @@ class _Reader:
         if value is not None and value not in APIS:
             raise self.fail(f"api must be one of {', '.join(APIS)}, got {value!r}", line=line_of_key(raw, "api"))
         return value
+
+    def generate(self, value: Any, line: int | None) -> Generate | None:
+        return None if value is None else parse_generate(value, path=self.path, rootdir=self.rootdir, line=line)
 
     def tactics(self, raw: Mapping[str, Any], line: int | None) -> Tactics:
         extract = transform = tool_results = truncation = None
@@ -664,19 +668,17 @@ def load_suite(path: Path, rootdir: Path) -> Suite:
     raw = load_file(path, display=relpath)
     if not isinstance(raw, Mapping):
         raise SuiteError("a suite must be a YAML mapping with suite, prompt and cases", path=relpath)
-    planned = sorted(k for k in raw if k in PLANNED_KEYS)
-    if planned:
-        raise reader.fail(f"{planned[0]!r} is not supported by this version of promptdrift yet", raw)
     reader.mapping(raw, "suite", set(SUITE_KEYS))
     name = raw.get("suite")
     if not isinstance(name, str) or not CASE_ID.match(name):
         raise reader.fail("suite: give the suite a unique id without spaces, e.g. 'suite: support-reply'", raw)
     if "prompt" not in raw:
         raise reader.fail("prompt is required (system / few_shot / user, or messages)", raw)
-    if "cases" not in raw:
-        raise reader.fail("cases is required (an inline list or a CSV / JSONL / YAML file)", raw)
+    if "cases" not in raw and "generate" not in raw:
+        raise reader.fail("cases is required (an inline list or a CSV / JSONL / YAML file), or generate:", raw)
     line = line_of(raw)
-    base = _suite(reader, raw, name, path, relpath, line, reader.cases(raw["cases"], line), None)
+    cases = reader.cases(raw["cases"], line) if "cases" in raw else ()
+    base = _suite(reader, raw, name, path, relpath, line, cases, None)
     if raw.get("variants") is None:
         if raw.get("ship") is not None:
             raise reader.fail("ship: names a variant, and this suite has no variants", raw)
@@ -739,7 +741,7 @@ def _suite(
         relpath=relpath,
         model=model,
         params=reader.params(raw, line),
-        prompt=reader.prompt(raw["prompt"], line, user_required=not all(case.turns for case in cases)),
+        prompt=reader.prompt(raw["prompt"], line, user_required=not (cases and all(case.turns for case in cases))),
         provider=provider,
         expect=reader.checks(raw.get("expect"), "expect", line),
         cases=cases,
@@ -751,4 +753,5 @@ def _suite(
         api=reader.api(raw) or provider.api or "chat",
         context=reader.context(raw.get("context"), line),
         tactics=reader.tactics(raw, line),
+        generate=reader.generate(raw.get("generate"), line_of_key(raw, "generate") or line),
     )

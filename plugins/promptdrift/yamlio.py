@@ -158,7 +158,13 @@ class _ReadablePyDumper(yaml.SafeDumper):
     """The same in pure Python: libyaml escapes characters beyond the BMP (emoji), this one writes them."""
 
 
+# Line breaks YAML knows besides \n: a reader turns them into \n (or a space) in every style but double quotes.
+_OTHER_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
+
+
 def _represent_str(dumper: Any, data: str) -> yaml.ScalarNode:
+    if any(mark in data for mark in _OTHER_BREAKS):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"')  # escaped: round-trips exactly
     if "\n" in data:
         return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
     return dumper.represent_scalar("tag:yaml.org,2002:str", data)
