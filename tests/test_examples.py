@@ -16,7 +16,7 @@ from promptdrift.suite import load_suite
 from .conftest import block_sockets
 
 REPO = Path(__file__).resolve().parents[1]
-OUTCOMES = {"passed": 39, "xfailed": 10}  # as the README's quick start says; the xfails: support_tactics' candidates
+OUTCOMES = {"passed": 40, "xfailed": 10}  # as the README's quick start says; the xfails: support_tactics' candidates
 
 
 @pytest.fixture
@@ -44,6 +44,7 @@ def test_examples_replay_with_sockets_blocked(pytester: pytest.Pytester, repo_co
         [
             "*suites/contact_extraction.yaml::full-signature PASSED*",
             "*suites/invoice_extractor.yaml::office-supplies PASSED*",
+            "*suites/order_intake.yaml::generated PASSED*",
             "*suites/order_lookup.yaml::shipped PASSED*",
             "*suites/product_blurb.yaml::trail-boots PASSED*",
             "*suites/returns_faq.yaml::return-window PASSED*",
@@ -53,7 +54,7 @@ def test_examples_replay_with_sockets_blocked(pytester: pytest.Pytester, repo_co
             "*suites/ticket_classifier.yaml::double-charge PASSED*",
             "*suites/ticket_classifier.yaml::gate?accuracy? PASSED*",
             "*suites/word_problems.yaml::egg-boxes PASSED*",
-            "*promptdrift (none): 38 replayed*",
+            "*promptdrift (none): 39 replayed*",
             "decision matrix: support-tactics",
             "*cheapest variant that meets every gate: policy-context ($0.000062)",
         ]

@@ -43,7 +43,21 @@ BASE: dict[str, Any] = {
         {"id": "b", "vars": {"name": "Bo", "message": "refund"}, "min_score": 0.5, "params": {"seed": 1}},
     ],
     "gate": {"pass_rate": {"min": 0.5}},
+    "context": {"documents": "fixtures/docs/*.md", "top_k": 1, "query": "{{ message }}"},
+    "extract": {"after": "Answer:"},
+    "transform": ["strip", {"regex": "(\\d+)"}, "json"],
+    "tools": [{"name": "lookup", "parameters": {"type": "object"}}],
+    "tool_results": {"lookup": {"status": "ok"}},
+    "generate": {
+        "max_examples": 5,
+        "vars": {
+            "name": {"text": {"alphabet": "ab'", "max_size": 5}},
+            "message": {"sampled_from": "fixtures/words.txt"},
+            "n": {"from_schema": {"type": "object", "properties": {"a": {"type": "integer"}}}},
+        },
+    },
 }
+BASE["cases"].append({"id": "c", "vars": {"name": "Cy", "message": "x"}, "turns": [{"user": "a"}, {"user": "b"}]})
 
 SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=20), st.binary(max_size=8)
@@ -131,7 +145,12 @@ SUITE_TEXT = st.one_of(
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("fuzz")
+    path = tmp_path_factory.mktemp("fuzz")
+    (path / "fixtures" / "docs").mkdir(parents=True)
+    (path / "fixtures" / "docs" / "returns.md").write_text("Returns within 30 days.", encoding="utf-8")
+    (path / "fixtures" / "docs" / "shipping.md").write_text("Shipping takes 3 days.", encoding="utf-8")
+    (path / "fixtures" / "words.txt").write_text("late\nrefund\n", encoding="utf-8")
+    return path
 
 
 @settings(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import shutil
+from pathlib import Path
 
 import pytest
 import yaml
@@ -270,3 +273,24 @@ def test_the_declaration_is_plain_data(tmp_path) -> None:
         yaml.safe_load("{vars: {d: {dates: {min: 2026-01-01}}}}"), path="s.yaml", rootdir=tmp_path, line=1
     )
     assert spec.declaration == {"vars": {"d": {"dates": {"min": "2026-01-01"}}}}
+
+
+def test_the_readme_given_example_records_and_replays(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = Path(__file__).resolve().parents[1]
+    block = next(
+        b for b in re.findall(r"```python\n(.*?)```", (repo / "README.md").read_text(), re.DOTALL) if "@given" in b
+    )
+    shutil.copytree(repo / "fixtures", pytester.path / "fixtures")
+    (pytester.path / "suites").mkdir()
+    shutil.copy(repo / "suites/order_intake.yaml", pytester.path / "suites")
+    pytester.makepyfile(test_readme=block)
+    with DemoServer(Script.from_file(repo / "fixtures/demo/script.yaml")) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "demo")
+        pytester.runpytest("test_readme.py", "--prompt-record=new").assert_outcomes(passed=1)
+    examples = cassettes.load(pytester.path / "cassettes/test_readme/test_order_number_survives.yaml").meta["examples"]
+    assert len(examples) == 20
+    block_sockets(pytester)
+    pytester.runpytest("test_readme.py", "--hypothesis-seed=7").assert_outcomes(passed=1)

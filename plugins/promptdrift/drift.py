@@ -122,6 +122,7 @@ class CaseRecord:
     deltas: list[CheckDelta] = field(default_factory=list)
     variant: str | None = None
     variant_index: int = 0
+    generated: bool = False  # the samples are a suite's generated examples (generate:)
     samples: int = 0  # with samples: how many, how many passed, the rate, its Wilson bound and what is required
     passes: int = 0
     pass_rate: float | None = None
@@ -213,6 +214,7 @@ def case_record(
         variant_index=variant_index,
     )
     if outcome.sampling is not None:
+        record.generated = outcome.examples is not None
         record.samples = len(outcome.samples)
         record.passes = outcome.sample_passes
         record.pass_rate = outcome.pass_rate

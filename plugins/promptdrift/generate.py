@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PromptdriftError, SuiteError
-from .paths import resolve_in_root
+from .paths import read_text, resolve_in_root
 from .yamlio import line_of, load_file
 
 STRATEGIES = {
@@ -157,15 +157,21 @@ def _argument(kind: str, arg: Any, rootdir: Path) -> Any:
 
 def _sample_file(name: str, rootdir: Path) -> Any:
     path = resolve_in_root(rootdir, name, what="sampled_from")
-    if path.suffix in (".json", ".yaml", ".yml"):
-        return json.loads(path.read_text(encoding="utf-8")) if path.suffix == ".json" else load_file(path, display=name)
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if path.suffix in (".yaml", ".yml"):
+        return load_file(path, display=name)
+    text = read_text(path, what="sampled_from")
+    if path.suffix == ".json":
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"{name} is not valid JSON ({exc})") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def _schema_file(name: str, rootdir: Path) -> Any:
     path = resolve_in_root(rootdir, name, what="from_schema")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_text(path, what="from_schema"))
     except ValueError as exc:
         raise ValueError(f"{name} is not valid JSON ({exc})") from None
 
@@ -194,6 +200,12 @@ def schema_strategy(schema: Mapping[str, Any], *, check: bool = False) -> Any:
     if unsupported:
         raise ValueError(f"JSON Schema keyword {unsupported[0]!r} is not supported for generation")
     if check:
+        import jsonschema
+
+        try:
+            jsonschema.Draft202012Validator.check_schema(dict(schema))
+        except jsonschema.SchemaError as exc:
+            raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
         nested = [*(schema.get("properties") or {}).values(), schema.get("items")]
         for sub in [*nested, *(schema.get("anyOf") or []), *(schema.get("oneOf") or [])]:
             if isinstance(sub, Mapping):
@@ -238,7 +250,8 @@ def _typed(kind: str, schema: Mapping[str, Any], st: Any) -> Any:
         )
     if kind == "string":
         if "pattern" in schema:
-            return st.from_regex(schema["pattern"])
+            # JSON Schema patterns are ECMA-262: \d is ASCII and $ is the very end (no trailing newline).
+            return st.from_regex(re.compile(re.sub(r"(?<!\\)\$", r"\\Z", schema["pattern"]), re.ASCII))
         if schema.get("format") == "date":
             return st.dates().map(dt.date.isoformat)
         if schema.get("format") == "email":
@@ -318,9 +331,10 @@ def explore(spec: Generate, passes: Callable[[dict[str, Any]], bool]) -> tuple[l
     seen: dict[str, int] = {}
     stopped: list[PromptdriftError] = []
 
-    def attempt(values: dict[str, Any]) -> None:
+    def attempt(drawn: dict[str, Any]) -> None:
         if stopped:
             raise stopped[0]
+        values = {name: drawn[name] for name, _, _ in spec.vars}  # in declared order: cassettes read well
         key = json.dumps(values, sort_keys=True, default=str)
         if key not in seen:
             try:

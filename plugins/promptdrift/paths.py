@@ -39,7 +39,19 @@ def resolve_in_root(rootdir: Path, name: str, *, what: str, suite: str | None = 
             path=suite,
             line=line,
         )
+    if resolved.is_dir():
+        raise SuiteError(
+            f"{what}: {name!r} is a folder; give a file (or a glob where one is allowed)", path=suite, line=line
+        )
     return resolved
+
+
+def read_text(path: Path, *, what: str, suite: str | None = None, line: int | None = None) -> str:
+    """A fixture file's text; an unreadable or non-UTF-8 file is a :class:`SuiteError` naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SuiteError(f"{what}: cannot read {path.name} as UTF-8 text ({exc})", path=suite, line=line) from None
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+=-]+")

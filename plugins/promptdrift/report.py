@@ -147,7 +147,8 @@ def terminal_lines(
             lines.append(f"improved   {record.nodeid}: {delta.check} {delta.note}")
     for record in cases:
         if record.samples:
-            lines.append(f"sampled    {record.nodeid}: {_sampled(record)}")
+            kind = "generated" if record.generated else "sampled"
+            lines.append(f"{kind:<10} {record.nodeid}: {_sampled(record)}")
     for decision in decisions(cases, gates):
         head, body = table_rows(decision)
         widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
@@ -160,6 +161,8 @@ def terminal_lines(
 
 def _sampled(record: CaseRecord) -> str:
     """``4/5 passed, rate 0.8, Wilson bound 0.38; needs 0.8`` for a sampled case."""
+    if record.generated:
+        return f"{record.passes}/{record.samples} generated examples passed"
     text = f"{record.passes}/{record.samples} passed, rate {record.pass_rate or 0:.2f}"
     if record.pass_bound is not None:
         text += f", Wilson bound {record.pass_bound:.2f}"

@@ -10,6 +10,7 @@ same on every run; a changed document shows as prompt drift.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -57,6 +58,8 @@ def _index(documents: tuple[Document, ...]) -> Any:
 def _bm25s() -> Any:
     try:
         import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # no line per index build or empty query
     except ImportError as exc:
         missing = isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] == "bm25s"
         cause = "is not installed" if missing else f"failed to import ({exc})"

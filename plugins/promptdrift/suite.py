@@ -21,7 +21,7 @@ from .checks import CheckSpec, parse_check
 from .errors import SuiteError
 from .gates import Gate, parse_gates
 from .generate import Generate, parse_generate
-from .paths import resolve_in_root
+from .paths import read_text, resolve_in_root
 from .transform import EXTRACT_STEPS, Step, parse_steps
 from .yamlio import LineDict, line_of, line_of_key, load_file, loads
 
@@ -519,7 +519,7 @@ class _Reader:
         documents = []
         for pattern in patterns:
             for path in self.glob(pattern, raw):
-                text = path.read_text(encoding="utf-8")
+                text = read_text(path, what="context.documents", suite=self.path, line=line_of(raw))
                 documents.append(Document(path.relative_to(self.rootdir.resolve()).as_posix(), text.strip()))
         top_k = raw.get("top_k")
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
@@ -617,7 +617,7 @@ class _Reader:
 
     def case_table(self, name: str, node: Any) -> list[Any]:
         path = self.file(name, "cases", node)
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, what="cases", suite=self.path, line=line_of(node))
         suffix = path.suffix.lower()
         if suffix == ".csv":
             rows = []
