@@ -14,6 +14,8 @@ import pytest
 
 from promptdrift import cassettes
 from promptdrift.demo import DemoServer, Script
+from promptdrift.transform import StepFailed, parse_steps
+from promptdrift.transform import apply as apply_steps
 
 from .conftest import block_sockets, write
 
@@ -601,3 +603,36 @@ def test_prompt_run_in_python_runs_a_conversation_case(pytester: pytest.Pytester
     )
     record_and_replay(pytester, demo, passed=2)  # the suite's own item, and the Python test
     assert len(cassettes.load(pytester.path / "cassettes/test_blurb/test_polish.yaml").interactions) == 2
+
+
+@pytest.mark.parametrize(
+    ("steps", "text", "expected"),
+    [
+        ([{"after": "Answer:"}], "6 x 7 = 42\nAnswer: 42 ", "42"),
+        ([{"regex": r"total: (\d+)"}], "the total: 17 EUR", "17"),
+        ([{"regex": r"\d+ EUR"}], "the total: 17 EUR", "17 EUR"),
+        ([{"json_path": "$.answer"}], '{"answer": "yes", "why": "..."}', "yes"),
+        ([{"json_path": "$.items[0]"}], '{"items": [{"a": 1}]}', '{"a": 1}'),
+        (["last_line"], "step 1\nstep 2\n\n  final  \n", "final"),
+        (["json"], 'Sure:\n```json\n{"a": 1}\n```', '{"a": 1}'),
+        (["json"], ' {"a": 1} ', '{"a": 1}'),
+        (["strip", "lowercase"], "  YES \n", "yes"),
+    ],
+)
+def test_each_step_shapes_the_text(tmp_path, steps: list, text: str, expected: str) -> None:
+    parsed = parse_steps(steps, key="transform", path="s.yaml", line=1)
+    assert apply_steps(parsed, text, tmp_path) == expected
+
+
+@pytest.mark.parametrize(
+    ("steps", "text", "reason"),
+    [
+        ([{"json_path": "$.answer"}], "not json", "json_path '$.answer': the answer is not JSON"),
+        ([{"json_path": "$.missing"}], "{}", "json_path '$.missing': no value at that path"),
+        (["last_line"], "  \n", "last_line: the answer is empty"),
+    ],
+)
+def test_a_step_that_cannot_apply_says_why(tmp_path, steps: list, text: str, reason: str) -> None:
+    with pytest.raises(StepFailed) as failed:
+        apply_steps(parse_steps(steps, key="transform", path="s.yaml", line=1), text, tmp_path)
+    assert str(failed.value).startswith(reason)
