@@ -148,3 +148,24 @@ def many_cases(pytester: pytest.Pytester, count: int, *, gate: bool = True) -> P
     (pytester.path / "suites").mkdir(exist_ok=True)
     (pytester.path / "suites" / "many.yaml").write_text(text, encoding="utf-8")
     return pytester.path / "cassettes" / "many"
+
+
+def assert_invalid_suite(pytester: pytest.Pytester, text: str, pattern: str) -> None:
+    """``suites/bad.yaml`` with ``text`` fails as one item whose message matches ``pattern`` (fnmatch)."""
+    write(pytester, "suites/bad.yaml", text)
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([pattern])
+
+
+def drift_after_edit(pytester: pytest.Pytester, path: str, old: str, new: str) -> pytest.RunResult:
+    """Record everything, replace ``old`` with ``new`` in the file at ``path``, replay: one case drifts."""
+    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=1)
+    target = pytester.path / path
+    text = target.read_text(encoding="utf-8")
+    assert old in text
+    target.write_text(text.replace(old, new), encoding="utf-8")
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*prompt drift*"])
+    return result

@@ -16,7 +16,7 @@ from promptdrift import cassettes
 from promptdrift.demo import DemoServer, Script
 from promptdrift.generate import parse_generate
 
-from .conftest import block_sockets, write
+from .conftest import assert_invalid_suite, block_sockets, drift_after_edit, write
 
 # The demo "model" extracts the order from the message, except that an apostrophe in the name breaks it.
 ORDER = r"this is (?P<name>.*)\. Please send (?P<qty>\d+) x (?P<sku>[A-Z]{3}-\d{3}) to (?P<city>.+) on (?P<day>\S+)\."
@@ -133,10 +133,7 @@ def test_a_failing_property_reports_the_shrunk_input_and_replay_reproduces_it(
 def test_a_changed_generate_block_is_drift_with_both_declarations(
     pytester: pytest.Pytester, intake: DemoServer
 ) -> None:
-    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=1)
-    write(pytester, "suites/intake.yaml", SUITE.replace("max: 99", "max: 500"))
-    result = pytester.runpytest()
-    result.assert_outcomes(failed=1)
+    result = drift_after_edit(pytester, "suites/intake.yaml", "max: 99", "max: 500")
     result.stdout.fnmatch_lines(
         [
             "*prompt drift: the generate: block changed since cassettes/intake/generated.yaml was recorded.",
@@ -150,11 +147,9 @@ def test_a_changed_generate_block_is_drift_with_both_declarations(
 
 
 def test_an_edited_prompt_replays_the_same_examples_as_drift(pytester: pytest.Pytester, intake: DemoServer) -> None:
-    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=1)
-    write(pytester, "suites/intake.yaml", SUITE.replace("Extract the order as JSON.", "Extract the order."))
-    result = pytester.runpytest()
-    result.assert_outcomes(failed=1)
+    result = drift_after_edit(pytester, "suites/intake.yaml", "Extract the order as JSON.", "Extract the order.")
     result.stdout.fnmatch_lines(["*prompt drift: the request differs*", "*-*Extract the order as JSON.*"])
+    assert len(stored(pytester)["examples"]) == 12  # the stored examples were replayed, not new ones
 
 
 def test_without_a_recording_replay_says_how_to_record(pytester: pytest.Pytester) -> None:
@@ -245,10 +240,8 @@ def test_given_with_the_prompt_fixture_records_each_example_and_replays_them(
     ],
 )
 def test_malformed_generate_blocks_name_the_file(pytester: pytest.Pytester, block: str, message: str) -> None:
-    write(pytester, "suites/bad.yaml", f"suite: bad\nmodel: m\nprompt: {{user: hi}}\ngenerate: {block}\n")
-    result = pytester.runpytest()
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*suites/bad.yaml:4: generate: " + message.lstrip("*")])
+    text = f"suite: bad\nmodel: m\nprompt: {{user: hi}}\ngenerate: {block}\n"
+    assert_invalid_suite(pytester, text, "*suites/bad.yaml:4: generate: " + message.lstrip("*"))
 
 
 @settings(max_examples=30, deadline=None)

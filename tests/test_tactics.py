@@ -17,7 +17,7 @@ from promptdrift.demo import DemoServer, Script
 from promptdrift.transform import StepFailed, parse_steps
 from promptdrift.transform import apply as apply_steps
 
-from .conftest import block_sockets, write
+from .conftest import assert_invalid_suite, block_sockets, drift_after_edit, write
 
 
 def record_and_replay(pytester: pytest.Pytester, demo: DemoServer, **outcomes: int) -> pytest.RunResult:
@@ -89,11 +89,8 @@ def test_an_edited_turn_is_prompt_drift(pytester: pytest.Pytester, demo: DemoSer
         demo, {"when": {"contains": "blurb"}, "reply": LONG_BLURB}, {"when": {"contains": "polish"}, "reply": "Short."}
     )
     write(pytester, "suites/blurbs.yaml", REVISION)
-    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=1)
-    write(pytester, "suites/blurbs.yaml", REVISION.replace("at most 12 words", "at most 10 words"))
-    result = pytester.runpytest()
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*prompt drift*", "*-*at most 12 words*", "*+*at most 10 words*"])
+    result = drift_after_edit(pytester, "suites/blurbs.yaml", "at most 12 words", "at most 10 words")
+    result.stdout.fnmatch_lines(["*-*at most 12 words*", "*+*at most 10 words*"])
 
 
 # -- reasoning with answer extraction -----------------------------------------------------
@@ -385,11 +382,8 @@ def test_a_changed_document_is_prompt_drift(pytester: pytest.Pytester, demo: Dem
     script(demo, GRADER, {"when": {"contains": "returns"}, "reply": "Returns are accepted within 30 days of delivery."})
     write_policies(pytester)
     write(pytester, "suites/faq.yaml", FAQ)
-    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=1)
-    write(pytester, "fixtures/policies/returns.md", POLICIES["returns.md"].replace("30 days", "14 days"))
-    result = pytester.runpytest()
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*prompt drift*", "*-*30 days*", "*+*14 days*"])
+    result = drift_after_edit(pytester, "fixtures/policies/returns.md", "30 days", "14 days")
+    result.stdout.fnmatch_lines(["*-*30 days*", "*+*14 days*"])
 
 
 # -- finish reasons ---------------------------------------------------------------------------
@@ -543,10 +537,8 @@ def test_async_clients_record_concurrent_calls_and_replay_them(pytester: pytest.
 )
 def test_malformed_tactics_name_the_file_and_line(pytester: pytest.Pytester, fragment: str, message: str) -> None:
     write(pytester, "fixtures/a.md", "A document.")
-    write(pytester, "suites/bad.yaml", "suite: bad\nmodel: m\nprompt: {user: hi}\ncases: [{id: a}]\n" + fragment)
-    result = pytester.runpytest()
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*suites/bad.yaml:5: " + message.lstrip("*")])
+    text = "suite: bad\nmodel: m\nprompt: {user: hi}\ncases: [{id: a}]\n" + fragment
+    assert_invalid_suite(pytester, text, "*suites/bad.yaml:5: " + message.lstrip("*"))
 
 
 def test_turns_must_be_a_list_of_user_messages(pytester: pytest.Pytester) -> None:

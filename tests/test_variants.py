@@ -12,7 +12,7 @@ from promptdrift import cassettes
 from promptdrift.demo import DemoServer, Script
 from promptdrift.stats import wilson_lower
 
-from .conftest import write
+from .conftest import assert_invalid_suite, write
 
 
 def lit(pattern: str) -> str:
@@ -243,10 +243,8 @@ def test_samples_option_overrides_the_suite(pytester: pytest.Pytester, scripted:
     ],
 )
 def test_bad_variant_and_sample_settings_are_clear_errors(pytester: pytest.Pytester, extra: str, message: str) -> None:
-    write(pytester, "suites/bad.yaml", f"suite: bad\nmodel: m\nprompt: {{user: hi}}\n{extra}\ncases: [{{id: a}}]\n")
-    result = pytester.runpytest()
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([f"*suites/bad.yaml:*{message}*"])
+    text = f"suite: bad\nmodel: m\nprompt: {{user: hi}}\n{extra}\ncases: [{{id: a}}]\n"
+    assert_invalid_suite(pytester, text, f"*suites/bad.yaml:*{message}*")
 
 
 def test_ship_gates_the_run_on_the_shipped_variant_only(pytester: pytest.Pytester, scripted: DemoServer) -> None:
