@@ -203,8 +203,19 @@ def test_a_missing_transform_function_names_the_step(pytester: pytest.Pytester, 
     result = pytester.runpytest("--prompt-record=new", "-k", "shouted")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*FAIL transform: function 'shop_rules:without_dashes': cannot import 'shop_rules:without_dashes'*"]
+        [
+            "*FAIL transform: function 'shop_rules:without_dashes': cannot use 'shop_rules:without_dashes': shop_rules is not found*"
+        ]
     )
+
+
+def test_a_transform_function_must_live_in_the_repository(pytester: pytest.Pytester, demo: DemoServer) -> None:
+    """A suite (perhaps from an untrusted pull request) cannot run library code such as os:system on an answer."""
+    script(demo, {"when": {"contains": "C-1"}, "reply": "Found it, id: C-1"})
+    write(pytester, "suites/extract.yaml", EXTRACTION.replace("shop_rules:without_dashes", "os:system"))
+    result = pytester.runpytest("--prompt-record=new", "-k", "shouted")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*cannot use 'os:system': os is not a module of this repository*"])
 
 
 # -- tool calls ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ and the checks then see the raw answer.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import re
 import sys
@@ -168,6 +169,17 @@ def _function(ref: str, rootdir: Path) -> Callable[[str], str]:
     root = str(rootdir)
     if root not in sys.path:
         sys.path.insert(0, root)  # user modules live in the repository, as pytest's rootdir-relative imports
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError) as exc:
+        raise StepFailed(f"cannot import {ref!r} ({type(exc).__name__}: {exc}); check the module path") from None
+    origin = Path(spec.origin).resolve() if spec is not None and spec.origin else None
+    if origin is None or not origin.is_relative_to(rootdir.resolve()):
+        # A suite names code to run on model output: only the repository's own modules, never os:system.
+        where = "not found" if spec is None else f"not a module of this repository ({spec.origin})"
+        raise StepFailed(
+            f"cannot use {ref!r}: {module_name} is {where}; put the function in a module in the repository"
+        )
     try:
         func = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
