@@ -173,7 +173,8 @@ def _function(ref: str, rootdir: Path) -> Callable[[str], str]:
         spec = importlib.util.find_spec(module_name)
     except (ImportError, ValueError) as exc:
         raise StepFailed(f"cannot import {ref!r} ({type(exc).__name__}: {exc}); check the module path") from None
-    origin = Path(spec.origin).resolve() if spec is not None and spec.origin else None
+    located = spec is not None and spec.has_location and spec.origin and Path(spec.origin).is_absolute()
+    origin = Path(spec.origin).resolve() if located and spec is not None and spec.origin else None  # not "frozen"
     if origin is None or not origin.is_relative_to(rootdir.resolve()):
         # A suite names code to run on model output: only the repository's own modules, never os:system.
         where = "not found" if spec is None else f"not a module of this repository ({spec.origin})"
