@@ -24,12 +24,16 @@ def test_validate_reports_good_and_bad_suites(tmp_path: Path, capsys: pytest.Cap
     (tmp_path / "suites/good.yaml").write_text("suite: good\nprompt: {user: hi}\ncases: [{id: a}]\n")
     (tmp_path / "suites/bad.yaml").write_text("suite: bad\nprompt: {user: hi}\ncases: [{id: a, expect: [{nope: 1}]}]\n")
     (tmp_path / "suites/data.yaml").write_text("not: a suite\n")
+    (tmp_path / "suites/gen.yaml").write_text(
+        "suite: gen\nprompt: {user: hi}\ngenerate: {vars: {n: {booleans: true}}}\n"
+    )
     code = main(["validate", str(tmp_path / "suites"), "--rootdir", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 1
     assert "ok   suites/good.yaml: suite 'good', 1 case(s)" in out
     assert "FAIL suites/bad.yaml:3: unknown check 'nope'" in out
-    assert "1 valid, 1 invalid" in out
+    assert "ok   suites/gen.yaml: suite 'gen', 0 case(s), generated cases (up to 25)" in out
+    assert "2 valid, 1 invalid" in out
 
 
 def test_console_script_is_installed() -> None:

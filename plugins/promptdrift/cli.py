@@ -29,7 +29,8 @@ def _validate(args: argparse.Namespace) -> int:
             failed += 1
             print(f"FAIL {exc}")
         else:
-            print(f"ok   {suite.relpath}: suite {suite.name!r}, {len(suite.cases)} case(s)")
+            generated = f", generated cases (up to {suite.generate.max_examples})" if suite.generate else ""
+            print(f"ok   {suite.relpath}: suite {suite.name!r}, {len(suite.cases)} case(s){generated}")
     print(f"{len(suites) - failed} valid, {failed} invalid")
     return 1 if failed or not suites else 0
 
