@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from promptdrift import cassettes
 from promptdrift.demo import DemoServer, Script
-from promptdrift.generate import parse_generate
+from promptdrift.generate import explore, parse_generate
 
 from .conftest import assert_invalid_suite, block_sockets, drift_after_edit, write
 
@@ -287,3 +287,36 @@ def test_the_readme_given_example_records_and_replays(
     assert len(examples) == 20
     block_sockets(pytester)
     pytester.runpytest("test_readme.py", "--hypothesis-seed=7").assert_outcomes(passed=1)
+
+
+def test_every_strategy_draws_values_within_its_declaration(tmp_path: Path) -> None:
+    (tmp_path / "words.json").write_text('["a", "b"]')
+    block = yaml.safe_load(
+        """
+        max_examples: 40
+        vars:
+          i: {integers: {min: -3, max: 3}}
+          f: {floats: {min: 0.5, max: 2}}
+          t: {text: {alphabet: "xy'", min_size: 2, max_size: 4}}
+          r: {from_regex: '[A-Z]-\\d{2}'}
+          s: {sampled_from: [red, green]}
+          w: {sampled_from: words.json}
+          d: {dates: {min: 2026-01-01, max: 2026-01-31}}
+          df: {dates: {min: 2026-02-01, max: 2026-02-03, format: "%d/%m"}}
+          b: {booleans: true}
+          j: {just: fixed}
+          o: {from_schema: {type: object, required: [n], properties: {n: {type: integer, minimum: 1, maximum: 5}, e: {enum: [x, y]}}}}
+        """
+    )
+    spec = parse_generate(block, path="s.yaml", rootdir=tmp_path, line=1)
+    examples, falsifying = explore(spec, lambda values: True)
+    assert falsifying is None and 1 < len(examples) <= 40
+    for e in examples:
+        assert list(e) == ["i", "f", "t", "r", "s", "w", "d", "df", "b", "j", "o"]  # declared order
+        assert -3 <= e["i"] <= 3 and 0.5 <= e["f"] <= 2
+        assert 2 <= len(e["t"]) <= 4 and set(e["t"]) <= set("xy'")
+        assert re.fullmatch(r"[A-Z]-[0-9]{2}", e["r"])
+        assert e["s"] in ("red", "green") and e["w"] in ("a", "b") and e["j"] == "fixed"
+        assert dt.date(2026, 1, 1) <= e["d"] <= dt.date(2026, 1, 31)
+        assert e["df"] in ("01/02", "02/02", "03/02") and isinstance(e["b"], bool)
+        assert 1 <= e["o"]["n"] <= 5 and e["o"].get("e", "x") in ("x", "y")

@@ -117,6 +117,9 @@ def test_checks_see_the_extracted_answer_and_the_report_keeps_the_reasoning(
     record_and_replay(pytester, demo, passed=1)
     meta = cassettes.load(pytester.path / "cassettes/eggs/boxes.yaml").meta
     assert meta["answer"].startswith("Each box holds 6 eggs.") and meta["checked_text"] == "42"
+    pytester.runpytest("--prompt-report=report.json").assert_outcomes(passed=1)
+    (case,) = json.loads((pytester.path / "report.json").read_text())["cases"]
+    assert case["answer"] == "Each box holds 6 eggs.\n6 x 7 = 42.\nAnswer: 42"  # the report keeps the reasoning
 
 
 @pytest.mark.parametrize(
