@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import shutil
 from pathlib import Path
@@ -320,3 +321,14 @@ def test_every_strategy_draws_values_within_its_declaration(tmp_path: Path) -> N
         assert dt.date(2026, 1, 1) <= e["d"] <= dt.date(2026, 1, 31)
         assert e["df"] in ("01/02", "02/02", "03/02") and isinstance(e["b"], bool)
         assert 1 <= e["o"]["n"] <= 5 and e["o"].get("e", "x") in ("x", "y")
+
+
+def test_rerecording_generated_cases_compares_the_tokens_of_every_example(
+    pytester: pytest.Pytester, intake: DemoServer
+) -> None:
+    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=1)
+    pytester.runpytest("--prompt-record=all", "--prompt-report=report.json").assert_outcomes(passed=1)
+    (case,) = json.loads((pytester.path / "report.json").read_text())["cases"]
+    calls = cassettes.load(pytester.path / "cassettes/intake/generated.yaml").meta["interactions"]
+    assert case["usage"]["total_tokens"] == sum(call["usage"]["total_tokens"] for call in calls)
+    assert case["baseline"]["usage"] == case["usage"]  # the same examples and answers: no token change

@@ -642,3 +642,18 @@ def test_a_step_that_cannot_apply_says_why(tmp_path, steps: list, text: str, rea
     with pytest.raises(StepFailed) as failed:
         apply_steps(parse_steps(steps, key="transform", path="s.yaml", line=1), text, tmp_path)
     assert str(failed.value).startswith(reason)
+
+
+def test_a_rerecorded_multi_call_case_compares_the_tokens_of_all_its_calls(
+    pytester: pytest.Pytester, demo: DemoServer
+) -> None:
+    tool_script(demo, "A-1001")
+    write(pytester, "suites/orders.yaml", TOOLS)
+    write(pytester, "fixtures/lookup.json", json.dumps(LOOKUP_SCHEMA))
+    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=1)
+    calls = cassettes.load(pytester.path / "cassettes/orders/where.yaml").meta["interactions"]
+    both = sum(call["usage"]["total_tokens"] for call in calls)
+    pytester.runpytest("--prompt-record=all", "--prompt-report=report.json").assert_outcomes(passed=1)
+    (case,) = json.loads((pytester.path / "report.json").read_text())["cases"]
+    assert len(calls) == 2 and case["usage"]["total_tokens"] == both
+    assert case["baseline"]["usage"] == case["usage"]  # the same answer: no token change reported

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from .checks import Answer, CheckSpec, registry
+from .checks.base import total_usage
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -168,10 +169,18 @@ def baseline_summary(meta: Mapping[str, Any]) -> dict[str, Any]:
         "answer": meta.get("answer", ""),
         "model": first.get("model_returned"),  # of the answer call, not of graders or embeddings
         "model_requested": first.get("model_requested"),
-        "usage": dict(first.get("usage") or {}),
+        "usage": _recorded_usage(meta) or dict(first.get("usage") or {}),
         "latency_ms": first.get("latency_ms"),
         "recorded_at": meta.get("recorded_at"),
     }
+
+
+def _recorded_usage(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The tokens a case's answers used when it was recorded: all its calls and samples, as a new record counts."""
+    answers = [meta, *(s for s in meta.get("samples") or [] if isinstance(s, Mapping))]
+    if not all(isinstance(a.get("usage"), Mapping) for a in answers):
+        return {}  # recorded before promptdrift stored it: the first call's usage stands in
+    return total_usage(a["usage"] for a in answers)
 
 
 def case_record(
@@ -191,11 +200,7 @@ def case_record(
 
     answer = outcome.answer
     answers = [s.answer for s in outcome.samples] or [answer]
-    usage: dict[str, Any] = {}
-    for each in answers:
-        for key, value in each.usage.items():
-            if isinstance(value, int | float):
-                usage[key] = usage.get(key, 0) + value
+    usage = total_usage(each.usage for each in answers)
     costs = [price_of(settings.prices, each) for each in answers]
     latencies = [each.latency_ms for each in answers if each.latency_ms is not None]
     record = CaseRecord(

@@ -80,13 +80,17 @@ def pytest_runtestloop(session: pytest.Session) -> None:
             )
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Also on Ctrl-C and ``-x``: cases not yet started are cancelled; those in flight finish and save."""
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Also on Ctrl-C and ``-x``: cases not yet started are cancelled; those in flight finish and save.
+
+    The run waits for them (except after Ctrl-C, which should stop at once), so it
+    ends with every cassette it started complete on disk.
+    """
     from .schedule import RUNS_KEY
 
     runs = session.config.stash.get(RUNS_KEY, None)
     if runs is not None:
-        runs.shutdown()
+        runs.shutdown(wait=exitstatus != pytest.ExitCode.INTERRUPTED)
 
 
 class _XdistHooks:

@@ -16,6 +16,7 @@ import httpx2
 from . import templating, transform
 from .apis import APIS, Api, short, tool_call_message, tool_result_message
 from .checks import Answer, CheckResult, CheckSpec, evaluate
+from .checks.base import total_usage
 from .client import Channel
 from .config import Settings
 from .errors import PromptdriftError, RecordingError
@@ -277,16 +278,11 @@ def _combined(final: Answer, calls: Sequence[Answer]) -> Answer:
     """The final answer, with every tool call of the case and the tokens and latency of all its calls."""
     if len(calls) <= 1:
         return final
-    usage: dict[str, Any] = {}
-    for call in calls:
-        for key, value in call.usage.items():
-            if isinstance(value, int | float):
-                usage[key] = usage.get(key, 0) + value
     latencies = [c.latency_ms for c in calls if c.latency_ms is not None]
     return dataclasses.replace(
         final,
         tool_calls=[tc for c in calls for tc in c.tool_calls],
-        usage=usage,
+        usage=total_usage(c.usage for c in calls),
         latency_ms=sum(latencies) if latencies else None,
     )
 
@@ -336,6 +332,7 @@ class Sample:
         if self.answer.raw is not None:
             meta["checked_text"] = self.answer.text
         meta["checks"] = [r.to_dict() for r in self.results]
+        meta["usage"] = dict(self.answer.usage)  # every call of the answer (turns, tool rounds), not graders
         return meta
 
 
@@ -549,6 +546,7 @@ def run_generated(suite: Suite, settings: Settings, nodeid: str) -> Outcome:
             "falsifying": falsifying,
         }
         meta.update(shown.to_meta())
+        meta["usage"] = total_usage(s.answer.usage for s in samples)  # every example, as the case's record counts
         meta["pass_rate"] = f"{outcome.sample_passes}/{len(samples)}"
         recorder.save(meta)
     return outcome

@@ -102,10 +102,13 @@ class CaseRuns:
                 with self._lock:
                     self._futures.pop(nodeid, None)
 
-    def shutdown(self) -> None:
-        """Cancel cases not yet started; those in flight finish and save (or keep the old cassette)."""
+    def shutdown(self, *, wait: bool = False) -> None:
+        """Cancel cases not yet started; those in flight finish and save (or keep the old cassette).
+
+        ``wait``: return only when they have (the run ends with every cassette it started written).
+        """
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown(wait=wait, cancel_futures=True)
 
 
 RUNS_KEY = pytest.StashKey[CaseRuns]()

@@ -12,7 +12,7 @@ under that exact name (``not_contains`` is: "none of these", not "not all").
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -76,6 +76,16 @@ class Answer:
     def json(self) -> Any:
         """The answer parsed as JSON; raises ``ValueError`` when it is not JSON."""
         return json.loads(self.text)
+
+
+def total_usage(usages: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Token counts added up over several calls (or answers); non-numeric entries are left out."""
+    total: dict[str, Any] = {}
+    for usage in usages:
+        for key, value in usage.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                total[key] = total.get(key, 0) + value
+    return total
 
 
 class CheckContext(Protocol):
