@@ -657,3 +657,21 @@ def test_a_rerecorded_multi_call_case_compares_the_tokens_of_all_its_calls(
     (case,) = json.loads((pytester.path / "report.json").read_text())["cases"]
     assert len(calls) == 2 and case["usage"]["total_tokens"] == both
     assert case["baseline"]["usage"] == case["usage"]  # the same answer: no token change reported
+
+
+def test_operational_checks_count_every_call_of_a_tool_loop(pytester: pytest.Pytester, demo: DemoServer) -> None:
+    tool_script(demo, "A-1001")
+    write(pytester, "fixtures/lookup.json", json.dumps(LOOKUP_SCHEMA))
+    write(pytester, "suites/orders.yaml", TOOLS)
+    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=1)
+    calls = cassettes.load(pytester.path / "cassettes/orders/where.yaml").meta["interactions"]
+    each, both = max(c["usage"]["total_tokens"] for c in calls), sum(c["usage"]["total_tokens"] for c in calls)
+    # A limit every single call meets, but the two together do not: checks are evaluated again on replay.
+    write(
+        pytester,
+        "suites/orders.yaml",
+        TOOLS.replace("  - contains: shipped", f"  - contains: shipped\n  - tokens: {{max: {each}}}"),
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*FAIL tokens*{both}*"])
