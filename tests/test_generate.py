@@ -332,3 +332,22 @@ def test_rerecording_generated_cases_compares_the_tokens_of_every_example(
     calls = cassettes.load(pytester.path / "cassettes/intake/generated.yaml").meta["interactions"]
     assert case["usage"]["total_tokens"] == sum(call["usage"]["total_tokens"] for call in calls)
     assert case["baseline"]["usage"] == case["usage"]  # the same examples and answers: no token change
+
+
+def test_a_given_test_rerecorded_in_changed_mode_keeps_its_examples(
+    pytester: pytest.Pytester, demo: DemoServer
+) -> None:
+    demo.script = Script.from_data({"rules": [GOOD]})
+    passing = PYTHON_GIVEN.replace('    assert out.json["quantity"] < 60, "large orders are refused"\n', "")
+    pytester.makepyfile(test_orders=passing)
+    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=1)
+    path = pytester.path / "cassettes/test_orders/test_order_number_survives.yaml"
+    examples = cassettes.load(path).meta["examples"]
+    pytester.makepyfile(test_orders=passing.replace("Hi, this is Ann.", "Hello, this is Ann."))
+    pytester.runpytest().assert_outcomes(failed=1)  # the request changed: drift
+    pytester.runpytest("--prompt-record=changed").assert_outcomes(passed=1)
+    tape = cassettes.load(path)
+    assert tape.meta["examples"] == examples and len(tape.interactions) == len(examples)
+    assert "Hello, this is Ann." in tape.interactions[0].request_body
+    demo.stop()
+    pytester.runpytest("--hypothesis-seed=5").assert_outcomes(passed=1)

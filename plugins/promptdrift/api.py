@@ -179,6 +179,7 @@ def run_given(item: pytest.Function, session: PromptSession) -> bool:
     recorder = session.recorder
     stored = recorder.old.meta.get("examples") if recorder.old is not None and not recorder.recording else None
     if stored is not None:
+        session.examples.extend(stored)  # kept if a changed request makes this run re-record (changed mode)
         failure: tuple[dict[str, Any], Exception] | None = None
         for example in stored:
             try:
@@ -190,8 +191,10 @@ def run_given(item: pytest.Function, session: PromptSession) -> bool:
             error.add_note(f"Failing test case (replayed from {recorder.display}): {example!r}")
             raise error
         return True
-    if not recorder.recording:
-        raise recorder.missing()  # replay without stored examples: never let Hypothesis draw new ones
+    if not recorder.recording:  # replay without stored examples: never let Hypothesis draw new ones
+        if recorder.old is None:
+            raise recorder.missing()
+        raise recorder.changed("the test became a @given test", "(no examples recorded)", "(examples to draw)")
     original = handle.inner_test
     fixture_names = set(item.fixturenames)
 
