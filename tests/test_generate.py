@@ -351,3 +351,14 @@ def test_a_given_test_rerecorded_in_changed_mode_keeps_its_examples(
     assert "Hello, this is Ann." in tape.interactions[0].request_body
     demo.stop()
     pytester.runpytest("--hypothesis-seed=5").assert_outcomes(passed=1)
+
+
+def test_a_test_that_became_a_given_test_after_recording_says_so(pytester: pytest.Pytester, demo: DemoServer) -> None:
+    demo.script = Script.from_data({"rules": [GOOD]})
+    plain = 'def test_order_number_survives(prompt):\n    prompt.run(messages=[{"role": "user", "content": "hi"}], model="m")\n'
+    pytester.makepyfile(test_orders=plain)
+    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=1)
+    pytester.makepyfile(test_orders=PYTHON_GIVEN)
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*prompt drift: the test became a @given test*", "*--prompt-record=changed*"])
