@@ -71,3 +71,30 @@ def test_drift_in_a_python_test(pytester: pytest.Pytester, demo: DemoServer, sup
     result = pytester.runpytest("tests", "-k", "adhoc")
     result.assert_outcomes(failed=1, deselected=4)
     result.stdout.fnmatch_lines(["*prompt drift*", "*-  content: is my order late?", "*+  content: is my parcel late?"])
+
+
+TWO_CALLS = """
+def test_two_calls(prompt):
+    for question in QUESTIONS:
+        prompt.run(messages=[{"role": "user", "content": question}], model="gpt-4o-mini")
+"""
+
+
+def test_a_python_test_that_no_longer_makes_a_recorded_call_is_drift(
+    pytester: pytest.Pytester, demo: DemoServer
+) -> None:
+    write(pytester, "tests/test_calls.py", 'QUESTIONS = ["is my order late?", "where is my refund?"]\n' + TWO_CALLS)
+    pytester.runpytest("--prompt-record=new", "tests").assert_outcomes(passed=1)
+    write(pytester, "tests/test_calls.py", 'QUESTIONS = ["is my order late?"]\n' + TWO_CALLS)
+    result = pytester.runpytest("tests")
+    result.assert_outcomes(passed=1, errors=1)  # the body passed; the drift is reported at teardown
+    result.stdout.fnmatch_lines(
+        [
+            "*prompt drift: cassettes/tests/test_calls/test_two_calls.yaml holds 1 recorded request(s) that this run "
+            "did not make. If the change is intended, re-record: pytest tests/test_calls.py::test_two_calls "
+            "--prompt-record=changed"
+        ]
+    )
+    result.stdout.no_fnmatch_line("*Traceback*")
+    pytester.runpytest("tests", "--prompt-record=changed").assert_outcomes(passed=1)  # trims the cassette
+    pytester.runpytest("tests").assert_outcomes(passed=1)

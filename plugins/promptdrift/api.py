@@ -152,9 +152,15 @@ def open_session(settings: Settings, path: Path, name: str, nodeid: str) -> Prom
     return PromptSession(settings, recorder)
 
 
-def close_session(session: PromptSession, nodeid: str) -> None:
-    """Save the test's cassette if it recorded anything and no call failed."""
+def close_session(session: PromptSession, nodeid: str, *, passed: bool = False) -> None:
+    """Save the test's cassette if it recorded anything and no call failed.
+
+    After a test that ``passed`` while replaying, recorded calls it no longer made
+    are prompt drift, as for a suite case.
+    """
     recorder = session.recorder
+    if passed and not recorder.errors:
+        recorder.finish_replay()
     if recorder.errors or not recorder.needs_save:
         return
     meta: dict[str, Any] = {"test": nodeid, "checks": [r.to_dict() for r in session.results]}

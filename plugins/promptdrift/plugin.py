@@ -113,11 +113,15 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
+CALL_PASSED_KEY = pytest.StashKey[bool]()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
     if call.when != "call":
         return report
+    item.stash[CALL_PASSED_KEY] = report.passed  # only then are unused recorded calls drift (the prompt fixture)
     error = call.excinfo.value if call.excinfo is not None else None
     if error is not None and not isinstance(error, PromptdriftError) and isinstance(error.__cause__, PromptdriftError):
         error = error.__cause__  # e.g. an SDK error wrapping a drift raised in the transport
@@ -165,12 +169,16 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 @pytest.fixture
 def _promptdrift_session(request: pytest.FixtureRequest) -> Iterator[PromptSession]:
     from .api import close_session, open_session
+    from .errors import PromptdriftError
 
     settings = request.config.stash[SETTINGS_KEY]
     node = request.node
     session = open_session(settings, Path(node.path), node.name, node.nodeid)
     yield session
-    close_session(session, node.nodeid)
+    try:
+        close_session(session, node.nodeid, passed=node.stash.get(CALL_PASSED_KEY, False))
+    except PromptdriftError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture
