@@ -207,7 +207,7 @@ def test_a_missing_transform_function_names_the_step(pytester: pytest.Pytester, 
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*FAIL transform: function 'shop_rules:without_dashes': cannot use 'shop_rules:without_dashes': shop_rules is not found*"
+            "*FAIL transform: function 'shop_rules:without_dashes': cannot use 'shop_rules:without_dashes': no module shop_rules.py in the repository*"
         ]
     )
 
@@ -218,7 +218,7 @@ def test_a_transform_function_must_live_in_the_repository(pytester: pytest.Pytes
     write(pytester, "suites/extract.yaml", EXTRACTION.replace("shop_rules:without_dashes", "os:system"))
     result = pytester.runpytest("--prompt-record=new", "-k", "shouted")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*cannot use 'os:system': os is not a module of this repository*"])
+    result.stdout.fnmatch_lines(["*cannot use 'os:system': no module os.py in the repository*"])
 
 
 # -- tool calls ---------------------------------------------------------------------------------
@@ -675,3 +675,26 @@ def test_operational_checks_count_every_call_of_a_tool_loop(pytester: pytest.Pyt
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([f"*FAIL tokens*{both}*"])
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("def f(text):\n    return text.upper()\n", None),
+        ("def f(text):\n    return len(text)\n", "function 'rules:f': rules:f returned int, not text"),
+        ("def f(text):\n    raise ValueError('no')\n", "function 'rules:f': rules:f raised ValueError: no"),
+        ("raise RuntimeError('broken')\n", "function 'rules:f': importing rules.py failed: RuntimeError: broken"),
+        ("def g(text):\n    return text\n", "function 'rules:f': cannot use 'rules:f': rules.py has no 'f'"),
+    ],
+)
+def test_a_function_step_loads_the_repository_module_and_says_what_went_wrong(
+    tmp_path, source: str, reason: str | None
+) -> None:
+    (tmp_path / "rules.py").write_text(source)
+    steps = parse_steps([{"function": "rules:f"}], key="transform", path="s.yaml", line=1)
+    if reason is None:
+        assert apply_steps(steps, "ok", tmp_path) == "OK"
+        return
+    with pytest.raises(StepFailed) as failed:
+        apply_steps(steps, "ok", tmp_path)
+    assert str(failed.value) == reason

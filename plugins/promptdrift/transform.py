@@ -13,14 +13,15 @@ and the checks then see the raw answer.
 
 from __future__ import annotations
 
-import importlib
+import hashlib
 import importlib.util
 import json
 import re
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from .errors import SuiteError
@@ -165,26 +166,24 @@ def _json_path(expression: str, text: str) -> str:
 
 
 def _function(ref: str, rootdir: Path) -> Callable[[str], str]:
+    """The function ``module:name`` from a module file of this repository (``a.b`` is ``a/b.py``).
+
+    The file is loaded from the repository itself, never through ``sys.path``: a
+    suite (perhaps from a pull request) names code to run on model output, so
+    library code such as ``os:system`` is out of reach, and another checkout's
+    module of the same name is never picked up.
+    """
     module_name, _, attr = ref.partition(":")
-    root = str(rootdir)
-    if root not in sys.path:
-        sys.path.insert(0, root)  # user modules live in the repository, as pytest's rootdir-relative imports
+    root = rootdir.resolve()
+    base = root.joinpath(*module_name.split("."))
+    path = next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()), None)
+    if path is None or not path.resolve().is_relative_to(root):
+        shown = base.relative_to(root).as_posix()
+        raise StepFailed(f"cannot use {ref!r}: no module {shown}.py in the repository; put the function there")
     try:
-        spec = importlib.util.find_spec(module_name)
-    except (ImportError, ValueError) as exc:
-        raise StepFailed(f"cannot import {ref!r} ({type(exc).__name__}: {exc}); check the module path") from None
-    located = spec is not None and spec.has_location and spec.origin and Path(spec.origin).is_absolute()
-    origin = Path(spec.origin).resolve() if located and spec is not None and spec.origin else None  # not "frozen"
-    if origin is None or not origin.is_relative_to(rootdir.resolve()):
-        # A suite names code to run on model output: only the repository's own modules, never os:system.
-        where = "not found" if spec is None else f"not a module of this repository ({spec.origin})"
-        raise StepFailed(
-            f"cannot use {ref!r}: {module_name} is {where}; put the function in a module in the repository"
-        )
-    try:
-        func = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise StepFailed(f"cannot import {ref!r} ({type(exc).__name__}: {exc}); check the module path") from None
+        func = getattr(_module(path.resolve()), attr)
+    except AttributeError:
+        raise StepFailed(f"cannot use {ref!r}: {path.relative_to(root).as_posix()} has no {attr!r}") from None
 
     def call(text: str) -> str:
         try:
@@ -196,3 +195,17 @@ def _function(ref: str, rootdir: Path) -> Callable[[str], str]:
         return out
 
     return call
+
+
+@lru_cache(maxsize=64)
+def _module(path: Path) -> ModuleType:
+    """A user module loaded from its file, once per run (named after its path, so two never clash)."""
+    name = "promptdrift_user_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise StepFailed(f"importing {path.name} failed: {type(exc).__name__}: {exc}") from None
+    return module
