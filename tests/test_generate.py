@@ -361,4 +361,9 @@ def test_a_test_that_became_a_given_test_after_recording_says_so(pytester: pytes
     pytester.makepyfile(test_orders=PYTHON_GIVEN)
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*prompt drift: the test became a @given test*", "*--prompt-record=changed*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*prompt drift: the test (now a @given test) changed since cassettes/*was recorded.*",
+            "*--prompt-record=changed*",
+        ]
+    )

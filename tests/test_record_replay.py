@@ -19,7 +19,7 @@ from promptdrift.client import Channel
 from promptdrift.config import Settings
 from promptdrift.demo import DemoServer
 from promptdrift.recorder import Recorder, RecordMode
-from promptdrift.runner import Context, Conversation, cassette_path
+from promptdrift.runner import Conversation, cassette_path
 from promptdrift.suite import load_suite
 
 from .conftest import block_sockets, write
@@ -206,7 +206,7 @@ def test_fast_replay_reads_the_same_answers_as_the_sdk() -> None:
             for kind in (Recorder, _SdkOnly):
                 recorder = kind(cassette, RecordMode.NONE, display=cassette.name, target=case.id)
                 channel = Channel(settings, recorder)
-                samples.append(Conversation(suite, case, settings, channel, Context(settings, channel)).run())
+                samples.append(Conversation(suite, case, settings, channel).run())
                 assert all(recorder.played), "every recorded call was replayed"
             assert samples[0] == samples[1]
             for interaction in recorder.interactions:

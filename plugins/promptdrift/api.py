@@ -200,7 +200,7 @@ def run_given(item: pytest.Function, session: PromptSession) -> bool:
     if not recorder.recording:  # replay without stored examples: never let Hypothesis draw new ones
         if recorder.old is None:
             raise recorder.missing()
-        raise recorder.changed("the test became a @given test", "(no examples recorded)", "(examples to draw)")
+        raise recorder.changed("the test (now a @given test)", "(no examples recorded)", "(examples to draw)")
     original = handle.inner_test
     fixture_names = set(item.fixturenames)
 

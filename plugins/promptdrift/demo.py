@@ -380,15 +380,26 @@ class DemoServer:
             response.set_data(data[: len(data) // 2])
         return response
 
+    def _scripted(
+        self, body: Mapping[str, Any], messages: list[dict[str, Any]] | None = None
+    ) -> tuple[Rule, str, str, str, tuple[int, int]]:
+        """The rule that answers, its text, the model name returned, a digest of the request, token counts.
+
+        ``messages``: the request as chat messages when it is not a chat request (the Responses API).
+        """
+        chat = dict(body) if messages is None else {**body, "messages": messages}
+        rule = self._rule(chat)
+        text = _reply_text(rule.answer(chat))
+        snapshot = self.script.snapshot if isinstance(self.script, Script) else "{model}"
+        returned = snapshot.format(model=str(body.get("model", "demo")))
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:10]
+        prompt_tokens = sum(_words(_content_text(m.get("content"))) for m in chat.get("messages") or [])
+        return rule, text, returned, digest, (prompt_tokens, _words(text) if text else 0)
+
     def _answer(self, request: Any, body: Mapping[str, Any]) -> Any:
         if request.path.endswith("/responses"):
             return self._response(request, body)
-        model = str(body.get("model", "demo"))
-        rule = self._rule(body)
-        text = _reply_text(rule.answer(body))
-        returned = (self.script.snapshot if isinstance(self.script, Script) else "{model}").format(model=model)
-        prompt_tokens = sum(_words(_content_text(m.get("content"))) for m in body.get("messages") or [])
-        completion_tokens = _words(text) if text else 0
+        rule, text, returned, digest, (prompt_tokens, completion_tokens) = self._scripted(body)
         usage = {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
@@ -403,7 +414,7 @@ class DemoServer:
             for index, call in enumerate(rule.tool_calls or [])
         ]
         created = 1767225600  # fixed, so recordings of the same script are identical
-        ident = "chatcmpl-demo-" + hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:10]
+        ident = "chatcmpl-demo-" + digest
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             return self._respond(
@@ -470,12 +481,8 @@ class DemoServer:
 
     def _response(self, request: Any, body: Mapping[str, Any]) -> Any:
         """The Responses API: the input read as chat messages, answered by the same rules."""
-        model = str(body.get("model", "demo"))
-        messages = responses_messages(body)
-        rule = self._rule({**body, "messages": messages})
-        text = _reply_text(rule.answer({**body, "messages": messages}))
-        returned = (self.script.snapshot if isinstance(self.script, Script) else "{model}").format(model=model)
-        ident = "resp_demo" + hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:10]
+        rule, text, returned, digest, (input_tokens, output_tokens) = self._scripted(body, responses_messages(body))
+        ident = "resp_demo" + digest
         output: list[dict[str, Any]] = []
         if text:
             output.append(
@@ -498,8 +505,6 @@ class DemoServer:
                     "status": "completed",
                 }
             )
-        input_tokens = sum(_words(_content_text(m.get("content"))) for m in messages)
-        output_tokens = _words(text) if text else 0
         cut = rule.finish_reason == "length"
         response = {
             "id": ident,

@@ -182,14 +182,8 @@ class Recorder:
 
     def changed(self, what: str, recorded: Any, current: Any) -> PromptDriftError:
         """Prompt drift in something other than a request (a generate: block), with its diff."""
-        diff = drift_diff(recorded, current)
-        return self._error(  # type: ignore[return-value]
-            PromptDriftError(
-                f"prompt drift: {what} changed since {self.display} was recorded.\n{diff}\n"
-                f"If the change is intended, re-record: {self.rerecord_hint}",
-                diff=diff,
-            )
-        )
+        headline = f"{what} changed since {self.display} was recorded"
+        return self._error(self._drift_error(headline, recorded, current))  # type: ignore[return-value]
 
     def _play(self, index: int) -> Interaction:
         assert self.old is not None
@@ -205,12 +199,16 @@ class Recorder:
         unplayed = [i for i, done in zip(self.old.interactions, self.played, strict=True) if not done]
         same_path = [i for i in unplayed if httpx2.URL(i.uri).path == path and i.method == method]
         candidates = same_path or unplayed or self.old.interactions[-1:]
-        current = cassettes.canonical_body(body)
-        diff = drift_diff(candidates[0].request_json if candidates else "", current)
         if not unplayed:
             headline = f"this run made more requests than were recorded in {self.display}"
         else:
             headline = f"the request differs from the one recorded in {self.display}"
+        recorded = candidates[0].request_json if candidates else ""
+        return self._drift_error(headline, recorded, cassettes.canonical_body(body))
+
+    def _drift_error(self, headline: str, recorded: Any, current: Any) -> PromptDriftError:
+        """Prompt drift: what changed, the diff of the recorded and the current form, and how to re-record."""
+        diff = drift_diff(recorded, current)
         return PromptDriftError(
             f"prompt drift: {headline}.\n{diff}\nIf the change is intended, re-record: {self.rerecord_hint}",
             diff=diff,

@@ -128,16 +128,11 @@ def model_for(suite: Suite, settings: Settings) -> str:
 
 
 def build_request(suite: Suite, case: Case, settings: Settings) -> dict[str, Any]:
-    """The request body of a case's first call (``--prompt-model`` beats the suite's model)."""
-    where = f"case {case.id!r}"
-    variables = case_variables(suite, case, where)
-    messages = opening_messages(suite, variables, where)
-    first = user_turns(suite, case)[0]
-    if first.user is not None:
-        messages.append(
-            {"role": "user", "content": templating.render(first.user, variables, where=where, path=suite.relpath)}
-        )
-    return APIS[suite.api].body(model_for(suite, settings), messages, {**suite.params, **case.params})
+    """The request body of a case's first call, rendered without calling anything (``promptdrift`` tests, fuzzing)."""
+    conversation = Conversation(suite, case, settings)
+    messages = conversation.opening()
+    conversation.add_user(messages, user_turns(suite, case)[0])
+    return conversation.api.body(model_for(suite, settings), messages, conversation.params)
 
 
 def case_where(suite: Suite, case: Case) -> str:
@@ -179,8 +174,12 @@ MAX_TOOL_ROUNDS = 8  # tool calls answered from tool_results before the case sto
 class Conversation:
     """One run of a case: every turn, and every tool round, in order; each answer shaped for its checks."""
 
-    def __init__(self, suite: Suite, case: Case, settings: Settings, channel: Channel, ctx: Context) -> None:
-        self.suite, self.case, self.settings, self.channel, self.ctx = suite, case, settings, channel, ctx
+    def __init__(
+        self, suite: Suite, case: Case, settings: Settings, channel: Channel | None = None, ctx: Context | None = None
+    ) -> None:
+        self.suite, self.case, self.settings = suite, case, settings
+        self.channel = channel  # None: only render requests (build_request)
+        self.ctx = ctx or Context(settings, channel)
         self.where = case_where(suite, case)
         self.api = APIS[suite.api]
         self.tactics = case.tactics.over(suite.tactics)
@@ -194,17 +193,15 @@ class Conversation:
 
         ``checks=False`` only asks (a code-first test checks with ``out.check()``).
         """
-        suite, where = self.suite, self.named
-        messages = opening_messages(suite, self.variables, where)
+        suite = self.suite
+        messages = self.opening()
         model = model_for(suite, self.settings)
         results: list[CheckResult] = []
         calls: list[Answer] = []
         turns = user_turns(suite, self.case)
         answer = Answer("")
         for number, turn in enumerate(turns, 1):
-            if turn.user is not None:
-                text = templating.render(turn.user, self.variables, where=where, path=suite.relpath)
-                messages.append({"role": "user", "content": text})
+            self.add_user(messages, turn)
             answer = self.ask(messages, model, calls)
             final = number == len(turns)
             label = None if final or len(turns) == 1 else number
@@ -223,8 +220,18 @@ class Conversation:
             results.extend(self.check(self.specs, answer, None))
         return Sample(answer, results)
 
+    def opening(self) -> list[dict[str, Any]]:
+        return opening_messages(self.suite, self.variables, self.named)
+
+    def add_user(self, messages: list[dict[str, Any]], turn: Turn) -> None:
+        """The turn's user message, rendered (none for a suite's ``messages`` list, which has it already)."""
+        if turn.user is not None:
+            text = templating.render(turn.user, self.variables, where=self.named, path=self.suite.relpath)
+            messages.append({"role": "user", "content": text})
+
     def ask(self, messages: list[dict[str, Any]], model: str, calls: list[Answer]) -> Answer:
         """One turn's answer; tool calls with scripted results are answered and the model asked again."""
+        assert self.channel is not None, "a Conversation without a channel only renders requests"
         scripted = self.tactics.tool_results or {}
         for _ in range(MAX_TOOL_ROUNDS):
             answer = call_model(
@@ -437,7 +444,7 @@ def run_case(suite: Suite, case: Case, settings: Settings, nodeid: str) -> Outco
     """Run one suite case end to end (each of its samples) and save its cassette if anything was recorded."""
     recorder = recorder_for(settings, cassette_path(settings, suite, case.id), nodeid)
     channel = Channel(settings, recorder)
-    conversation = Conversation(suite, case, settings, channel, Context(settings, channel))
+    conversation = Conversation(suite, case, settings, channel)
     specs = conversation.specs
     sampling = case.sampling.over(suite.sampling)
     count = settings.samples or sampling.samples or 1
@@ -488,7 +495,6 @@ def run_generated(suite: Suite, settings: Settings, nodeid: str) -> Outcome:
     assert spec is not None
     recorder = recorder_for(settings, cassette_path(settings, suite, GENERATED), nodeid)
     channel = Channel(settings, recorder)
-    ctx = Context(settings, channel)
     min_score = suite.min_score
     stored = recorder.old.meta.get("generate") if recorder.old is not None else None
     if isinstance(stored, Mapping) and stored.get("declaration") != spec.declaration:
@@ -499,7 +505,7 @@ def run_generated(suite: Suite, settings: Settings, nodeid: str) -> Outcome:
 
     def run_example(values: Mapping[str, Any]) -> Sample:
         case = Case(f"{GENERATED}-{len(samples) + 1}", dict(values))
-        sample = Conversation(suite, case, settings, channel, ctx).run()
+        sample = Conversation(suite, case, settings, channel).run()
         samples.append(sample)
         return sample
 
