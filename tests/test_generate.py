@@ -151,6 +151,11 @@ def test_an_edited_prompt_replays_the_same_examples_as_drift(pytester: pytest.Py
     result = drift_after_edit(pytester, "suites/intake.yaml", "Extract the order as JSON.", "Extract the order.")
     result.stdout.fnmatch_lines(["*prompt drift: the request differs*", "*-*Extract the order as JSON.*"])
     assert len(stored(pytester)["examples"]) == 12  # the stored examples were replayed, not new ones
+    # The diff is of the system message only: the user message was rendered from the first stored example.
+    first = stored(pytester)["examples"][0]
+    changed = [line for line in result.stdout.lines if line.startswith(("+ ", "- ", "+  ", "-  "))]
+    assert changed and not [line for line in changed if "Please send" in line]
+    result.stdout.fnmatch_lines([f"*Please send {first['qty']} x {first['sku']} to*"])
 
 
 def test_without_a_recording_replay_says_how_to_record(pytester: pytest.Pytester) -> None:
@@ -367,3 +372,23 @@ def test_a_test_that_became_a_given_test_after_recording_says_so(pytester: pytes
             "*--prompt-record=changed*",
         ]
     )
+
+
+def test_a_seed_fixes_the_examples_and_shrink_false_keeps_the_first_failure(tmp_path: Path) -> None:
+    def examples(seed: int, shrink: bool = True, fails: int = 10**9) -> tuple[list, int | None]:
+        block = {
+            "max_examples": 15,
+            "seed": seed,
+            "shrink": shrink,
+            "vars": {"n": {"integers": {"min": 0, "max": 1000}}},
+        }
+        return explore(parse_generate(block, path="s.yaml", rootdir=tmp_path, line=1), lambda v: v["n"] < fails)
+
+    assert examples(1)[0] == examples(1)[0] and examples(1)[0] != examples(2)[0]
+    shrunk, index = examples(1, fails=500)
+    assert index is not None and shrunk[index]["n"] == 500  # Hypothesis shrinks to the boundary
+    kept, first = examples(1, shrink=False, fails=500)
+    assert (
+        first is not None and kept[first]["n"] >= 500 and first == next(i for i, e in enumerate(kept) if e["n"] >= 500)
+    )
+    assert len(kept) <= 15  # no shrinking calls beyond the generated examples

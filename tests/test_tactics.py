@@ -698,3 +698,40 @@ def test_a_function_step_loads_the_repository_module_and_says_what_went_wrong(
     with pytest.raises(StepFailed) as failed:
         apply_steps(steps, "ok", tmp_path)
     assert str(failed.value) == reason
+
+
+def test_a_provider_can_choose_the_responses_api(pytester: pytest.Pytester, demo: DemoServer) -> None:
+    script(demo, {"when": {"contains": "late"}, "reply": {"json": {"mood": "sorry"}}})
+    write(pytester, "fixtures/reply.json", json.dumps(REPLY_SCHEMA))
+    write(pytester, "suites/replies.yaml", RESPONSES.replace("api: responses\n", "provider: {api: responses}\n"))
+    record_and_replay(pytester, demo, passed=1)
+    assert cassettes.load(pytester.path / "cassettes/replies/late.yaml").interactions[0].uri.endswith("/v1/responses")
+
+
+def test_context_separator_and_documents_variable(tmp_path) -> None:
+    from promptdrift.retrieval import context_variables
+    from promptdrift.suite import Document, Retrieval
+
+    spec = Retrieval((Document("a.md", "Alpha."), Document("b.md", "Beta.")), separator="\n---\n")
+    got = context_variables(spec, {}, where="case 'x'", path="s.yaml")
+    assert got["context"] == "[a.md]\nAlpha.\n---\n[b.md]\nBeta."
+    assert got["documents"] == [{"name": "a.md", "text": "Alpha."}, {"name": "b.md", "text": "Beta."}]
+    ranked = context_variables(
+        Retrieval(spec.documents, top_k=1, query="{{ q }}"), {"q": "beta"}, where="case 'x'", path="s.yaml"
+    )
+    assert ranked["documents"] == [{"name": "b.md", "text": "Beta."}]
+
+
+@pytest.mark.parametrize(("overlap", "score"), [(0.6, 0.5), (0.3, 1.0)])
+def test_grounded_counts_sentences_supported_by_one_passage(tmp_path, overlap: float, score: float) -> None:
+    from promptdrift.checks import evaluate, parse_check
+    from promptdrift.checks.base import Answer
+    from promptdrift.config import Settings
+    from promptdrift.runner import Context
+
+    context = [{"name": "p.md", "text": "Returns are accepted within 30 days.\n\nShipping is free over 50 euros."}]
+    # The second sentence shares "shipping" and "free" with a passage: 2 of its 4 content words.
+    answer = Answer("Returns are accepted within 30 days. Shipping is free for members everywhere.", context=context)
+    spec = parse_check({"grounded": {"overlap": overlap, "min": 0}}, path="s.yaml", default_line=None)
+    result = evaluate(spec, answer, spec.arg, Context(Settings(rootdir=tmp_path)))
+    assert result.score == score
