@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptdrift.demo import DemoServer, Rule
+from promptdrift.testing.demo import DemoServer, Rule
 
 HERE = Path(__file__).resolve().parent
 SCHEMA = {

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from promptdrift.checks import load_all
-from promptdrift.demo import DemoServer, Script
+from promptdrift.testing.demo import DemoServer, Script
 
 # pytester's in-process runs restore sys.modules afterwards; modules imported here
 # stay loaded (jsonpath-ng's parser breaks if it is imported a second time).
@@ -22,9 +22,6 @@ load_all()
 import bm25s  # noqa: E402,F401  - numpy (under bm25s) cannot be imported a second time in one process
 import openai  # noqa: E402,F401  - promptdrift imports these lazily; importing them here, once,
 import vcr  # noqa: E402,F401  - saves every inner run a second of re-importing them
-
-import promptdrift.api  # noqa: E402
-import promptdrift.collect  # noqa: E402,F401
 
 pytest_plugins = ["pytester"]
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from promptdrift import cassettes
-from promptdrift.cassettes import Cassette, Interaction
-from promptdrift.demo import DemoServer
-from promptdrift.errors import CassetteError
-from promptdrift.paths import safe_name
+from promptdrift.cassettes import format as cassettes
+from promptdrift.cassettes.format import Cassette, Interaction
+from promptdrift.cassettes.naming import safe_name
+from promptdrift.core.errors import CassetteError
+from promptdrift.testing.demo import DemoServer
 
 
 def _interaction() -> Interaction:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from promptdrift.checks import registry
-from promptdrift.demo import DemoServer, Script
+from promptdrift.checks import known_checks
+from promptdrift.testing.demo import DemoServer, Script
 
 from .conftest import DEFAULT_SCRIPT, write
 
@@ -61,7 +61,7 @@ QUESTION = {"json": "invoice", "schema": "invoice", "json_path": "invoice", "too
 
 
 def test_the_table_covers_every_registered_check() -> None:
-    assert set(SPECS) == set(registry())
+    assert set(SPECS) == set(known_checks())
 
 
 def test_each_check_passes_and_its_negation_fails(

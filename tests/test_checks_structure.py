@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from promptdrift.checks import Answer, evaluate, parse_check
+from promptdrift.checks import evaluate, parse_check
 from promptdrift.config import Settings
-from promptdrift.errors import SuiteError
-from promptdrift.runner import Context
+from promptdrift.core.answers import Answer
+from promptdrift.core.errors import SuiteError
+from promptdrift.run.context import Context
 
 
 @pytest.fixture

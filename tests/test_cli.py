@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from promptdrift import __version__
-from promptdrift.cli import main
+from promptdrift.cli.main import main
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from promptdrift import cassettes
-from promptdrift.demo import DemoServer
+from promptdrift.cassettes import format as cassettes
+from promptdrift.testing.demo import DemoServer
 
 from .conftest import many_cases
 

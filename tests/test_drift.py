@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from promptdrift.demo import DemoServer
+from promptdrift.testing.demo import DemoServer
 
 from .conftest import SUPPORT_SUITE, write
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from promptdrift.demo import DemoServer, Script
-from promptdrift.errors import PromptdriftError
-from promptdrift.suite import load_suite
+from promptdrift.core.errors import PromptdriftError
+from promptdrift.spec.reader import load_suite
+from promptdrift.testing.demo import DemoServer, Script
 
 from .conftest import block_sockets
 

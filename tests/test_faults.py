@@ -14,9 +14,10 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from promptdrift import cassettes
-from promptdrift.demo import DemoServer
-from promptdrift.retry import RetryPolicy, answer_fault, retry_after
+from promptdrift.cassettes import format as cassettes
+from promptdrift.cassettes.format import answer_fault
+from promptdrift.record.retry import RetryPolicy, retry_after
+from promptdrift.testing.demo import DemoServer
 
 from .conftest import write
 

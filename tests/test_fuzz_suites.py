@@ -5,7 +5,7 @@ suites (``PROMPTDRIFT_STRESS=1``: 10,000): random text, valid suites cut or
 corrupted at random places, valid structures with any part replaced by a
 value of another type, unknown keys, Python tags, alias bombs. Loading each
 and rendering every case's request must either work or raise a
-:class:`~promptdrift.errors.PromptdriftError` whose text names the file (and
+:class:`~promptdrift.core.errors.PromptdriftError` whose text names the file (and
 the line, for YAML syntax errors). Anything else is a bug.
 """
 
@@ -22,9 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from promptdrift.config import Settings
-from promptdrift.errors import PromptdriftError
-from promptdrift.runner import build_request
-from promptdrift.suite import load_suite
+from promptdrift.core.errors import PromptdriftError
+from promptdrift.run.conversation import build_request
+from promptdrift.spec.reader import load_suite
 
 EXAMPLES = 10_000 if os.environ.get("PROMPTDRIFT_STRESS") else 1_000
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from promptdrift.demo import DemoServer, Script
+from promptdrift.testing.demo import DemoServer, Script
 
 from .conftest import write
 

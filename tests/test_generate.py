@@ -13,9 +13,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from promptdrift import cassettes
-from promptdrift.demo import DemoServer, Script
-from promptdrift.generate import explore, parse_generate
+from promptdrift.cassettes import format as cassettes
+from promptdrift.run.explore import explore
+from promptdrift.spec.generate import parse_generate
+from promptdrift.testing.demo import DemoServer, Script
 
 from .conftest import assert_invalid_suite, block_sockets, drift_after_edit, write
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from promptdrift import cassettes
-from promptdrift.demo import DemoServer
+from promptdrift.cassettes import format as cassettes
+from promptdrift.testing.demo import DemoServer
 
 from .conftest import many_cases
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from promptdrift.cli import main as cli
-from promptdrift.demo import DemoServer, Script
+from promptdrift.cli.main import main as cli
+from promptdrift.testing.demo import DemoServer, Script
 
 from .conftest import write
 

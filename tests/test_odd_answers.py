@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from promptdrift import cassettes
-from promptdrift.demo import DemoServer, Script
+from promptdrift.cassettes import format as cassettes
+from promptdrift.testing.demo import DemoServer, Script
 
 from .conftest import write
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from promptdrift.demo import DemoServer, Script
+from promptdrift.testing.demo import DemoServer, Script
 
 from .conftest import SUPPORT_SUITE, write
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from promptdrift.demo import DemoServer
+from promptdrift.testing.demo import DemoServer
 
 from .conftest import SUPPORT_SUITE, write
 

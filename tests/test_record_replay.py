@@ -12,15 +12,17 @@ import yaml
 from openai.types.chat import ChatCompletion
 from openai.types.responses import Response
 
-from promptdrift import cassettes
-from promptdrift.apis import APIS
-from promptdrift.cassettes import Interaction
-from promptdrift.client import Channel
+from promptdrift.cassettes import format as cassettes
+from promptdrift.cassettes.format import Interaction
+from promptdrift.cassettes.naming import case_cassette
 from promptdrift.config import Settings
-from promptdrift.demo import DemoServer
-from promptdrift.recorder import Recorder, RecordMode
-from promptdrift.runner import Conversation, cassette_path
-from promptdrift.suite import load_suite
+from promptdrift.core.modes import RecordMode
+from promptdrift.record.adapters import ADAPTERS
+from promptdrift.record.client import Channel
+from promptdrift.record.recorder import Recorder
+from promptdrift.run.conversation import Conversation
+from promptdrift.spec.reader import load_suite
+from promptdrift.testing.demo import DemoServer
 
 from .conftest import block_sockets, write
 
@@ -169,7 +171,7 @@ def test_the_socket_guard_really_blocks(pytester: pytest.Pytester, demo: DemoSer
 class _SdkOnly(Recorder):
     """A recorder without the fast path: every request goes through the ``openai`` client."""
 
-    def find(self, method: str, path_suffix: str, body: object) -> None:
+    def find(self, method: str, path: str, body: object) -> None:
         return None
 
 
@@ -201,7 +203,7 @@ def test_fast_replay_reads_the_same_answers_as_the_sdk() -> None:
     for path in sorted((root / "suites").glob("*.yaml")):
         base = load_suite(path, root)
         for suite, case in [(s, c) for s in (base.variants or (base,)) for c in s.cases]:
-            cassette = cassette_path(settings, suite, case.id)
+            cassette = case_cassette(settings.cassettes, suite.name, suite.variant, case.id)
             samples = []
             for kind in (Recorder, _SdkOnly):
                 recorder = kind(cassette, RecordMode.NONE, display=cassette.name, target=case.id)
@@ -210,7 +212,7 @@ def test_fast_replay_reads_the_same_answers_as_the_sdk() -> None:
                 assert all(recorder.played), "every recorded call was replayed"
             assert samples[0] == samples[1]
             for interaction in recorder.interactions:
-                api = APIS["responses" if interaction.uri.endswith("/responses") else "chat"]
+                api = ADAPTERS["responses" if interaction.uri.endswith("/responses") else "chat"]
                 if not interaction.uri.endswith(api.path):
                     continue  # embeddings
                 ours = api.parse(interaction)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from promptdrift.demo import DemoServer
+from promptdrift.testing.demo import DemoServer
 
 
 @pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503])

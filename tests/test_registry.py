@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from promptdrift.checks import parse_check, registry
-from promptdrift.demo import DemoServer
+from promptdrift.checks import known_checks, parse_check
+from promptdrift.testing.demo import DemoServer
 
 from .conftest import write
 
@@ -18,7 +18,7 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 def test_every_check_has_description_example_and_readme_entry() -> None:
     documented = set(re.findall(r"`([a-z_0-9]+)`", README))
-    for name, definition in registry().items():
+    for name, definition in known_checks().items():
         assert definition.description.endswith("."), name
         assert name in documented, f"{name} is not in the README's check table"
         # The example is valid suite YAML for that very check.

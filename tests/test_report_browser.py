@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from promptdrift.demo import DemoServer, Script
+from promptdrift.testing.demo import DemoServer, Script
 
 from .conftest import write
 from .test_model_upgrade import SCRIPT, SUITE

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from promptdrift.cli import main
+from promptdrift.cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
 

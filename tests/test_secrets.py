@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from promptdrift.demo import DemoServer
-from promptdrift.scan import scan
+from promptdrift.cli.scan import scan
+from promptdrift.testing.demo import DemoServer
 
 from .conftest import FAKE_KEY, FAKE_ORG, FAKE_PROJECT, write
 
@@ -117,7 +117,7 @@ def test_library_debug_logs_are_redacted(
 
 
 def test_redact_shapes() -> None:
-    from promptdrift.redact import redact, secret_values
+    from promptdrift.cassettes.secrets import redact, secret_values
 
     known = secret_values({"MY_API_KEY": "plainvalue123", "HOME": "/root", "SHORT_TOKEN": "abc"})
     assert known == ["plainvalue123"]

@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from promptdrift.demo import DemoServer
-from promptdrift.scan import scan
+from promptdrift.cli.scan import scan
+from promptdrift.testing.demo import DemoServer
 
 from .conftest import write
 

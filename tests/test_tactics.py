@@ -12,10 +12,11 @@ import json
 
 import pytest
 
-from promptdrift import cassettes
-from promptdrift.demo import DemoServer, Script
-from promptdrift.transform import StepFailed, parse_steps
-from promptdrift.transform import apply as apply_steps
+from promptdrift.cassettes import format as cassettes
+from promptdrift.run.transform import StepFailed
+from promptdrift.run.transform import apply as apply_steps
+from promptdrift.spec.steps import parse_steps
+from promptdrift.testing.demo import DemoServer, Script
 
 from .conftest import assert_invalid_suite, block_sockets, drift_after_edit, write
 
@@ -709,8 +710,8 @@ def test_a_provider_can_choose_the_responses_api(pytester: pytest.Pytester, demo
 
 
 def test_context_separator_and_documents_variable(tmp_path) -> None:
-    from promptdrift.retrieval import context_variables
-    from promptdrift.suite import Document, Retrieval
+    from promptdrift.run.retrieval import context_variables
+    from promptdrift.spec.model import Document, Retrieval
 
     spec = Retrieval((Document("a.md", "Alpha."), Document("b.md", "Beta.")), separator="\n---\n")
     got = context_variables(spec, {}, where="case 'x'", path="s.yaml")
@@ -725,9 +726,9 @@ def test_context_separator_and_documents_variable(tmp_path) -> None:
 @pytest.mark.parametrize(("overlap", "score"), [(0.6, 0.5), (0.3, 1.0)])
 def test_grounded_counts_sentences_supported_by_one_passage(tmp_path, overlap: float, score: float) -> None:
     from promptdrift.checks import evaluate, parse_check
-    from promptdrift.checks.base import Answer
     from promptdrift.config import Settings
-    from promptdrift.runner import Context
+    from promptdrift.core.answers import Answer
+    from promptdrift.run.context import Context
 
     context = [{"name": "p.md", "text": "Returns are accepted within 30 days.\n\nShipping is free over 50 euros."}]
     # The second sentence shares "shipping" and "free" with a passage: 2 of its 4 content words.

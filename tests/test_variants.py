@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from promptdrift import cassettes
-from promptdrift.demo import DemoServer, Script
-from promptdrift.stats import wilson_lower
+from promptdrift.cassettes import format as cassettes
+from promptdrift.core.stats import wilson_lower
+from promptdrift.testing.demo import DemoServer, Script
 
 from .conftest import assert_invalid_suite, write
 

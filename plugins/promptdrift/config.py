@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from .errors import ConfigError
-from .recorder import RecordMode
-from .suite import Provider
+from promptdrift.core.errors import ConfigError
+from promptdrift.core.modes import RecordMode
+from promptdrift.spec.model import Provider
 
 
 @dataclass(frozen=True)

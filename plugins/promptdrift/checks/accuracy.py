@@ -11,8 +11,9 @@ from typing import Any
 from rapidfuzz import fuzz
 from rapidfuzz.distance import LCSseq
 
-from .base import Answer, CheckContext, CheckResult, check
-from .text import quote
+from promptdrift.checks.registry import CheckContext, check
+from promptdrift.checks.text import quote
+from promptdrift.core.answers import Answer, CheckResult
 
 
 def reference_arg(value: Any) -> dict[str, Any]:

@@ -11,9 +11,10 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from .accuracy import reference_arg
-from .base import Answer, CheckContext, CheckResult, check
-from .text import quote
+from promptdrift.checks.accuracy import reference_arg
+from promptdrift.checks.registry import CheckContext, check
+from promptdrift.checks.text import quote
+from promptdrift.core.answers import Answer, CheckResult
 
 # The pass mark of a model-graded rubric when the suite gives no min/max.
 GRADED_DEFAULT_MIN = 0.7
@@ -180,12 +181,8 @@ def cosine(a: list[float], b: list[float]) -> float:
     quality=True,
 )
 def similar(answer: Answer, arg: dict[str, Any], ctx: CheckContext) -> CheckResult:
-    from ..runner import sdk_errors
-
     model = arg.get("model") or ctx.settings.embedding_model
     texts = [answer.text or " ", arg["to"] or " "]  # the endpoint refuses empty input
-    with sdk_errors(f"embeddings ({model})"):
-        response = ctx.client().embeddings.create(model=model, input=texts)
-    vectors = [item.embedding for item in sorted(response.data, key=lambda d: d.index)]
+    vectors = ctx.embed(model, texts, f"embeddings ({model})")
     score = max(0.0, min(1.0, cosine(vectors[0], vectors[1])))
     return CheckResult("similar", True, score, f"reference {quote(arg['to'])}, answer {quote(answer.text)}")

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .base import Answer, CheckContext, CheckResult, check
+from promptdrift.checks.registry import CheckContext, check
+from promptdrift.core.answers import Answer, CheckResult
 
 
 def _limit(key: str, example: str) -> Any:

@@ -17,10 +17,11 @@ import referencing.jsonschema
 from jsonpath_ng import parse as parse_jsonpath  # type: ignore[import-untyped]
 from jsonpath_ng.exceptions import JsonPathParserError  # type: ignore[import-untyped]
 
-from ..errors import SuiteError
-from ..paths import resolve_in_root
-from .base import Answer, CheckContext, CheckResult, check
-from .text import quote
+from promptdrift.checks.registry import CheckContext, check
+from promptdrift.checks.text import quote
+from promptdrift.core.answers import Answer, CheckResult
+from promptdrift.core.errors import SuiteError
+from promptdrift.text.paths import resolve_in_root
 
 
 def _parse_json(answer: Answer) -> tuple[Any, str]:

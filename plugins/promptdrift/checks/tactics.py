@@ -13,11 +13,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .accuracy import tokens
-from .base import Answer, CheckContext, CheckResult, check
-from .graded import GRADED_DEFAULT_MIN, _graded, grade
-from .structure import _values_equal, schema_errors
-from .text import quote
+from promptdrift.checks.accuracy import tokens
+from promptdrift.checks.graded import GRADED_DEFAULT_MIN, _graded, grade
+from promptdrift.checks.registry import CheckContext, check
+from promptdrift.checks.structure import _values_equal, schema_errors
+from promptdrift.checks.text import quote
+from promptdrift.core.answers import Answer, CheckResult
 
 
 def _tool_call_arg(value: Any) -> dict[str, Any]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .base import Answer, CheckContext, CheckResult, check
+from promptdrift.checks.registry import CheckContext, check
+from promptdrift.core.answers import Answer, CheckResult
 
 QUOTE_WIDTH = 60
 

@@ -14,9 +14,10 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
-from .base import Answer, CheckContext, CheckResult, check
-from .graded import GRADED_DEFAULT_MIN, _graded, grade
-from .text import quote
+from promptdrift.checks.graded import GRADED_DEFAULT_MIN, _graded, grade
+from promptdrift.checks.registry import CheckContext, check
+from promptdrift.checks.text import quote
+from promptdrift.core.answers import Answer, CheckResult
 
 _EMOJI = re.compile(
     "[\U0001f300-\U0001faff\U00002600-\U000027bf\U0001f000-\U0001f2ff\U0001f900-\U0001f9ff\U00002b00-\U00002bff]"

@@ -1,0 +1,1 @@
+"""Cassette files: the vcrpy-format file, its names on disk, and what is scrubbed before anything is written."""

@@ -1,0 +1,333 @@
+"""Cassette files: vcrpy's format, readable, scrubbed, written atomically.
+
+A cassette is one YAML file per case (``cassettes/<suite>/<case>.yaml``) in
+vcrpy's version-1 format, so ``vcr.use_cassette`` can load it. On top of what
+vcrpy stores, promptdrift keeps:
+
+* JSON bodies pretty-printed, so a pull request's diff shows how answers changed;
+* only allow-listed headers — nothing that authenticates or identifies an account;
+* a ``metadata.promptdrift`` block: when and with which model it was recorded, the
+  request fingerprints, latency, token usage and the check results at recording
+  time (the drift baseline).
+
+Files are written to a temporary file and renamed, so a cassette on disk is
+always either the old one or the complete new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from promptdrift.core.errors import CassetteError
+from promptdrift.text import yamlio
+
+FORMAT = 1  # promptdrift's metadata format, on top of vcrpy's cassette format version
+# vcrpy's ``vcr.serialize.CASSETTE_FORMAT_VERSION``; importing vcrpy costs a third of a
+# second (it loads stubs for every HTTP library), so only writing a cassette does.
+VCR_FORMAT_VERSION = 1
+
+# Events that end a stream: chat completions send [DONE]; the Responses API a terminal event.
+STREAM_ENDS = ("data: [DONE]", "response.completed", "response.incomplete", "response.failed")
+
+# Headers worth keeping: they describe the content, never the account.
+REQUEST_HEADERS = frozenset({"content-type", "accept"})
+RESPONSE_HEADERS = frozenset({"content-type", "openai-processing-ms", "openai-version"})
+# Query parameters that select an API version; anything else (e.g. an ``api-key``) is dropped.
+QUERY_PARAMS = frozenset({"api-version"})
+
+
+class _Serializer:
+    """vcrpy serializer protocol over promptdrift's safe, readable YAML."""
+
+    @staticmethod
+    def serialize(data: Any) -> str:
+        return yamlio.dumps(data)
+
+    @staticmethod
+    def deserialize(text: str) -> Any:
+        return yamlio.loads(text, path="<cassette>")
+
+
+SERIALIZER = _Serializer()
+
+
+def scrub_uri(uri: str) -> str:
+    """Drop user info and non-allow-listed query parameters from a URL."""
+    parts = urlsplit(uri)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k.lower() in QUERY_PARAMS])
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def keep_headers(headers: Iterable[tuple[str, str]], allowed: frozenset[str]) -> dict[str, list[str]]:
+    """Headers by allow-list, in vcrpy's ``{name: [values]}`` form."""
+    kept: dict[str, list[str]] = {}
+    for name, value in headers:
+        if name.lower() in allowed:
+            kept.setdefault(name.lower(), []).append(value)
+    return kept
+
+
+def readable_body(body: bytes) -> str:
+    """Body text for the cassette: JSON pretty-printed, anything else as text."""
+    text = body.decode("utf-8", errors="replace")
+    stripped = text.lstrip()
+    if stripped[:1] in ("{", "["):
+        try:
+            pretty = json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
+            # Inside JSON strings only: escaped, they keep the body a readable literal block in the cassette.
+            return pretty.replace("\x85", "\\u0085").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+        except ValueError:
+            pass
+    return text
+
+
+def canonical_body(body: bytes | str | None) -> Any:
+    """The request body as data when it is JSON (so formatting never matters), else as text."""
+    if body is None:
+        return None
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def fingerprint(method: str, uri: str, body: bytes | str | None) -> str:
+    """What identifies a request for replay: method, path, allow-listed query and JSON body.
+
+    Host and port are left out, so cassettes recorded against one endpoint
+    replay whatever base URL is configured; headers (the SDK's volatile
+    ``x-stainless-*``, ``user-agent``) never take part.
+    """
+    parts = urlsplit(scrub_uri(uri))
+    key = json.dumps(
+        [method.upper(), parts.path, parts.query, canonical_body(body)],
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def sse_documents(body: str) -> list[Any]:
+    """The JSON documents of a server-sent-events body (``data:`` lines, without ``[DONE]``)."""
+    docs = []
+    for line in body.splitlines():
+        if line.startswith("data:") and line[5:].strip() not in ("", "[DONE]"):
+            try:
+                docs.append(json.loads(line[5:]))
+            except ValueError:
+                continue
+    return docs
+
+
+def answer_fault(content_type: str, content: str | bytes) -> str | None:
+    """Why a 2xx response is not a usable answer, or ``None`` when it is one.
+
+    Used on every response before it is recorded, and on every recorded answer
+    when a cassette is loaded (a hand-edited or truncated cassette).
+    """
+    content_type = content_type.lower()
+    if "text/event-stream" in content_type:
+        text = content.decode("utf-8", errors="replace") if isinstance(content, bytes) else content
+        if not any(end in text for end in STREAM_ENDS):
+            return "the answer stream was cut off before its end"
+        return None
+    if "text/html" in content_type:
+        return "the endpoint sent an HTML page instead of an answer"
+    if "json" in content_type or not content_type:
+        try:
+            json.loads(content)
+        except ValueError:
+            return "the answer is not valid JSON"
+    return None
+
+
+@dataclass
+class Interaction:
+    """One recorded request and its response, with promptdrift's per-call metadata."""
+
+    method: str
+    uri: str
+    request_body: str
+    response_status: int
+    response_reason: str
+    response_headers: dict[str, list[str]]
+    response_body: str
+    latency_ms: float = 0.0
+    request_headers: dict[str, list[str]] = field(default_factory=dict)
+    meta: dict[str, Any] | None = None  # promptdrift's per-call metadata, when loaded from a cassette
+    # The answer read from the response by the record layer's API adapter, kept so it is parsed only once.
+    parsed: Any = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def path(self) -> str:
+        """The endpoint path of the request (no host, no query)."""
+        return urlsplit(self.uri).path
+
+    @cached_property
+    def fingerprint(self) -> str:
+        return fingerprint(self.method, self.uri, self.request_body)
+
+    @property
+    def is_event_stream(self) -> bool:
+        return any("text/event-stream" in v for v in self.response_headers.get("content-type", []))
+
+    @cached_property
+    def request_json(self) -> Any:
+        return canonical_body(self.request_body)
+
+    @cached_property
+    def response_json(self) -> Any:
+        return canonical_body(self.response_body)
+
+
+@dataclass
+class Cassette:
+    """A cassette file's interactions and promptdrift metadata."""
+
+    path: Path
+    interactions: list[Interaction]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def load(path: Path, *, display: str | None = None, rerecord_hint: str = "") -> Cassette:
+    """Load a cassette; a corrupt one is a :class:`CassetteError` naming the file and how to re-record."""
+    shown = display or str(path)
+    hint = f" Re-record it: {rerecord_hint}" if rerecord_hint else " Delete it and record it again."
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CassetteError(f"cassette is not UTF-8 text.{hint}", path=shown) from None
+    try:
+        data = yamlio.loads_data(text, path=shown)
+    except Exception as exc:
+        raise CassetteError(f"cassette is not valid YAML ({getattr(exc, 'message', exc)}).{hint}", path=shown) from None
+    if not isinstance(data, Mapping) or "interactions" not in data:
+        raise CassetteError(f"not a vcrpy cassette (no interactions).{hint}", path=shown)
+    if data.get("version") != VCR_FORMAT_VERSION:
+        raise CassetteError(
+            f"cassette format version {data.get('version')!r} is not the supported {VCR_FORMAT_VERSION}.{hint}",
+            path=shown,
+        )
+    meta = dict((data.get("metadata") or {}).get("promptdrift") or {})
+    if meta and meta.get("format") != FORMAT:
+        raise CassetteError(f"promptdrift metadata format {meta.get('format')!r} is not {FORMAT}.{hint}", path=shown)
+    per_call = meta.get("interactions") or []
+    interactions = []
+    try:
+        for index, item in enumerate(data["interactions"]):
+            request, response = item["request"], item["response"]
+            body = response["body"]["string"]
+            extra = per_call[index] if index < len(per_call) and isinstance(per_call[index], Mapping) else {}
+            interactions.append(
+                Interaction(
+                    method=str(request["method"]),
+                    uri=str(request["uri"]),
+                    request_body=request.get("body") or "",
+                    response_status=int(response["status"]["code"]),
+                    response_reason=str(response["status"].get("message") or ""),
+                    response_headers={str(k): list(v) for k, v in (response.get("headers") or {}).items()},
+                    response_body=body.decode("utf-8") if isinstance(body, bytes) else str(body or ""),
+                    latency_ms=float(extra.get("latency_ms", 0.0)),
+                    meta=dict(extra) if extra else None,
+                    request_headers={str(k): list(v) for k, v in (request.get("headers") or {}).items()},
+                )
+            )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CassetteError(f"cassette interaction is malformed ({exc!r}).{hint}", path=shown) from None
+    for number, interaction in enumerate(interactions, 1):
+        if 200 <= interaction.response_status < 300:
+            content_type = ",".join(interaction.response_headers.get("content-type", []))
+            fault = answer_fault(content_type, interaction.response_body)
+            if fault is not None:
+                raise CassetteError(f"recorded answer {number} is unusable: {fault}.{hint}", path=shown)
+    return Cassette(path, interactions, meta)
+
+
+def dumps(cassette: Cassette) -> str:
+    """The cassette as vcrpy-format YAML text."""
+    from vcr import serialize as vcr_serialize
+    from vcr.request import Request as VcrRequest
+
+    requests = [
+        VcrRequest(i.method, scrub_uri(i.uri), i.request_body, {k: v[0] for k, v in i.request_headers.items()})
+        for i in cassette.interactions
+    ]
+    responses = [
+        {
+            "status": {"code": i.response_status, "message": i.response_reason},
+            "headers": i.response_headers,
+            "body": {"string": i.response_body},
+        }
+        for i in cassette.interactions
+    ]
+    meta = dict(cassette.meta)
+    meta["format"] = FORMAT
+    cassette_dict = {"requests": requests, "responses": responses, "metadata": {"promptdrift": meta}}
+    return vcr_serialize.serialize(cassette_dict, SERIALIZER)  # type: ignore[no-any-return]
+
+
+def save(cassette: Cassette) -> None:
+    """Write the cassette atomically: a temporary file in the same folder, then a rename.
+
+    The temporary file is ``.<name>.<pid>-<random>.tmp``; files left by a
+    process that was killed mid-write are removed the first time this process
+    writes into that folder.
+    """
+    text = dumps(cassette)
+    folder = cassette.path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    _sweep(folder)
+    tmp = folder / f".{cassette.path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, cassette.path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+_swept: set[Path] = set()
+_sweep_lock = threading.Lock()
+
+
+def _sweep(folder: Path) -> None:
+    """Remove temporary files of processes that no longer run (killed while writing), once per folder."""
+    with _sweep_lock:
+        if folder in _swept:
+            return
+        _swept.add(folder)
+    for stale in folder.glob(".*.tmp"):
+        pid = stale.name.rsplit(".", 2)[-2].split("-")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

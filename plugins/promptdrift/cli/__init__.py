@@ -1,0 +1,1 @@
+"""The ``promptdrift`` command: validate, compare, scan, demo-server."""

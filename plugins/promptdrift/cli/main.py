@@ -1,0 +1,117 @@
+"""The ``promptdrift`` command: helpers around the pytest plugin."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from promptdrift import __version__
+from promptdrift.core.errors import PromptdriftError
+from promptdrift.spec.reader import is_suite_file, load_suite
+
+
+def _validate(args: argparse.Namespace) -> int:
+    """Load every suite under the given paths and report problems (no model calls)."""
+    root = Path(args.rootdir).resolve()
+    files: list[Path] = []
+    for name in args.paths:
+        path = Path(name)
+        files.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
+    suites = [f for f in files if is_suite_file(f)]
+    failed = 0
+    for path in suites:
+        try:
+            suite = load_suite(path, root)
+        except PromptdriftError as exc:
+            failed += 1
+            print(f"FAIL {exc}")
+        else:
+            generated = f", generated cases (up to {suite.generate.max_examples})" if suite.generate else ""
+            print(f"ok   {suite.relpath}: suite {suite.name!r}, {len(suite.cases)} case(s){generated}")
+    print(f"{len(suites) - failed} valid, {failed} invalid")
+    return 1 if failed or not suites else 0
+
+
+def _demo_server(args: argparse.Namespace) -> int:
+    """Serve the scripted demo model until interrupted."""
+    from promptdrift.testing.demo import DemoServer, Script
+
+    script = Script.from_file(args.script) if args.script else Script()
+    server = DemoServer(script, port=args.port).start()
+    print(f"demo server on {server.base_url} (Ctrl-C to stop)", flush=True)
+    print(f"record with: OPENAI_BASE_URL={server.base_url} OPENAI_API_KEY=demo pytest suites --prompt-record=all")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    """Compare the cassettes at a git ref with the working tree; exit 1 on regressions."""
+    from promptdrift.verdict.compare import cassettes_at, cassettes_in_tree, compare
+    from promptdrift.verdict.report import has_regressions, terminal_lines, write_reports
+
+    root = Path(args.rootdir).resolve()
+    try:
+        old = cassettes_at(root, args.base, args.cassette_dir)
+        records = compare(old, cassettes_in_tree(root, args.cassette_dir), args.tolerance)
+    except PromptdriftError as exc:
+        print(f"promptdrift compare: {exc}", file=sys.stderr)
+        return 2
+    if not records:
+        print(f"no cassette differs from {args.base}")
+        return 0
+    for line in terminal_lines(records, []):
+        print(line)
+    for path in write_reports(args.report, records, []):
+        print(f"promptdrift report: {path}")
+    return 1 if has_regressions(records) else 0
+
+
+def _scan(args: argparse.Namespace) -> int:
+    """Exit 1 when a cassette holds a key-shaped string or a credential header."""
+    from promptdrift.cli.scan import scan
+
+    findings = scan(Path(p) for p in (args.paths or ["cassettes"]))
+    for finding in findings:
+        print(finding)
+    if findings:
+        print(f"{len(findings)} possible secret(s): remove them and rotate any real key.")
+        return 1
+    print("no secrets found")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="promptdrift", description="Prompt regression testing for pytest.")
+    parser.add_argument("--version", action="version", version=f"promptdrift {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    validate = sub.add_parser("validate", help="check that suite files load, without calling any model")
+    validate.add_argument("paths", nargs="*", default=["suites"])
+    validate.add_argument("--rootdir", default=".", help="repository root (fixture paths resolve from it)")
+    validate.set_defaults(func=_validate)
+    cmp = sub.add_parser("compare", help="drift report of the working tree's cassettes against a git ref")
+    cmp.add_argument("--base", required=True, help="git ref with the previous cassettes, e.g. origin/main")
+    cmp.add_argument("--rootdir", default=".", help="repository root")
+    cmp.add_argument("--cassette-dir", default="cassettes")
+    cmp.add_argument("--tolerance", type=float, default=0.05, help="score fall that counts as a regression")
+    cmp.add_argument("--report", action="append", default=[], metavar="PATH", help=".md, .html or .json (repeatable)")
+    cmp.set_defaults(func=_compare)
+    scan = sub.add_parser("scan", help="find key-shaped strings and credential headers in cassettes")
+    scan.add_argument("paths", nargs="*", help="files or folders (default: cassettes)")
+    scan.set_defaults(func=_scan)
+    demo = sub.add_parser("demo-server", help="run the local scripted OpenAI-compatible demo server")
+    demo.add_argument("--script", help="YAML script of answers (see promptdrift.testing.demo)")
+    demo.add_argument("--port", type=int, default=8765)
+    demo.set_defaults(func=_demo_server)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

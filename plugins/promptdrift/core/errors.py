@@ -1,0 +1,62 @@
+"""Error types promptdrift raises.
+
+Every error a user can cause (a malformed suite, a missing cassette, a prompt
+that drifted) is a :class:`PromptdriftError`: the plugin shows its message as
+the failure, without a traceback. Messages name the file, the line where one is
+known, and the next step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class PromptdriftError(Exception):
+    """Base class: a problem the user can fix, reported without a traceback."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None) -> None:
+        self.message = message
+        self.path = str(path) if path is not None else None
+        self.line = line
+        super().__init__(self.__str__())
+
+    @property
+    def where(self) -> str:
+        if self.path is None:
+            return ""
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where else self.message
+
+
+class SuiteError(PromptdriftError):
+    """A suite file (or a file it refers to) is malformed."""
+
+
+class TemplateError(SuiteError):
+    """A template failed to render, e.g. a variable is missing."""
+
+
+class CassetteError(PromptdriftError):
+    """A cassette file cannot be read or is in an unknown format."""
+
+
+class MissingCassetteError(PromptdriftError):
+    """Replay was asked for but there is no recording."""
+
+
+class DriftError(PromptdriftError):
+    """The request differs from the recorded one: the prompt changed since it was recorded."""
+
+    def __init__(self, message: str, *, diff: str, path: str | Path | None = None) -> None:
+        self.diff = diff
+        super().__init__(message, path=path)
+
+
+class RecordingError(PromptdriftError):
+    """The model endpoint failed while recording; nothing was written."""
+
+
+class ConfigError(PromptdriftError):
+    """Configuration (options, ini, pyproject, provider) is invalid."""

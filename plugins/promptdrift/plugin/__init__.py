@@ -1,0 +1,1 @@
+"""The pytest plugin: hooks, options and fixtures (:mod:`.hooks`), items, the ``prompt`` session, scheduling."""

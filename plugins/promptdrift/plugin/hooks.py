@@ -1,0 +1,211 @@
+"""The pytest plugin (entry point ``pytest11``): options, hooks and fixtures only.
+
+The work lives in the layers below (see the README's "Architecture"):
+:mod:`promptdrift.plugin.items` turns suites into items,
+:mod:`promptdrift.plugin.schedule` decides when cases run,
+:mod:`promptdrift.plugin.session` is the ``prompt`` fixture's session.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from promptdrift import config as config_mod
+from promptdrift.core.errors import PromptdriftError
+from promptdrift.core.modes import RecordMode
+from promptdrift.plugin.items import CaseItem, SuiteFile
+from promptdrift.plugin.keys import CALL_PASSED_KEY, RUNS_KEY, SETTINGS_KEY, STORE_KEY
+from promptdrift.plugin.logs import install as install_log_redaction
+from promptdrift.plugin.schedule import CaseRuns
+from promptdrift.plugin.session import PromptSession, close_session, open_session, run_given
+from promptdrift.record.transport import shared_upstream
+from promptdrift.spec.reader import is_suite_file
+from promptdrift.verdict.records import RecordStore
+from promptdrift.verdict.report import notable, terminal_lines, write_reports
+
+if TYPE_CHECKING:
+    import openai
+
+RECORDS_INPUT = "promptdrift_records"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    config_mod.add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        config.stash[SETTINGS_KEY] = config_mod.from_config(config)
+    except PromptdriftError as exc:
+        raise pytest.UsageError(f"promptdrift: {exc}") from None
+
+    config.add_cleanup(install_log_redaction(config.stash[SETTINGS_KEY].environ))
+    worker = getattr(config, "workerinput", None)
+    if worker is not None and RECORDS_INPUT in worker:
+        config.stash[STORE_KEY] = RecordStore(Path(worker[RECORDS_INPUT]), str(worker.get("workerid", "worker")))
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="promptdrift-records-"))
+        config.stash[STORE_KEY] = RecordStore(folder, "main")
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistHooks(config.stash[STORE_KEY].folder), "promptdrift-xdist")
+    config.addinivalue_line("markers", "promptdrift: a prompt case collected from a YAML suite")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Set up the case runs; while recording (and not in an xdist worker), start them all in the pool."""
+
+    config = session.config
+    settings = config.stash[SETTINGS_KEY]
+    runs = config.stash[RUNS_KEY] = CaseRuns(settings.concurrency)
+    config.add_cleanup(runs.shutdown)
+    shared_upstream.set_limit(settings.concurrency)
+    if settings.record is RecordMode.NONE or hasattr(config, "workerinput") or config.option.collectonly:
+        return
+    cases = [item for item in session.items if isinstance(item, CaseItem) and item.pooled]
+    if settings.concurrency > 1 and len(cases) > 1:
+        import openai  # noqa: F401 - once, here, rather than in every pool thread at the same time
+
+        count = runs.start((item.nodeid, item.run) for item in cases)
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None and count:
+            reporter.write_line(
+                f"promptdrift: running {count} cases, up to {settings.concurrency} at a time "
+                f"(--prompt-record={settings.record.value}); each dot below is one finished case"
+            )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Also on Ctrl-C and ``-x``: cases not yet started are cancelled; those in flight finish and save.
+
+    The run waits for them (except after Ctrl-C, which should stop at once), so it
+    ends with every cassette it started complete on disk.
+    """
+
+    runs = session.config.stash.get(RUNS_KEY, None)
+    if runs is not None:
+        runs.shutdown(wait=exitstatus != pytest.ExitCode.INTERRUPTED)
+
+
+class _XdistHooks:
+    """Tells each pytest-xdist worker where to write its case records (only registered with xdist)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[RECORDS_INPUT] = str(self.folder)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+
+    if is_suite_file(file_path):
+        return SuiteFile.from_parent(parent, path=file_path)
+    return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    if call.when != "call":
+        return report
+    item.stash[CALL_PASSED_KEY] = report.passed  # only then are unused recorded calls drift (the prompt fixture)
+    error = call.excinfo.value if call.excinfo is not None else None
+    if error is not None and not isinstance(error, PromptdriftError) and isinstance(error.__cause__, PromptdriftError):
+        error = error.__cause__  # e.g. an SDK error wrapping a drift raised in the transport
+    if report.failed and isinstance(error, PromptdriftError) and isinstance(item, pytest.Function):
+        report.longrepr = f"{item.nodeid}: {error}"
+    return report
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return
+
+    settings = config.stash[SETTINGS_KEY]
+    verbose = terminalreporter.verbosity > 0
+    records = config.stash[STORE_KEY].read(keep=None if settings.report or verbose else notable)
+    counts = records.counts
+    if not counts and not records.gates:
+        return
+    parts = [f"{counts[k]} {k}" for k in ("replayed", "recorded", "drift", "error") if counts[k]]
+    runs = config.stash.get(RUNS_KEY, None)
+    if runs is not None and runs.pool_seconds is not None:
+        parts.append(f"{runs.finished} cases in {runs.pool_seconds:.2f} s, up to {runs.concurrency} at a time")
+    terminalreporter.write_sep("-", f"promptdrift ({settings.record.value}): " + ", ".join(parts))
+    if counts["recorded"] or any(notable(r) for r in records.cases) or verbose:
+        for line in terminal_lines(records.cases, records.gates, records.summaries):
+            terminalreporter.write_line(line)
+    for path in write_reports(settings.report, records.cases, records.gates):
+        terminalreporter.write_line(f"promptdrift report: {path}")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Hypothesis ``@given`` tests with a recorded fixture: examples stored when recording, replayed as stored."""
+    session = pyfuncitem.funcargs.get("_promptdrift_session")
+    if session is None or getattr(pyfuncitem.obj, "hypothesis", None) is None:
+        return None
+
+    return run_given(pyfuncitem, session)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def _promptdrift_session(request: pytest.FixtureRequest) -> Iterator[PromptSession]:
+
+    settings = request.config.stash[SETTINGS_KEY]
+    node = request.node
+    session = open_session(settings, Path(node.path), node.name, node.nodeid)
+    yield session
+    try:
+        close_session(session, node.nodeid, passed=node.stash.get(CALL_PASSED_KEY, False))
+    except PromptdriftError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def prompt(_promptdrift_session: PromptSession) -> PromptSession:
+    """Run suite cases or ad-hoc prompts from a test, recorded in the test's own cassette.
+
+    Example::
+
+        def test_invoice_total(prompt):
+            out = prompt.run("suites/invoice.yaml", vars={"text": "Total: 42.50 EUR"})
+            out.check(schema="fixtures/schemas/invoice.json")
+            assert out.json["total"] == 42.5
+    """
+    return _promptdrift_session
+
+
+@pytest.fixture
+def openai_client(_promptdrift_session: PromptSession) -> openai.OpenAI:
+    """A real ``openai.OpenAI`` client whose traffic is recorded into the test's own cassette.
+
+    Example::
+
+        def test_my_code(openai_client):
+            reply = my_feature(openai_client, "Where is my order?")
+            assert "order" in reply
+    """
+    return _promptdrift_session.client()
+
+
+@pytest.fixture
+def async_openai_client(_promptdrift_session: PromptSession) -> openai.AsyncOpenAI:
+    """A real ``openai.AsyncOpenAI`` client recorded into the test's own cassette (same recorder as ``prompt``).
+
+    Example::
+
+        def test_my_async_code(async_openai_client):
+            reply = asyncio.run(my_feature(async_openai_client, "Where is my order?"))
+            assert "order" in reply
+    """
+    return _promptdrift_session.async_client()

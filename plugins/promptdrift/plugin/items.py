@@ -1,0 +1,330 @@
+"""How a suite becomes items: suite files as pytest collectors, each case, generated block and gate an item."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from functools import partial
+from typing import Any
+
+import pytest
+
+from promptdrift.config import Settings
+from promptdrift.core.errors import DriftError, PromptdriftError
+from promptdrift.plugin.keys import RUNS_KEY, SETTINGS_KEY, STORE_KEY
+from promptdrift.plugin.schedule import CaseRuns
+from promptdrift.run.case import GENERATED, run_case, run_generated
+from promptdrift.run.outcome import Outcome
+from promptdrift.spec.gates import Gate
+from promptdrift.spec.model import Case, Suite
+from promptdrift.spec.reader import load_suite
+from promptdrift.text import yamlio
+from promptdrift.verdict.drift import CaseRecord, case_record, regression_message
+from promptdrift.verdict.gates import evaluate_gate
+from promptdrift.verdict.records import RecordStore
+
+STATUS_PROPERTY = "promptdrift"  # user property on each case: replayed / recorded / drift / error
+ANSWER_LINES = 30
+ANSWER_CHARS = 3000
+
+
+class CaseFailed(Exception):
+    """A case's answer failed one or more checks."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+        super().__init__(f"{len(outcome.failures)} check(s) failed")
+
+
+def settings_of(config: pytest.Config) -> Settings:
+    return config.stash[SETTINGS_KEY]
+
+
+def store_of(config: pytest.Config) -> RecordStore:
+    return config.stash[STORE_KEY]
+
+
+def runs_of(config: pytest.Config) -> CaseRuns:
+    return config.stash[RUNS_KEY]
+
+
+class SuiteFile(pytest.File):
+    """A YAML prompt suite; its cases are the items."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        settings = settings_of(self.config)
+        try:
+            suite = load_suite(self.path, settings.rootdir)
+        except PromptdriftError as exc:
+            # One bad suite must not stop the others: report it as a failing item of its own.
+            yield InvalidSuiteItem.from_parent(self, name="suite", error=exc)
+            return
+        if not suite.variants:
+            yield from self._items(suite, "")
+            return
+        chosen = settings.variant
+        picked = [v for v in suite.variants if not chosen or v.variant in chosen]
+        for variant in picked:
+            yield from self._items(variant, f"[{variant.variant}]")
+        if not picked:
+            names = ", ".join(str(v.variant) for v in suite.variants)
+            reason = f"no variant {' or '.join(map(repr, chosen))} in suite {suite.name!r} (its variants: {names})"
+            yield NoVariantItem.from_parent(self, name="variants", reason=reason)
+
+    def _items(self, suite: Suite, suffix: str) -> Iterator[pytest.Item]:
+        """``case`` and ``gate[label]``, or ``case[variant]`` and ``gate[label][variant]`` for a variant."""
+        for case in suite.cases:
+            yield CaseItem.from_parent(self, name=case.id + suffix, suite=suite, case=case)
+        if suite.generate is not None:
+            case = Case(GENERATED, {}, line=suite.line)
+            yield GeneratedItem.from_parent(self, name=GENERATED + suffix, suite=suite, case=case)
+        for gate in suite.gates:
+            yield GateItem.from_parent(self, name=f"gate[{gate.label}]{suffix}", suite=suite, gate=gate)
+
+
+class InvalidSuiteItem(pytest.Item):
+    """Stands for a suite file that could not be loaded; fails with the reason."""
+
+    def __init__(self, *, error: PromptdriftError, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.error = error
+
+    def runtest(self) -> None:
+        raise self.error
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        return f"invalid suite: {self.error}"
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, (self.error.line or 1) - 1, f"invalid suite {self.path.name}"
+
+
+class NoVariantItem(pytest.Item):
+    """Stands for a suite none of whose variants ``--prompt-variant`` selected: skipped, saying so."""
+
+    def __init__(self, *, reason: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.reason = reason
+
+    def runtest(self) -> None:
+        pytest.skip(self.reason)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, 0, f"variants of {self.path.name}"
+
+
+class CaseItem(pytest.Item):
+    """One case of a suite: calls the model (recorded or replayed) and applies its checks."""
+
+    pooled = True  # recorded in the pool of concurrent cases (see promptdrift.plugin.schedule)
+
+    def __init__(self, *, suite: Suite, case: Case, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.suite = suite
+        self.case = case
+
+    def run(self) -> Outcome:
+        """Run the case (called by :class:`CaseRuns`, in a pool thread while recording)."""
+        return run_case(self.suite, self.case, settings_of(self.config), self.nodeid)
+
+    def runtest(self) -> None:
+        settings = settings_of(self.config)
+        try:
+            # Not kept on the item: a long run must not hold every answer and baseline in memory.
+            outcome = runs_of(self.config).outcome(self.nodeid, self.run, keep=bool(self.suite.gates))
+        except PromptdriftError as exc:
+            status = "drift" if isinstance(exc, DriftError) else "error"
+            record = CaseRecord(self.suite.label, self.case.id, self.nodeid, status, False, error=str(exc))
+            record.variant, record.variant_index = self.suite.variant, self.suite.variant_index
+            self._report(record)
+            raise
+        record = case_record(
+            self.suite.label,
+            self.case.id,
+            self.nodeid,
+            outcome,
+            settings,
+            self.suite.variant,
+            self.suite.variant_index,
+        )
+        self._report(record)
+        if record.regressions:
+            raise CaseRegressed(record)
+        if not outcome.passed:
+            if self.suite.candidate:
+                candidate_xfail(self.suite, f"{len(outcome.failures)} check(s) failed")
+            raise CaseFailed(outcome)
+
+    def _report(self, record: CaseRecord) -> None:
+        self.user_properties.append((STATUS_PROPERTY, record.status))
+        store_of(self.config).add("case", record.to_dict())
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        error = excinfo.value
+        if isinstance(error, CaseFailed):
+            return format_failure(error.outcome)
+        if isinstance(error, CaseRegressed):
+            return regression_message(error.record)
+        if isinstance(error, PromptdriftError):
+            return str(error)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        line = (self.case.line or 1) - 1
+        return self.path, line, f"{self.suite.label}::{self.case.id}"
+
+
+class GeneratedItem(CaseItem):
+    """A suite's generated cases (``generate:``): one item, like one Hypothesis test, over all its examples.
+
+    Not run in the recording pool: Hypothesis explores the examples one after another.
+    """
+
+    pooled = False
+
+    def run(self) -> Outcome:
+        return run_generated(self.suite, settings_of(self.config), self.nodeid)
+
+
+class CaseRegressed(Exception):
+    """A re-recorded case got worse than its baseline."""
+
+    def __init__(self, record: CaseRecord) -> None:
+        self.record = record
+        super().__init__(f"{len(record.regressions)} regression(s)")
+
+
+class GateFailed(Exception):
+    """A suite gate was not met."""
+
+
+class GateItem(pytest.Item):
+    """A suite-level gate over all the suite's cases."""
+
+    def __init__(self, *, suite: Suite, gate: Gate, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.suite = suite
+        self.gate = gate
+
+    def _outcomes(self) -> list[tuple[str, Outcome | None]]:
+        """Every case's outcome (``None``: it errored); a case that ran elsewhere (xdist) or was deselected runs here."""
+        settings = settings_of(self.config)
+        runs = runs_of(self.config)
+        base = self.nodeid.rsplit("::", 1)[0]
+        suffix = f"[{self.suite.variant}]" if self.suite.variant else ""
+        outcomes: list[tuple[str, Outcome | None]] = []
+        for case in self.suite.cases:
+            nodeid = f"{base}::{case.id}{suffix}"
+            try:
+                outcome: Outcome | None = runs.outcome(nodeid, partial(run_case, self.suite, case, settings, nodeid))
+            except PromptdriftError:
+                outcome = None
+            outcomes.append((case.id, outcome))
+        return outcomes
+
+    def runtest(self) -> None:
+        result = evaluate_gate(self.gate, self._outcomes())
+        value = "n/a" if result.value is None else f"{result.value:.4g}"
+        self.user_properties.append((f"gate:{self.gate.label}", value))
+        store_of(self.config).add(
+            "gate",
+            {
+                "suite": self.suite.label,
+                "variant": self.suite.variant,
+                "gate": self.gate.label,
+                "passed": result.passed,
+                "value": result.value,
+                "reason": result.reason,
+                "details": result.details,
+            },
+        )
+        if not result.passed:
+            if self.suite.candidate:
+                candidate_xfail(self.suite, f"gate {self.gate.label} failed: {result.reason}")
+            raise GateFailed(f"gate {self.gate.label} failed: {result.reason}")
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, GateFailed | PromptdriftError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, (self.gate.line or 1) - 1, f"{self.suite.label}::gate[{self.gate.label}]"
+
+
+def candidate_xfail(suite: Suite, why: str) -> None:
+    """A candidate variant that misses: reported as xfail, so only the shipped variant gates the run."""
+    pytest.xfail(f"candidate variant {suite.variant!r} (the suite ships {suite.ship!r}): {why}")
+
+
+def format_failure(outcome: Outcome) -> str:
+    """The failure text: each failed check with its reason, then the answer and where it came from."""
+    if outcome.examples is not None:
+        return format_property_failure(outcome)
+    if outcome.sampling is not None:
+        return format_sampled_failure(outcome)
+    lines = [f"{len(outcome.failures)} of {len(outcome.results)} checks failed:"]
+    if outcome.min_score is not None:
+        lines[0] = f"weighted score {outcome.score:.3g} < min_score {outcome.min_score:g}; checks:"
+    for result in outcome.results:
+        mark = "PASS" if result.passed else "FAIL"
+        score = f" [score {result.score:.3g}]" if result.score is not None else ""
+        reason = f": {result.reason}" if result.reason and not result.passed else ""
+        lines.append(f"  {mark} {result.label}{score}{reason}")
+    if outcome.answer.raw is not None:
+        lines.append(f"checked (after extract / transform): {outcome.answer.text[:ANSWER_CHARS]!r}")
+    lines.extend(_excerpt("answer:" if outcome.answer.raw is None else "full answer:", outcome.answer.model_text))
+    for call in outcome.answer.tool_calls:
+        lines.append(f"tool call: {call['name']}({call['arguments']})")
+    how = "recorded now" if outcome.recorded else "replayed"
+    lines.append(f"cassette: {outcome.cassette} ({how})")
+    return "\n".join(lines)
+
+
+def _excerpt(title: str, text: str) -> list[str]:
+    """An answer, indented, capped at ANSWER_LINES lines and ANSWER_CHARS characters."""
+    excerpt = text[:ANSWER_CHARS]
+    answer = excerpt.splitlines() or ["<empty answer>"]
+    shown = answer[:ANSWER_LINES]
+    lines = [title, *textwrap.indent("\n".join(shown), "  | ").splitlines()]
+    if len(answer) > ANSWER_LINES or len(text) > len(excerpt):
+        rest = len(text) - len("\n".join(shown))
+        lines.append(f"  | … ({rest:,} more characters)")
+    return lines
+
+
+def format_property_failure(outcome: Outcome) -> str:
+    """Generated cases: how many examples failed, then the falsifying input, its checks and its answer."""
+    n, k = len(outcome.samples), outcome.sample_passes
+    index = outcome.falsifying if outcome.falsifying is not None else 0
+    how = "recorded now: Hypothesis's shrunk example" if outcome.recorded else "replayed from the cassette"
+    lines = [f"the suite's checks failed for {n - k} of {n} generated examples; falsifying example ({how}):"]
+    example = (outcome.examples or [{}])[index]
+    lines.extend("  " + line for line in yamlio.dumps(example).splitlines())
+    sample = outcome.samples[index]
+    for result in sample.results:
+        if not result.passed:
+            lines.append(f"  FAIL {result.label}: {result.reason}")
+    lines.extend(_excerpt("answer:", sample.answer.model_text))
+    lines.append(f"cassette: {outcome.cassette} (every example and its answer, in order)")
+    return "\n".join(lines)
+
+
+def format_sampled_failure(outcome: Outcome) -> str:
+    """A sampled case: k/N, the rate (and bound) against what is required, then each failing sample."""
+    n, k = len(outcome.samples), outcome.sample_passes
+    measure = f"pass rate {outcome.pass_rate:.3g}"
+    if outcome.pass_bound is not None and outcome.sampling is not None:
+        measure += f", Wilson lower bound {outcome.pass_bound:.3g} at {outcome.sampling.confidence:g} confidence"
+    lines = [f"{k} of {n} samples passed ({measure} < min_pass_rate {outcome.required_rate:g}):"]
+    for number, sample in enumerate(outcome.samples, 1):
+        failed = [r for r in sample.results if not r.passed]
+        if not failed:
+            lines.append(f"  sample {number}: PASS")
+            continue
+        reasons = "; ".join(f"{r.label}: {r.reason}" for r in failed)
+        lines.append(f"  sample {number}: FAIL {reasons}")
+        lines.append(f"    | {sample.answer.text[:200]!s}")
+    how = "recorded now" if outcome.recorded else "replayed"
+    lines.append(f"cassette: {outcome.cassette} ({how})")
+    return "\n".join(lines)

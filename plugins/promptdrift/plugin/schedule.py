@@ -1,0 +1,109 @@
+"""When each case runs: all at once in a thread pool while recording, on demand while replaying.
+
+Recording is dominated by the model's latency, so in a recording mode the
+cases of the run are submitted, in collection order, to a pool of
+``--prompt-concurrency`` threads as the run starts; each case item then waits
+for its own case. A case runs whole in one thread, so the turns of a
+conversation keep their order; different cases overlap. Every case has its
+own cassette, recorder and client (see :mod:`promptdrift.record.recorder`), so
+nothing is shared but the connection pool.
+
+Replay is CPU-bound: there the cases run one by one, in the item that asks.
+Either way :class:`CaseRuns` runs each case once per process and keeps the
+outcome for the suite's gates.
+
+Under pytest-xdist each worker runs its own items one by one: xdist already
+spreads them over processes, and a worker does not know in advance which
+items it will get.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
+
+from promptdrift.run.case import Outcome
+
+Run = Callable[[], Outcome]
+
+
+class CaseRuns:
+    """Each case's outcome (or error), by node id, run once."""
+
+    def __init__(self, concurrency: int) -> None:
+        self.concurrency = concurrency
+        self._futures: dict[str, Future[Outcome]] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self.started: float | None = None
+        self.last_done: float | None = None
+        self.submitted = self.finished = 0
+
+    def start(self, runs: Iterable[tuple[str, Run]]) -> int:
+        """Submit ``(nodeid, run)`` pairs to the thread pool, in order; returns how many."""
+        # Twice as many threads as requests in flight: while a case saves its cassette or runs
+        # its checks, another case's request already holds its slot (see recorder.Upstream).
+        self._pool = ThreadPoolExecutor(max_workers=2 * self.concurrency, thread_name_prefix="promptdrift")
+        self.started = time.perf_counter()
+        count = 0
+        for nodeid, run in runs:
+            with self._lock:
+                if nodeid in self._futures:
+                    continue
+                future = self._futures[nodeid] = self._pool.submit(run)
+            future.add_done_callback(self._done)  # outside the lock: it runs at once if already done
+            count += 1
+        self.submitted = count
+        return count
+
+    def _done(self, future: Future[Outcome]) -> None:
+        with self._lock:
+            self.finished += 1
+            self.last_done = time.perf_counter()
+
+    @property
+    def pool_seconds(self) -> float | None:
+        """Wall time from starting the pool to its last finished case (``None`` without a pool)."""
+        if self.started is None or self.last_done is None:
+            return None
+        return self.last_done - self.started
+
+    def outcome(self, nodeid: str, run: Run, *, keep: bool = True) -> Outcome:
+        """The case's outcome: from the pool, from an earlier call, or by running it now.
+
+        Raises what the run raised. ``keep=False`` forgets it afterwards (no gate needs it),
+        so a long replay does not hold every answer in memory.
+        """
+        with self._lock:
+            future = self._futures.get(nodeid)
+            if future is None:
+                future = self._futures[nodeid] = Future()
+                mine = True
+            else:
+                mine = False
+        if mine:
+            try:
+                future.set_result(run())
+            except BaseException as exc:
+                future.set_exception(exc)
+        try:
+            while True:  # wake up now and then: a Ctrl-C delivered to a pool thread reaches this one
+                try:
+                    return future.result(timeout=0.1)
+                except FuturesTimeout:
+                    continue
+        finally:
+            if not keep:
+                with self._lock:
+                    self._futures.pop(nodeid, None)
+
+    def shutdown(self, *, wait: bool = False) -> None:
+        """Cancel cases not yet started; those in flight finish and save (or keep the old cassette).
+
+        ``wait``: return only when they have (the run ends with every cassette it started written).
+        """
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait, cancel_futures=True)

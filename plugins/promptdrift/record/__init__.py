@@ -1,0 +1,1 @@
+"""Record and replay: the recorder and its HTTP transport, retries, the ``openai`` client factory, API adapters."""

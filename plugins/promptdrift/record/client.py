@@ -1,0 +1,164 @@
+"""``openai`` clients whose traffic goes through one recorder, and the one way a case calls a model.
+
+:meth:`Channel.call` is the record path of every model call promptdrift makes
+itself (suite cases, turns, tool rounds, graders, ``prompt.run``): the answer
+is replayed straight from the cassette when it holds exactly this request;
+otherwise the request goes through the ``openai`` client, whose transport
+replays, records or reports drift and hands the interaction back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx2
+
+from promptdrift.config import Settings
+from promptdrift.core.answers import Answer
+from promptdrift.core.errors import PromptdriftError, RecordingError
+from promptdrift.core.modes import RecordMode
+from promptdrift.record.adapters import ADAPTERS, Adapter, answer, short
+from promptdrift.record.recorder import Recorder
+from promptdrift.record.retry import RetryPolicy
+from promptdrift.record.transport import INTERACTION, AsyncCassetteTransport, CassetteTransport, shared_upstream
+from promptdrift.spec.model import Provider
+
+if TYPE_CHECKING:
+    import openai
+
+# Sent only when no key is set; replay never lets a request leave the process.
+REPLAY_KEY = "promptdrift-replay-no-key"
+
+
+def make_client(
+    settings: Settings, provider: Provider, recorder: Recorder, *, asynchronous: bool = False
+) -> openai.OpenAI | openai.AsyncOpenAI:
+    """An ``OpenAI`` (or ``AzureOpenAI``; ``Async…`` with ``asynchronous``) client recording into ``recorder``.
+
+    The SDK's own retries are off: the transport applies promptdrift's retry
+    policy while recording, and a replay miss fails at once.
+    ``openai`` is imported here, on first use: a replay that reads every answer
+    straight from its cassette never pays for importing the SDK.
+    """
+    import openai
+
+    key = settings.api_key(provider)
+    if key is None and recorder.mode is not RecordMode.NONE:
+        variable = provider.api_key_env or settings.api_key_env
+        recorder.api_key_missing = (
+            f"{variable} is not set, and recording {recorder.display} needs an API key. "
+            f"Set {variable} (or provider.api_key_env), or replay with --prompt-record=none."
+        )
+    policy = RetryPolicy(settings.max_retries, settings.retry_backoff, settings.retry_max_wait)
+    transport = CassetteTransport(recorder, shared_upstream, policy)
+    http_client: httpx2.Client | httpx2.AsyncClient
+    if asynchronous:
+        http_client = httpx2.AsyncClient(transport=AsyncCassetteTransport(transport), timeout=settings.timeout)
+    else:
+        http_client = httpx2.Client(transport=transport, timeout=settings.timeout)
+    organization = settings.environ.get(provider.organization_env) if provider.organization_env else None
+    if provider.azure_endpoint:
+        azure = openai.AsyncAzureOpenAI if asynchronous else openai.AzureOpenAI
+        return azure(  # type: ignore[no-any-return]
+            api_key=key or REPLAY_KEY,
+            azure_endpoint=provider.azure_endpoint,
+            azure_deployment=provider.azure_deployment,
+            api_version=provider.azure_api_version or "2024-10-21",
+            organization=organization,
+            http_client=http_client,  # type: ignore[arg-type]
+            max_retries=0,  # the transport retries while recording (promptdrift.record.retry)
+            timeout=settings.timeout,
+        )
+    plain = openai.AsyncOpenAI if asynchronous else openai.OpenAI
+    return plain(  # type: ignore[no-any-return]
+        api_key=key or REPLAY_KEY,
+        base_url=settings.resolved_base_url(provider),
+        organization=organization,
+        http_client=http_client,  # type: ignore[arg-type]
+        max_retries=0,  # the transport retries while recording (promptdrift.record.retry)
+        timeout=settings.timeout,
+    )
+
+
+def open_channel(settings: Settings, path: Path, target: str) -> Channel:
+    """A channel on the cassette at ``path``; ``target`` is what to pass pytest to record it."""
+    try:
+        display = path.relative_to(settings.rootdir).as_posix()
+    except ValueError:
+        display = str(path)
+    return Channel(settings, Recorder(path, settings.record, display=display, target=target))
+
+
+class Channel:
+    """One cassette's :class:`Recorder` and the ``openai`` clients that talk through it.
+
+    Clients are made on first use, one per provider: a replay that finds every
+    answer directly in the cassette never builds one.
+    """
+
+    def __init__(self, settings: Settings, recorder: Recorder) -> None:
+        self.settings = settings
+        self.recorder = recorder
+        self._clients: dict[tuple[Provider, bool], Any] = {}
+
+    def client(self, provider: Provider | None = None) -> openai.OpenAI:
+        return self._client(provider or Provider(), False)  # type: ignore[no-any-return]
+
+    def async_client(self, provider: Provider | None = None) -> openai.AsyncOpenAI:
+        """An ``AsyncOpenAI`` client on the same recorder (code-first async tests)."""
+        return self._client(provider or Provider(), True)  # type: ignore[no-any-return]
+
+    def _client(self, provider: Provider, asynchronous: bool) -> Any:
+        key = (provider, asynchronous)
+        if key not in self._clients:
+            self._clients[key] = make_client(self.settings, provider, self.recorder, asynchronous=asynchronous)
+        return self._clients[key]
+
+    def call(self, adapter: Adapter, body: Mapping[str, Any], where: str, provider: Provider | None = None) -> Answer:
+        """One model call through this channel's recorder; SDK errors become promptdrift errors."""
+        interaction = self.recorder.find("POST", adapter.path, body)
+        if interaction is None:
+            with sdk_errors(where):
+                # The client's own POST: its base URL, Azure routing, auth, headers and timeout, with the
+                # body sent exactly as the suite built it (no per-parameter transform; a third of the CPU
+                # of a call). The transport has the whole answer, streamed or not, before this returns.
+                response = self.client(provider).post(adapter.path, body=dict(body), cast_to=httpx2.Response)
+            interaction = response.extensions[INTERACTION]
+        return dataclasses.replace(
+            answer(adapter, interaction), requested_model=body.get("model"), latency_ms=interaction.latency_ms
+        )
+
+    def chat(self, body: Mapping[str, Any], where: str, provider: Provider | None = None) -> Answer:
+        """One chat-completions call (graders, code-first tests)."""
+        return self.call(ADAPTERS["chat"], body, where, provider)
+
+    def embed(self, model: str, texts: Sequence[str], where: str) -> list[list[float]]:
+        """Embedding vectors of ``texts``, in order, through the SDK's embeddings endpoint (recorded like any call)."""
+        with sdk_errors(where):
+            response = self.client().embeddings.create(model=model, input=list(texts))
+        return [list(item.embedding) for item in sorted(response.data, key=lambda d: d.index)]
+
+
+@contextmanager
+def sdk_errors(where: str) -> Iterator[None]:
+    """Turn the SDK's errors into promptdrift errors that say what happened and what to do."""
+    import openai  # slow to import: only reached when a request goes through the SDK
+
+    try:
+        yield
+    except openai.APIStatusError as exc:
+        raise RecordingError(
+            f"{where}: the model endpoint answered HTTP {exc.status_code} ({short(exc.message)}). "
+            "Nothing was recorded for this case; fix the cause and re-run to record what is missing."
+        ) from None
+    except openai.APIConnectionError as exc:
+        if isinstance(exc.__cause__, PromptdriftError):
+            raise exc.__cause__ from None
+        raise RecordingError(
+            f"{where}: could not reach the model endpoint ({type(exc).__name__}: {short(str(exc))}). "
+            "Nothing was recorded for this case; check the base URL and network, then re-run."
+        ) from None

@@ -1,0 +1,284 @@
+"""The record/replay state of one cassette: what replays, what is recorded, what is drift.
+
+A :class:`Recorder` belongs to one case (or one code-first test). Requests
+reach it two ways, both decided by the one matcher, :meth:`Recorder._match`:
+
+* :meth:`Recorder.find`, the fast replay path of :meth:`Channel.call
+  <promptdrift.record.client.Channel.call>`: a request found in the cassette is
+  answered without building an ``openai`` client at all;
+* :meth:`Recorder.lookup`, from the HTTP transport every ``openai`` client of
+  the case is given (:mod:`promptdrift.record.transport`): a request not found
+  is recorded, re-recorded, or is prompt drift, by the record mode.
+
+A request matches the first not-yet-played interaction with the same method,
+the same endpoint path (a recorded path ending with the requested one) and an
+equal JSON body, so repeated identical requests (samples) replay in recorded
+order, never the first answer N times. Hosts, ports and headers never take part.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+from promptdrift.cassettes import format as cassettes
+from promptdrift.cassettes.format import Cassette, Interaction
+from promptdrift.cassettes.meta import cassette_metadata
+from promptdrift.core.errors import CassetteError, ConfigError, DriftError, MissingCassetteError, RecordingError
+from promptdrift.core.modes import RecordMode, record_command
+from promptdrift.record.adapters import call_summary
+from promptdrift.text import yamlio
+
+
+def request_view(body: Any) -> str:
+    """A readable rendering of a request body for drift diffs (messages and parameters)."""
+    if isinstance(body, dict):
+        return yamlio.dumps(body)
+    return str(body) + "\n"
+
+
+def drift_diff(recorded: Any, current: Any) -> str:
+    """Unified diff of the recorded and the current request."""
+    return "".join(
+        difflib.unified_diff(
+            request_view(recorded).splitlines(keepends=True),
+            request_view(current).splitlines(keepends=True),
+            "recorded",
+            "current",
+        )
+    )
+
+
+class Recorder:
+    """The record/replay state of one cassette (one case, or one test).
+
+    Thread-safe: the ``openai`` client may call it from several threads.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        mode: RecordMode,
+        *,
+        display: str,
+        target: str,
+        api_key_missing: str | None = None,
+    ) -> None:
+        self.path = path
+        self.mode = mode
+        self.display = display
+        self.record_hint = record_command(target, RecordMode.NEW)
+        self.rerecord_hint = record_command(target, RecordMode.CHANGED)
+        self.api_key_missing = api_key_missing
+        self.old: Cassette | None = None
+        if path.exists():
+            try:
+                self.old = cassettes.load(path, display=display, rerecord_hint=record_command(target, RecordMode.ALL))
+            except CassetteError:
+                if mode is not RecordMode.ALL:
+                    raise
+                # Re-recording everything: a corrupt cassette is replaced, with no baseline to compare.
+        self.recording = mode is RecordMode.ALL or (self.old is None and mode is not RecordMode.NONE)
+        self.played = [False] * (len(self.old.interactions) if self.old else 0)
+        self.interactions: list[Interaction] = []
+        self.calls: list[dict[str, Any]] = []
+        self.recorded = False
+        self.errors: list[Exception] = []
+        self._lock = threading.Lock()
+
+    # -- replay ------------------------------------------------------------------
+
+    def _match(self, method: str, path: str, body: Any) -> int | None:
+        """The one matcher: the first unplayed interaction with this method, endpoint and JSON body."""
+        assert self.old is not None
+        for index, interaction in enumerate(self.old.interactions):
+            if (
+                not self.played[index]
+                and interaction.method == method
+                and interaction.path.endswith(path)
+                and interaction.request_json == body
+            ):
+                return index
+        return None
+
+    def find(self, method: str, path: str, body: Any) -> Interaction | None:
+        """The fast replay path: the recorded interaction for this request, or ``None`` without side effects.
+
+        ``path`` is the endpoint (``/chat/completions``); on ``None`` the caller
+        sends the request through the ``openai`` client, whose transport
+        records, re-records or reports drift with a diff (:meth:`lookup`).
+        """
+        with self._lock:
+            if self.recording or self.old is None:
+                return None
+            index = self._match(method, path, json.loads(json.dumps(body)))  # the JSON the SDK would send
+            return None if index is None else self._play(index)
+
+    def lookup(self, method: str, uri: str, body: bytes) -> Interaction | None:
+        """From the transport: the interaction to replay, or ``None`` to send the request upstream."""
+        with self._lock:
+            if self.recording:
+                return None
+            if self.old is None:
+                raise self.missing()
+            index = self._match(method, httpx2.URL(uri).path, cassettes.canonical_body(body))
+            if index is not None:
+                return self._play(index)
+            if self.mode is RecordMode.CHANGED:
+                self.recording = True  # re-record the rest of this case; the old cassette is the baseline
+                return None
+            raise self._error(self._drift(method, uri, body))
+
+    def missing(self) -> MissingCassetteError:
+        """The error for a recording this run needs and does not have."""
+        return self._error(  # type: ignore[return-value]
+            MissingCassetteError(f"no recording at {self.display}. Record it with: {self.record_hint}", path=None)
+        )
+
+    def changed(self, what: str, recorded: Any, current: Any) -> DriftError:
+        """Prompt drift in something other than a request (a generate: block), with its diff."""
+        headline = f"{what} changed since {self.display} was recorded"
+        return self._error(self._drift_error(headline, recorded, current))  # type: ignore[return-value]
+
+    def _play(self, index: int) -> Interaction:
+        assert self.old is not None
+        interaction = self.old.interactions[index]
+        self.played[index] = True
+        self.interactions.append(interaction)
+        self.calls.append(self._call_meta(interaction))
+        return interaction
+
+    def _drift(self, method: str, uri: str, body: bytes) -> DriftError:
+        assert self.old is not None
+        path = httpx2.URL(uri).path
+        unplayed = [i for i, done in zip(self.old.interactions, self.played, strict=True) if not done]
+        same_path = [i for i in unplayed if i.path == path and i.method == method]
+        candidates = same_path or unplayed or self.old.interactions[-1:]
+        if not unplayed:
+            headline = f"this run made more requests than were recorded in {self.display}"
+        else:
+            headline = f"the request differs from the one recorded in {self.display}"
+        recorded = candidates[0].request_json if candidates else ""
+        return self._drift_error(headline, recorded, cassettes.canonical_body(body))
+
+    def _drift_error(self, headline: str, recorded: Any, current: Any) -> DriftError:
+        """Prompt drift: what changed, the diff of the recorded and the current form, and how to re-record."""
+        diff = drift_diff(recorded, current)
+        return DriftError(
+            f"prompt drift: {headline}.\n{diff}\nIf the change is intended, re-record: {self.rerecord_hint}",
+            diff=diff,
+        )
+
+    def unplayed(self) -> int:
+        """How many recorded interactions this run did not use (only meaningful when replaying)."""
+        return self.played.count(False) if not self.recording else 0
+
+    def finish_replay(self) -> None:
+        """Fail as drift when the recording holds requests this run no longer makes."""
+        left = self.unplayed()
+        if left and self.mode in (RecordMode.NONE, RecordMode.NEW):
+            raise self._error(
+                DriftError(
+                    f"prompt drift: {self.display} holds {left} recorded request(s) that this run did not make. "
+                    f"If the change is intended, re-record: {self.rerecord_hint}",
+                    diff="",
+                )
+            )
+
+    # -- record ------------------------------------------------------------------
+
+    def before_upstream(self) -> None:
+        """Called before a request leaves the process: refuse when recording is not possible."""
+        if self.api_key_missing:
+            raise self._error(ConfigError(self.api_key_missing))
+
+    def keep(
+        self,
+        request: httpx2.Request,
+        body: bytes,
+        status: int,
+        reason: str,
+        headers: httpx2.Headers,
+        content: bytes,
+        latency_ms: float,
+    ) -> Interaction:
+        """Record a usable answer (the transport never passes an error status) and return it."""
+        interaction = Interaction(
+            method=request.method,
+            uri=cassettes.scrub_uri(str(request.url)),
+            request_body=cassettes.readable_body(body),
+            response_status=status,
+            response_reason=reason,
+            response_headers=cassettes.keep_headers(headers.multi_items(), cassettes.RESPONSE_HEADERS),
+            response_body=cassettes.readable_body(content),
+            latency_ms=round(latency_ms, 1),
+            request_headers=cassettes.keep_headers(request.headers.multi_items(), cassettes.REQUEST_HEADERS),
+        )
+        meta = self._call_meta(interaction)
+        with self._lock:
+            self.interactions.append(interaction)
+            self.calls.append(meta)
+            self.recorded = True
+        return interaction
+
+    @staticmethod
+    def _call_meta(interaction: Interaction) -> dict[str, Any]:
+        if interaction.meta and "fingerprint" in interaction.meta:
+            return interaction.meta  # replayed: worked out when it was recorded
+        meta: dict[str, Any] = {
+            "fingerprint": interaction.fingerprint,
+            "latency_ms": interaction.latency_ms,
+        }
+        summary = call_summary(interaction)
+        request = interaction.request_json
+        if isinstance(request, dict) and request.get("model"):
+            meta["model_requested"] = request["model"]
+        if summary.get("model"):
+            meta["model_returned"] = summary["model"]
+        if summary.get("usage"):
+            meta["usage"] = summary["usage"]
+        return meta
+
+    def give_up(self, fault: str, attempts: int) -> RecordingError:
+        """The error when every attempt failed: says what happened and that nothing was recorded."""
+        tries = "once" if attempts == 1 else f"on all {attempts} attempts"
+        return self._error(  # type: ignore[return-value]
+            RecordingError(
+                f"recording {self.display} failed {tries}: {fault}. Nothing was recorded for this call; "
+                f"when the endpoint works again, re-run to record what is missing: {self.record_hint}"
+            )
+        )
+
+    def _error(self, exc: Exception) -> Exception:
+        self.errors.append(exc)
+        return exc
+
+    # -- finish ------------------------------------------------------------------
+
+    @property
+    def needs_save(self) -> bool:
+        """Something was recorded, or a replay used fewer interactions in a re-recording mode."""
+        if self.recorded:
+            return True
+        trimmed = self.old is not None and self.unplayed() > 0
+        return trimmed and self.mode in (RecordMode.CHANGED, RecordMode.ALL)
+
+    def save(
+        self,
+        owner: dict[str, Any],
+        answers: list[dict[str, Any]] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        """Write the new cassette (atomically) with the metadata drift detection needs.
+
+        ``owner`` names the case (suite, variant, case) or the test; ``answers``
+        are what the run concluded of each answer (the first one is the case's);
+        see :func:`~promptdrift.cassettes.meta.cassette_metadata`.
+        """
+        meta = cassette_metadata(self.calls, owner=owner, answers=answers or [], extra=extra or {})
+        cassettes.save(Cassette(self.path, list(self.interactions), meta))

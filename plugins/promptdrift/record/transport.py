@@ -1,0 +1,165 @@
+"""The ``httpx2`` transport that every ``openai`` client of promptdrift is given.
+
+Why a transport and not ``vcr.use_cassette``: ``use_cassette`` patches httpx
+for the whole process, so with two cases in flight (threads, asyncio tasks,
+concurrent recording) the cassette entered last receives every request. Here
+each case or test gets its own :class:`~promptdrift.record.recorder.Recorder`
+and a transport bound to it, handed to its own ``openai`` client; nothing
+global is patched, so any number of cases can record at once in one process.
+
+Whatever the transport replayed or recorded is handed back to its caller on
+the response, under :data:`INTERACTION` in ``response.extensions``: the caller
+never reads it back from the recorder's state, which other threads share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import httpx2
+
+from promptdrift.cassettes.format import Interaction, answer_fault
+from promptdrift.record.recorder import Recorder
+from promptdrift.record.retry import RetryPolicy, retryable_status
+
+log = logging.getLogger("promptdrift")
+
+INTERACTION = "promptdrift.interaction"  # response.extensions key: the Interaction replayed or recorded
+
+
+class CassetteTransport(httpx2.BaseTransport):
+    """An ``httpx2`` transport that replays from, or records into, one :class:`Recorder`.
+
+    Recording sends through ``upstream`` with the :class:`~promptdrift.record.retry.RetryPolicy`
+    (the SDK's own retries are off); only a usable 2xx answer is kept.
+    """
+
+    def __init__(
+        self, recorder: Recorder, upstream: Callable[[], httpx2.BaseTransport], policy: RetryPolicy | None = None
+    ) -> None:
+        self.recorder = recorder
+        self._upstream = upstream
+        self.policy = policy or RetryPolicy()
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        body = request.read()
+        found = self.recorder.lookup(request.method, str(request.url), body)
+        if found is not None:
+            return _replayed(found, request)
+        self.recorder.before_upstream()
+        attempts = self.policy.retries + 1
+        for attempt in range(attempts):
+            headers: httpx2.Headers | None = None
+            try:
+                with shared_upstream.slot():
+                    start = time.perf_counter()
+                    response = self._upstream().handle_request(request)
+                    try:
+                        content = response.read()  # decodes gzip/br: cassettes hold readable text
+                    finally:
+                        response.close()
+            except httpx2.RequestError as exc:  # timeouts, refused or reset connections, cut-off or undecodable bodies
+                fault = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            else:
+                latency_ms = (time.perf_counter() - start) * 1000
+                status, headers = response.status_code, response.headers
+                if 200 <= status < 300:
+                    problem = answer_fault(headers.get("content-type", ""), content)
+                    if problem is None:
+                        kept = self.recorder.keep(
+                            request, body, status, response.reason_phrase, headers, content, latency_ms
+                        )
+                        return _forwarded(response, content, request, kept)
+                    fault = f"HTTP {status}, but {problem}"
+                elif retryable_status(status):
+                    fault = f"HTTP {status} {response.reason_phrase}".rstrip()
+                else:  # not worth retrying (400, 401, 404...): the SDK reports it; never recorded
+                    return _forwarded(response, content, request, None)
+            if attempt + 1 == attempts:
+                raise self.recorder.give_up(fault, attempts)
+            delay = self.policy.wait(attempt, headers)
+            log.warning(
+                "%s: %s; retry %d of %d in %.2f s",
+                self.recorder.display,
+                fault,
+                attempt + 1,
+                self.policy.retries,
+                delay,
+            )
+            time.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class AsyncCassetteTransport(httpx2.AsyncBaseTransport):
+    """The same :class:`CassetteTransport` for ``AsyncOpenAI`` clients.
+
+    Each request runs the synchronous transport in a worker thread: the event
+    loop is never blocked, and recording, retries, replay and drift behave
+    exactly as for the synchronous client (one mechanism, one recorder).
+    """
+
+    def __init__(self, transport: CassetteTransport) -> None:
+        self.transport = transport
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        await request.aread()
+        return await asyncio.to_thread(self.transport.handle_request, request)
+
+
+def _replayed(interaction: Interaction, request: httpx2.Request) -> httpx2.Response:
+    headers = [(k, v) for k, values in interaction.response_headers.items() for v in values]
+    return httpx2.Response(
+        interaction.response_status,
+        headers=headers,
+        content=interaction.response_body.encode("utf-8"),
+        request=request,
+        extensions={"reason_phrase": interaction.response_reason.encode("ascii", "replace"), INTERACTION: interaction},
+    )
+
+
+def _forwarded(
+    response: httpx2.Response, content: bytes, request: httpx2.Request, kept: Interaction | None
+) -> httpx2.Response:
+    drop = {"content-encoding", "content-length", "transfer-encoding"}
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in drop]
+    extensions = {INTERACTION: kept} if kept is not None else {}
+    return httpx2.Response(
+        response.status_code, headers=headers, content=content, request=request, extensions=extensions
+    )
+
+
+class Upstream:
+    """The process's one real HTTP transport (a connection pool), and the limit on requests in flight.
+
+    Created on first use only: replay never calls it, so a replay-only run opens
+    no socket at all. :meth:`limit` bounds the requests waiting on the endpoint
+    at once (``--prompt-concurrency``); everything else a case does (rendering,
+    saving its cassette, checking) happens outside the limit, so while one case
+    writes its cassette another's request is already in flight.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._transport: httpx2.HTTPTransport | None = None
+        self._slots = threading.BoundedSemaphore(8)
+
+    def __call__(self) -> httpx2.BaseTransport:
+        with self._lock:
+            if self._transport is None:
+                limits = httpx2.Limits(max_connections=None, max_keepalive_connections=64)
+                self._transport = httpx2.HTTPTransport(limits=limits)
+            return self._transport
+
+    def set_limit(self, requests: int) -> None:
+        self._slots = threading.BoundedSemaphore(requests)
+
+    def slot(self) -> threading.BoundedSemaphore:
+        """Hold while a request is in flight: ``with upstream.slot(): ...``."""
+        return self._slots
+
+
+shared_upstream = Upstream()

@@ -1,0 +1,190 @@
+"""Safe YAML reading with line numbers, and readable YAML writing.
+
+Suites can come from anyone's pull request, so they are only ever read with
+PyYAML's safe loader (no Python tags). Mappings and lists remember the line
+they started on so that errors can point at it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from promptdrift.core.errors import SuiteError
+
+try:  # libyaml is much faster; fall back to the pure-Python classes
+    from yaml import CSafeDumper as _Dumper
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+
+class LineDict(dict[Any, Any]):
+    """A mapping read from YAML that remembers its (1-based) line, and each key's."""
+
+    line: int | None = None
+    key_lines: dict[Any, int] | None = None
+
+
+class LineList(list[Any]):
+    """A sequence read from YAML that remembers its (1-based) line."""
+
+    line: int | None = None
+
+
+class _LineLoader(_Loader):  # type: ignore[misc,valid-type]
+    pass
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
+    loader.flatten_mapping(node)
+    result = LineDict()
+    result.line = node.start_mark.line + 1
+    result.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str | int | float | bool) and key is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, "mapping keys must be plain values", key_node.start_mark
+            )
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.key_lines[key] = key_node.start_mark.line + 1
+    return result
+
+
+def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> LineList:
+    result = LineList(loader.construct_object(child, deep=True) for child in node.value)
+    result.line = node.start_mark.line + 1
+    return result
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def line_of(value: Any) -> int | None:
+    """The line a YAML mapping or list started on, if it came from a file."""
+    return getattr(value, "line", None)
+
+
+def line_of_key(mapping: Any, key: Any) -> int | None:
+    """The line of a key in a YAML mapping (or of the mapping itself)."""
+    lines = getattr(mapping, "key_lines", None) or {}
+    return lines.get(key) or line_of(mapping)
+
+
+def loads(text: str, *, path: str | Path) -> Any:
+    """Parse YAML text safely; errors become :class:`SuiteError` naming the file and line."""
+    try:
+        return yaml.load(text, Loader=_LineLoader)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, path, text) from None
+    except RecursionError:
+        raise SuiteError("invalid YAML: nested too deeply", path=path) from None
+
+
+_SCALARS = yaml.constructor.SafeConstructor()
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def _plain(node: yaml.Node) -> Any:
+    """Plain data from a composed node: dicts, lists, and scalars by the safe loader's own rules."""
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag == _STR_TAG:
+            return node.value
+        construct = _SCALARS.yaml_constructors.get(node.tag)
+        if construct is None:
+            raise yaml.constructor.ConstructorError(None, None, f"unsupported tag {node.tag!r}", node.start_mark)
+        return construct(_SCALARS, node)
+    if isinstance(node, yaml.MappingNode):
+        out = {}
+        for key, value in node.value:
+            if key.tag == "tag:yaml.org,2002:merge":
+                raise yaml.constructor.ConstructorError(None, None, "merge keys are not supported", key.start_mark)
+            out[_plain(key)] = _plain(value)
+        return out
+    return [_plain(item) for item in node.value]
+
+
+def loads_data(text: str, *, path: str | Path) -> Any:
+    """Parse YAML text safely into plain data, about twice as fast as :func:`loads` (no line numbers).
+
+    For files promptdrift writes itself (cassettes): only plain mappings,
+    sequences and the safe loader's scalars; anything else is an error.
+    """
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        return None if node is None else _plain(node)
+    except TypeError:  # an unhashable key
+        raise SuiteError("invalid YAML: a mapping key is not a plain value", path=path) from None
+    except RecursionError:
+        raise SuiteError("invalid YAML: nested too deeply", path=path) from None
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, path, text) from None
+
+
+def _yaml_error(exc: yaml.YAMLError, path: str | Path, text: str) -> SuiteError:
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow (NUL, other controls)
+        at = text[: exc.position].count("\n") + 1
+        return SuiteError(f"invalid YAML: character {exc.character!r} is not allowed in YAML", path=path, line=at)
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        return SuiteError(f"invalid YAML: {problem}", path=path, line=line)
+    return SuiteError(f"invalid YAML: {exc}", path=path)
+
+
+def load_file(path: Path, *, display: str | None = None) -> Any:
+    """Read and parse a YAML file; a missing or unreadable file is a :class:`SuiteError`."""
+    shown = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SuiteError("file not found", path=shown) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SuiteError(f"cannot read file: {exc}", path=shown) from None
+    return loads(text, path=shown)
+
+
+class _ReadableDumper(_Dumper):  # type: ignore[misc,valid-type]
+    """Writes multi-line strings as literal blocks so diffs of cassettes read well."""
+
+
+class _ReadablePyDumper(yaml.SafeDumper):
+    """The same in pure Python: libyaml escapes characters beyond the BMP (emoji), this one writes them."""
+
+
+# Line breaks YAML knows besides \n: a reader turns them into \n (or a space) in every style but double quotes.
+_OTHER_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
+
+
+def _represent_str(dumper: Any, data: str) -> yaml.ScalarNode:
+    if any(mark in data for mark in _OTHER_BREAKS):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"')  # escaped: round-trips exactly
+    if "\n" in data:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+
+
+for _dumper in (_ReadableDumper, _ReadablePyDumper):
+    _dumper.add_representer(str, _represent_str)
+    _dumper.add_representer(LineDict, yaml.representer.SafeRepresenter.represent_dict)
+    _dumper.add_representer(LineList, yaml.representer.SafeRepresenter.represent_list)
+
+
+def dumps(data: Any) -> str:
+    """Dump data as block-style YAML with literal multi-line strings, keys in insertion order.
+
+    libyaml is used for speed; when it had to escape an emoji or another
+    character beyond the BMP (``\\U0001F44B``), the slower pure-Python emitter
+    writes the text as it is, so answers stay readable in a diff.
+    """
+    options: dict[str, Any] = {"sort_keys": False, "allow_unicode": True, "width": 100}
+    text: str = yaml.dump(data, Dumper=_ReadableDumper, **options)
+    if "\\U" in text:
+        text = yaml.dump(data, Dumper=_ReadablePyDumper, **options)
+    return text

@@ -1,0 +1,256 @@
+"""Drift verdicts: compare a new recording with the cassette it replaced (the baseline).
+
+A **regression** is a check that passed in the baseline and fails now, or a
+quality score that fell by more than the tolerance (``promptdrift_tolerance``,
+or ``drift_tolerance:`` on the check). Regressions fail the case; improvements,
+reworded answers, another returned model snapshot and usage changes are
+reported, never failed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+from promptdrift.checks import CheckSpec, known_checks
+from promptdrift.core.answers import Answer, total_usage
+
+if TYPE_CHECKING:
+    from promptdrift.config import Settings
+    from promptdrift.run.case import Outcome
+
+REGRESSION = "regression"
+IMPROVEMENT = "improvement"
+SAME = "same"
+ADDED = "added"
+REMOVED = "removed"
+
+
+@dataclass
+class CheckDelta:
+    """One check, before (baseline) and after (new recording)."""
+
+    check: str
+    verdict: str
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    note: str = ""
+
+    @property
+    def score_delta(self) -> float | None:
+        old = (self.before or {}).get("score")
+        new = (self.after or {}).get("score")
+        return None if old is None or new is None else new - old
+
+
+def _keyed(entries: Sequence[Mapping[str, Any]]) -> dict[tuple[str, int], Mapping[str, Any]]:
+    """Checks keyed by (name, occurrence), so a suite with two ``tone`` checks pairs them in order."""
+    seen: dict[str, int] = defaultdict(int)
+    keyed = {}
+    for entry in entries:
+        name = str(entry.get("check"))
+        keyed[(name, seen[name])] = entry
+        seen[name] += 1
+    return keyed
+
+
+def quality_score(name: str) -> bool:
+    """Whether a fall in this check's score means a worse answer (scores in [0, 1] that grade quality)."""
+    base = name.removeprefix("not_")
+    definition = known_checks().get(base)
+    return definition is not None and definition.quality
+
+
+def compare_checks(
+    baseline: Sequence[Mapping[str, Any]],
+    results: Sequence[Mapping[str, Any]],
+    tolerance: float,
+    specs: Sequence[CheckSpec] = (),
+) -> list[CheckDelta]:
+    """Pair baseline and new check results (as stored in cassettes) and give each pair its verdict.
+
+    ``specs`` supply per-check ``drift_tolerance`` overrides when the suite is at hand.
+    """
+    tolerances = _keyed([{"check": spec.label, "tolerance": spec.tolerance} for spec in specs])
+    before = _keyed(baseline)
+    after = _keyed(results)
+    deltas = []
+    for key in list(after) + [k for k in before if k not in after]:
+        old, new = before.get(key), after.get(key)
+        name = key[0]
+        if old is None:
+            deltas.append(CheckDelta(name, ADDED, None, dict(new or {})))
+            continue
+        if new is None:
+            deltas.append(CheckDelta(name, REMOVED, dict(old), None))
+            continue
+        limit = (tolerances.get(key) or {}).get("tolerance")
+        limit = tolerance if limit is None else limit
+        verdict, note = SAME, ""
+        if old.get("passed") and not new.get("passed"):
+            verdict, note = REGRESSION, "passed before, fails now"
+        elif not old.get("passed") and new.get("passed"):
+            verdict, note = IMPROVEMENT, "failed before, passes now"
+        elif quality_score(name) and old.get("score") is not None and new.get("score") is not None:
+            delta = float(new["score"]) - float(old["score"])
+            if delta < -limit:
+                verdict, note = REGRESSION, f"score fell {-delta:.3g} (tolerance {limit:g})"
+            elif delta > limit:
+                verdict, note = IMPROVEMENT, f"score rose {delta:.3g}"
+        deltas.append(CheckDelta(name, verdict, dict(old), dict(new), note))
+    return deltas
+
+
+@dataclass
+class CaseRecord:
+    """What the reports need of one case: its answer, checks, usage and drift against the baseline."""
+
+    suite: str
+    case: str
+    nodeid: str
+    status: str  # replayed, recorded, drift, error
+    passed: bool
+    answer: str = ""
+    model: str | None = None
+    usage: dict[str, Any] = field(default_factory=dict)
+    latency_ms: float | None = None
+    cost_usd: float | None = None
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    error: str = ""
+    baseline: dict[str, Any] | None = None  # answer, model, usage, latency_ms, cost_usd of the old recording
+    deltas: list[CheckDelta] = field(default_factory=list)
+    variant: str | None = None
+    variant_index: int = 0
+    generated: bool = False  # the samples are a suite's generated examples (generate:)
+    samples: int = 0  # with samples: how many, how many passed, the rate, its Wilson bound and what is required
+    passes: int = 0
+    pass_rate: float | None = None
+    pass_bound: float | None = None
+    required_rate: float | None = None
+
+    @property
+    def regressions(self) -> list[CheckDelta]:
+        return [d for d in self.deltas if d.verdict == REGRESSION]
+
+    @property
+    def improvements(self) -> list[CheckDelta]:
+        return [d for d in self.deltas if d.verdict == IMPROVEMENT]
+
+    @property
+    def answer_changed(self) -> bool:
+        return self.baseline is not None and self.baseline.get("answer") != self.answer
+
+    @property
+    def model_changed(self) -> bool:
+        return self.baseline is not None and self.baseline.get("model") != self.model
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}  # shallow: json.dumps copies anyway
+        data["deltas"] = [asdict(d) for d in self.deltas]
+        data["regressions"] = len(self.regressions)
+        data["improvements"] = len(self.improvements)
+        data["answer_changed"] = self.answer_changed
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CaseRecord:
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        fields["deltas"] = [CheckDelta(**d) for d in data.get("deltas") or []]
+        return cls(**fields)
+
+
+def baseline_summary(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of an old cassette's metadata that reports compare with."""
+    calls = meta.get("interactions") or []
+    first = calls[0] if calls and isinstance(calls[0], Mapping) else {}
+    return {
+        "answer": meta.get("answer", ""),
+        "model": first.get("model_returned"),  # of the answer call, not of graders or embeddings
+        "model_requested": first.get("model_requested"),
+        "usage": _recorded_usage(meta) or dict(first.get("usage") or {}),
+        "latency_ms": first.get("latency_ms"),
+        "recorded_at": meta.get("recorded_at"),
+    }
+
+
+def _recorded_usage(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The tokens a case's answers used when it was recorded: all its calls and samples, as a new record counts."""
+    answers = [meta, *(s for s in meta.get("samples") or [] if isinstance(s, Mapping))]
+    if not all(isinstance(a.get("usage"), Mapping) for a in answers):
+        return {}  # recorded before promptdrift stored it: the first call's usage stands in
+    return total_usage(a["usage"] for a in answers)
+
+
+def case_record(
+    suite: str,
+    case: str,
+    nodeid: str,
+    outcome: Outcome,
+    settings: Settings,
+    variant: str | None = None,
+    variant_index: int = 0,
+) -> CaseRecord:
+    """The report record of a case that ran; compared with its baseline when it was (re-)recorded.
+
+    A sampled case's tokens, cost and latency add up (latency: the mean) over its samples.
+    """
+    from promptdrift.checks.operational import price_of
+
+    answer = outcome.answer
+    answers = [s.answer for s in outcome.samples] or [answer]
+    usage = total_usage(each.usage for each in answers)
+    costs = [price_of(settings.prices, each) for each in answers]
+    latencies = [each.latency_ms for each in answers if each.latency_ms is not None]
+    record = CaseRecord(
+        suite=suite,
+        case=case,
+        nodeid=nodeid,
+        status="recorded" if outcome.recorded else "replayed",
+        passed=outcome.passed,
+        answer=answer.model_text,
+        model=answer.model,
+        usage=usage,
+        latency_ms=sum(latencies) / len(latencies) if latencies else None,
+        cost_usd=None if any(c is None for c in costs) else sum(c for c in costs if c is not None),
+        checks=[r.to_dict() for r in outcome.results],
+        variant=variant,
+        variant_index=variant_index,
+    )
+    if outcome.sampling is not None:
+        record.generated = outcome.examples is not None
+        record.samples = len(outcome.samples)
+        record.passes = outcome.sample_passes
+        record.pass_rate = outcome.pass_rate
+        record.pass_bound = outcome.pass_bound
+        record.required_rate = outcome.required_rate
+    if outcome.recorded and outcome.baseline:
+        record.baseline = baseline_summary(outcome.baseline)
+        old_answer = Answer("", usage=record.baseline["usage"], requested_model=record.baseline["model_requested"])
+        record.baseline["cost_usd"] = price_of(settings.prices, old_answer)
+        checks = outcome.baseline.get("checks") or []
+        record.deltas = compare_checks(checks, record.checks, settings.tolerance, outcome.specs)
+        if record.regressions:
+            record.passed = False
+    return record
+
+
+def regression_message(record: CaseRecord) -> str:
+    """The failure text of a case whose new recording regressed against its baseline."""
+    lines = [f"regression against the previous recording ({len(record.regressions)} check(s) got worse):"]
+    for delta in record.regressions:
+        old = (delta.before or {}).get("score")
+        new = (delta.after or {}).get("score")
+        scores = f" [{old:.3g} -> {new:.3g}]" if old is not None and new is not None else ""
+        reason = (delta.after or {}).get("reason", "")
+        lines.append(f"  REGRESSION {delta.check}{scores}: {delta.note}" + (f"; {reason}" if reason else ""))
+    if record.baseline is not None:
+        if record.model_changed:
+            lines.append(f"model: {record.baseline.get('model')} -> {record.model}")
+        lines.append("old answer:")
+        lines.extend("  | " + line for line in (record.baseline.get("answer") or "<empty>").splitlines()[:15])
+    lines.append("new answer:")
+    lines.extend("  | " + line for line in (record.answer or "<empty>").splitlines()[:15])
+    lines.append("The new recording is kept; restore the old cassette from git if the change is not wanted.")
+    return "\n".join(lines)

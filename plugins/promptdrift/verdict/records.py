@@ -1,0 +1,103 @@
+"""The run's case and gate records: JSON lines that every process (xdist workers too) appends, read back at the end."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from promptdrift.verdict.drift import CaseRecord
+
+
+class RecordStore:
+    """Append-only JSON-lines records in a folder shared by all processes of a run."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        self.folder = folder
+        self.path = folder / f"{name}.jsonl"
+
+    def add(self, kind: str, data: Mapping[str, Any]) -> None:
+        line = json.dumps({"kind": kind, **data}, ensure_ascii=False, default=str)
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+
+    def read(self, keep: Callable[[CaseRecord], bool] | None = None) -> Records:
+        """Every process's records: per-suite summaries and status counts over all cases, and the case
+        records themselves where ``keep`` says so (all by default). The terminal keeps only the notable
+        ones, so a run of 10,000 cases does not load 10,000 records at its end."""
+        out = Records()
+        for path in sorted(self.folder.glob("*.jsonl")):
+            with path.open(encoding="utf-8") as fh:
+                for line in fh:
+                    entry = json.loads(line)
+                    if entry.pop("kind") != "case":
+                        out.gates.append(entry)
+                        continue
+                    record = CaseRecord.from_dict(entry)
+                    out.summaries.add(record)
+                    out.counts[record.status] += 1
+                    if keep is None or keep(record):
+                        out.cases.append(record)
+        out.cases.sort(key=lambda r: r.nodeid)
+        out.gates.sort(key=lambda g: (g["suite"], g["gate"]))
+        return out
+
+
+@dataclass
+class Records:
+    cases: list[CaseRecord] = field(default_factory=list)
+    gates: list[dict[str, Any]] = field(default_factory=list)
+    summaries: Summaries = field(default_factory=lambda: Summaries())
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class SuiteSummary:
+    """Per-suite counts for the summary table."""
+
+    suite: str
+    cases: int = 0
+    passed: int = 0
+    failed: int = 0
+    drifted: int = 0
+    regressions: int = 0
+    improvements: int = 0
+    recorded: int = 0
+    cost_usd: float | None = None
+    gates: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Summaries:
+    """Per-suite counts, added up one record at a time."""
+
+    def __init__(self) -> None:
+        self.by_suite: dict[str, SuiteSummary] = {}
+
+    def add(self, record: CaseRecord) -> None:
+        summary = self.by_suite.setdefault(record.suite, SuiteSummary(record.suite))
+        summary.cases += 1
+        summary.passed += record.passed
+        summary.failed += not record.passed
+        summary.drifted += record.status == "drift"
+        summary.recorded += record.status == "recorded"
+        summary.regressions += len(record.regressions)
+        summary.improvements += len(record.improvements)
+        if record.cost_usd is not None:
+            summary.cost_usd = (summary.cost_usd or 0.0) + record.cost_usd
+
+    def table(self, gates: Iterable[Mapping[str, Any]]) -> list[SuiteSummary]:
+        by_suite = {name: dataclasses.replace(s, gates=[]) for name, s in self.by_suite.items()}
+        for gate in gates:
+            by_suite.setdefault(gate["suite"], SuiteSummary(gate["suite"])).gates.append(dict(gate))
+        return [by_suite[name] for name in sorted(by_suite)]
+
+
+def summarise(cases: Iterable[CaseRecord], gates: Iterable[Mapping[str, Any]]) -> list[SuiteSummary]:
+    summaries = Summaries()
+    for record in cases:
+        summaries.add(record)
+    return summaries.table(gates)
