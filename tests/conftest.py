@@ -166,3 +166,17 @@ def drift_after_edit(pytester: pytest.Pytester, path: str, old: str, new: str) -
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*prompt drift*"])
     return result
+
+
+def record_and_replay(pytester: pytest.Pytester, demo: DemoServer, **outcomes: int) -> pytest.RunResult:
+    """Record the suites in ``pytester``, then replay them with the server stopped and sockets refused."""
+    pytester.runpytest("--prompt-record=new").assert_outcomes(**outcomes)
+    demo.stop()
+    block_sockets(pytester)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(**outcomes)
+    return result
+
+
+def script(demo: DemoServer, *rules: dict, default: str = "I can help with that.") -> None:
+    demo.script = Script.from_data({"rules": list(rules), "default": default})

@@ -12,7 +12,8 @@ from .conftest import many_cases
 
 def test_recording_overlaps_cases_up_to_the_concurrency(pytester: pytest.Pytester, demo: DemoServer) -> None:
     many_cases(pytester, 24)
-    demo.latency = 0.2
+    demo.gather(6)  # the server holds requests until 6 are in flight together: they can only if the pool sends them
+    demo.latency = 0.05
     result = pytester.runpytest("--prompt-record=new", "--prompt-concurrency=6")
     result.assert_outcomes(passed=25)
     assert demo.max_in_flight == 6  # requests overlapped, and never more than asked
@@ -34,7 +35,7 @@ def test_recording_overlaps_cases_up_to_the_concurrency(pytester: pytest.Pyteste
 
 def test_concurrency_one_records_one_at_a_time(pytester: pytest.Pytester, demo: DemoServer) -> None:
     many_cases(pytester, 5)
-    demo.latency = 0.05
+    demo.gather(2, timeout=0.5)  # a second request in flight would be held until the first's answer: never is
     result = pytester.runpytest("--prompt-record=new", "--prompt-concurrency=1")
     result.assert_outcomes(passed=6)
     assert demo.max_in_flight == 1
@@ -43,7 +44,8 @@ def test_concurrency_one_records_one_at_a_time(pytester: pytest.Pytester, demo: 
 
 def test_ini_twin_of_concurrency(pytester: pytest.Pytester, demo: DemoServer) -> None:
     many_cases(pytester, 8)
-    demo.latency = 0.1
+    demo.gather(3)
+    demo.latency = 0.05
     pytester.makeini("[pytest]\npromptdrift_concurrency = 3\n")
     pytester.runpytest("--prompt-record=new").assert_outcomes(passed=9)
     assert demo.max_in_flight == 3

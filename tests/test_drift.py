@@ -17,8 +17,10 @@ def recorded(pytester: pytest.Pytester, demo: DemoServer, support_suite, monkeyp
 
 
 def test_edited_system_message_gives_a_unified_diff(pytester: pytest.Pytester, recorded) -> None:
+    cassette = pytester.path / "cassettes/support/late.yaml"
+    before = cassette.read_bytes()
     write(pytester, "suites/support.yaml", SUPPORT_SUITE.replace("Be warm.", "Be formal and brief."))
-    result = pytester.runpytest("-k", "late")
+    result = pytester.runpytest("-k", "late", "--junitxml=report.xml")
     result.assert_outcomes(failed=1, deselected=1)
     result.stdout.fnmatch_lines(
         [
@@ -30,8 +32,10 @@ def test_edited_system_message_gives_a_unified_diff(pytester: pytest.Pytester, r
             "*re-record: pytest suites/support.yaml::late --prompt-record=changed",
         ]
     )
-    result.stdout.no_fnmatch_line("*CannotOverwriteExistingCassetteException*")
     result.stdout.no_fnmatch_line("*Traceback*")
+    # Reported as drift (not as a failed check or an error), and the recording is left exactly as it was.
+    assert '<property name="promptdrift" value="drift" />' in (pytester.path / "report.xml").read_text()
+    assert cassette.read_bytes() == before
 
 
 def test_changed_parameter_is_drift(pytester: pytest.Pytester, recorded) -> None:

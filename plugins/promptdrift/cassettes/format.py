@@ -261,6 +261,7 @@ def load(path: Path, *, display: str | None = None, rerecord_hint: str = "") -> 
 
 def dumps(cassette: Cassette) -> str:
     """The cassette as vcrpy-format YAML text."""
+    # slow: vcrpy loads stubs for every HTTP library; only writing a cassette imports it
     from vcr import serialize as vcr_serialize
     from vcr.request import Request as VcrRequest
 

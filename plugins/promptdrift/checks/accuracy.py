@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -12,29 +11,8 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import LCSseq
 
 from promptdrift.checks.registry import CheckContext, check
-from promptdrift.checks.text import quote
+from promptdrift.checks.shared import quote, reference_arg, tokens
 from promptdrift.core.answers import Answer, CheckResult
-
-
-def reference_arg(value: Any) -> dict[str, Any]:
-    """``"text"`` or ``{to: "text"}``: what the answer is compared with."""
-    if isinstance(value, str):
-        return {"to": value}
-    if isinstance(value, Mapping) and isinstance(value.get("to"), str):
-        unknown = set(value) - {"to"}
-        if unknown:
-            raise ValueError(f"unknown option(s) {sorted(unknown)}; use to, min, max, weight, not")
-        return dict(value)
-    raise ValueError("expected the reference text, or {to: text, min: score}")
-
-
-_PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
-
-
-def tokens(text: str) -> list[str]:
-    """Lower-cased word tokens without punctuation (SQuAD-style normalisation)."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return _PUNCT.sub(" ", text).split()
 
 
 def _scored(name: str, score: float, answer: Answer, reference: str) -> CheckResult:

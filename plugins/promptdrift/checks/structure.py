@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import math
-import os
 from collections.abc import Mapping
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-import jsonschema
-import referencing
-import referencing.exceptions
-import referencing.jsonschema
 from jsonpath_ng import parse as parse_jsonpath  # type: ignore[import-untyped]
 from jsonpath_ng.exceptions import JsonPathParserError  # type: ignore[import-untyped]
 
 from promptdrift.checks.registry import CheckContext, check
-from promptdrift.checks.text import quote
+from promptdrift.checks.schemas import schema_errors
+from promptdrift.checks.shared import quote, values_equal
 from promptdrift.core.answers import Answer, CheckResult
-from promptdrift.core.errors import SuiteError
-from promptdrift.text.paths import resolve_in_root
 
 
 def _parse_json(answer: Answer) -> tuple[Any, str]:
@@ -49,59 +39,6 @@ def _schema_arg(value: Any) -> Any:
     if isinstance(value, Mapping):
         return dict(value)
     raise ValueError(f"expected a schema file path or an inline schema mapping, got {value!r}")
-
-
-def _retriever(rootdir: Path, base: Path | None) -> Any:
-    """Resolve ``$ref`` to files under the repository (relative to the referring schema)."""
-
-    @lru_cache(maxsize=256)
-    def retrieve(uri: str) -> referencing.Resource[Any]:
-        name = uri.removeprefix("file://")
-        if base is not None and not name.startswith("/"):
-            name = os.path.relpath(base / name, rootdir.resolve())
-        path = resolve_in_root(rootdir, name, what=f"$ref {uri!r}")
-        contents = json.loads(path.read_text(encoding="utf-8"))
-        return referencing.Resource.from_contents(contents, default_specification=referencing.jsonschema.DRAFT202012)
-
-    return retrieve
-
-
-@lru_cache(maxsize=256)
-def _validator_for(schema_json: str, rootdir: str, base: str | None) -> jsonschema.protocols.Validator:
-    schema = json.loads(schema_json)
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    try:
-        cls.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise SuiteError(f"invalid JSON schema: {exc.message}", path=base) from None
-    registry: referencing.Registry[Any] = referencing.Registry(  # type: ignore[call-arg]
-        retrieve=_retriever(Path(rootdir), Path(base) if base else None)
-    )
-    return cls(schema, registry=registry, format_checker=cls.FORMAT_CHECKER)  # type: ignore[call-arg]
-
-
-def validator(arg: Any, ctx: CheckContext) -> jsonschema.protocols.Validator:
-    """A cached validator for a schema file path or inline schema."""
-    if isinstance(arg, str):
-        schema = ctx.load_json_file(arg, what="schema")
-        base = str(ctx.resolve(arg, what="schema").parent)
-    else:
-        schema, base = arg, None
-    return _validator_for(json.dumps(schema, sort_keys=True), str(ctx.rootdir), base)
-
-
-def schema_errors(instance: Any, arg: Any, ctx: CheckContext) -> list[str]:
-    """Validation errors of ``instance`` against a schema, each with the failing location."""
-    try:
-        errors = sorted(validator(arg, ctx).iter_errors(instance), key=lambda e: list(e.absolute_path))
-    except (referencing.exceptions.Unresolvable, jsonschema.exceptions.SchemaError) as exc:
-        cause: BaseException | None = exc
-        while cause is not None and not isinstance(cause, SuiteError):
-            cause = cause.__cause__ or cause.__context__
-        if cause is not None:
-            raise cause from None
-        raise SuiteError(f"schema $ref cannot be resolved: {exc}") from None
-    return [f"at {e.json_path}: {e.message}" for e in errors]
 
 
 @check(
@@ -135,14 +72,6 @@ def _json_path_arg(value: Any) -> dict[str, Any]:
     return {**value, "_compiled": compiled}
 
 
-def _values_equal(actual: Any, expected: Any, tolerance: float) -> bool:
-    if isinstance(actual, bool) or isinstance(expected, bool):
-        return actual is expected  # JSON true is not the number 1
-    if isinstance(actual, int | float) and isinstance(expected, int | float):
-        return math.isclose(float(actual), float(expected), rel_tol=0.0, abs_tol=tolerance)
-    return bool(actual == expected)
-
-
 @check(
     "json_path",
     description="A value inside the JSON answer, by JSON path: present, equal, or within a numeric tolerance.",
@@ -164,7 +93,7 @@ def json_path(answer: Answer, arg: dict[str, Any], ctx: CheckContext) -> CheckRe
     if "equals" not in arg:
         return CheckResult("json_path", True, 1.0)
     expected, tolerance = arg["equals"], float(arg.get("tolerance", 0.0))
-    ok = any(_values_equal(value, expected, tolerance) for value in matches)
+    ok = any(values_equal(value, expected, tolerance) for value in matches)
     shown = matches[0] if len(matches) == 1 else matches
     within = f" (tolerance {tolerance:g})" if tolerance else ""
     reason = "" if ok else f"{path} is {shown!r}, expected {expected!r}{within}"

@@ -13,11 +13,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from promptdrift.checks.accuracy import tokens
-from promptdrift.checks.graded import GRADED_DEFAULT_MIN, _graded, grade
+from promptdrift.checks.grader import GRADED_DEFAULT_MIN, grade, graded_result
 from promptdrift.checks.registry import CheckContext, check
-from promptdrift.checks.structure import _values_equal, schema_errors
-from promptdrift.checks.text import quote
+from promptdrift.checks.schemas import schema_errors
+from promptdrift.checks.shared import quote, tokens, values_equal
 from promptdrift.core.answers import Answer, CheckResult
 
 
@@ -47,7 +46,7 @@ def _argument_problems(call: Mapping[str, Any], arguments: Mapping[str, Any], ct
         problems += schema_errors(given, arguments["schema"], ctx)
     for key, expected in (arguments.get("equals") or {}).items():
         actual = given.get(key) if isinstance(given, Mapping) else None
-        if not _values_equal(actual, expected, 0.0):
+        if not values_equal(actual, expected, 0.0):
             problems.append(f"{key} is {actual!r}, expected {expected!r}")
     return problems
 
@@ -244,4 +243,4 @@ def faithfulness(answer: Answer, arg: dict[str, Any], ctx: CheckContext) -> Chec
     score, reason = grade(
         ctx, FAITHFULNESS_CRITERIA, answer.text, context=context, model=arg.get("model"), params=arg.get("params")
     )
-    return _graded("faithfulness", score, reason, answer)
+    return graded_result("faithfulness", score, reason, answer)

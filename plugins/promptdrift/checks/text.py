@@ -6,20 +6,8 @@ import re
 from typing import Any
 
 from promptdrift.checks.registry import CheckContext, check
+from promptdrift.checks.shared import quote
 from promptdrift.core.answers import Answer, CheckResult
-
-QUOTE_WIDTH = 60
-
-
-def quote(text: str, start: int = 0, end: int | None = None) -> str:
-    """A short excerpt of ``text`` around ``start:end`` for failure reasons."""
-    end = len(text) if end is None else end
-    lo = max(0, start - 20)
-    hi = min(len(text), max(end, start) + 20)
-    excerpt = text[lo:hi].replace("\n", " ")
-    if len(excerpt) > QUOTE_WIDTH:
-        excerpt = excerpt[:QUOTE_WIDTH] + "…"
-    return ("…" if lo else "") + repr(excerpt) + ("…" if hi < len(text) else "")
 
 
 def _phrases(value: Any) -> list[str]:

@@ -14,9 +14,9 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
-from promptdrift.checks.graded import GRADED_DEFAULT_MIN, _graded, grade
+from promptdrift.checks.grader import GRADED_DEFAULT_MIN, grade, graded_result
 from promptdrift.checks.registry import CheckContext, check
-from promptdrift.checks.text import quote
+from promptdrift.checks.shared import quote
 from promptdrift.core.answers import Answer, CheckResult
 
 _EMOJI = re.compile(
@@ -39,7 +39,7 @@ _LOADING = threading.Lock()
 @cache
 def _vader() -> Any:
     with _LOADING:
-        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # optional: the tone extra
 
         return SentimentIntensityAnalyzer()
 
@@ -47,7 +47,7 @@ def _vader() -> Any:
 @cache
 def _textstat() -> Any:
     with _LOADING:
-        import textstat
+        import textstat  # optional: the tone extra
 
         textstat.flesch_kincaid_grade("Loads the dictionaries once.")
         return textstat
@@ -165,7 +165,7 @@ def tone(answer: Answer, arg: dict[str, Any], ctx: CheckContext) -> CheckResult:
     if "rubric" in arg:
         criteria = TONE_CRITERIA.format(rubric=arg["rubric"])
         score, reason = grade(ctx, criteria, answer.text, model=arg.get("model"), params=arg.get("params"))
-        result = _graded("tone", score, reason, answer)
+        result = graded_result("tone", score, reason, answer)
         # Without min/max in the suite a rubric passes at the judge's default; limits decide themselves.
         if result.score is not None and result.score < GRADED_DEFAULT_MIN:
             reason = f"score {result.score:.3g} < min {GRADED_DEFAULT_MIN:g}: {result.reason}"

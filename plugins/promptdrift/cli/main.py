@@ -9,8 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from promptdrift import __version__
+from promptdrift.cli.scan import scan
 from promptdrift.core.errors import PromptdriftError
 from promptdrift.spec.reader import is_suite_file, load_suite
+from promptdrift.testing.demo import DemoServer, Script
+from promptdrift.verdict.compare import cassettes_at, cassettes_in_tree, compare
+from promptdrift.verdict.report import has_regressions, terminal_lines, write_reports
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -37,8 +41,6 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _demo_server(args: argparse.Namespace) -> int:
     """Serve the scripted demo model until interrupted."""
-    from promptdrift.testing.demo import DemoServer, Script
-
     script = Script.from_file(args.script) if args.script else Script()
     server = DemoServer(script, port=args.port).start()
     print(f"demo server on {server.base_url} (Ctrl-C to stop)", flush=True)
@@ -53,9 +55,6 @@ def _demo_server(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     """Compare the cassettes at a git ref with the working tree; exit 1 on regressions."""
-    from promptdrift.verdict.compare import cassettes_at, cassettes_in_tree, compare
-    from promptdrift.verdict.report import has_regressions, terminal_lines, write_reports
-
     root = Path(args.rootdir).resolve()
     try:
         old = cassettes_at(root, args.base, args.cassette_dir)
@@ -75,8 +74,6 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _scan(args: argparse.Namespace) -> int:
     """Exit 1 when a cassette holds a key-shaped string or a credential header."""
-    from promptdrift.cli.scan import scan
-
     findings = scan(Path(p) for p in (args.paths or ["cassettes"]))
     for finding in findings:
         print(finding)

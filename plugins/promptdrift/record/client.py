@@ -44,7 +44,7 @@ def make_client(
     ``openai`` is imported here, on first use: a replay that reads every answer
     straight from its cassette never pays for importing the SDK.
     """
-    import openai
+    import openai  # slow: about a second; a replay that reads every answer from the cassette never pays it
 
     key = settings.api_key(provider)
     if key is None and recorder.mode is not RecordMode.NONE:

@@ -15,6 +15,7 @@ from promptdrift.record.client import Channel
 from promptdrift.run import transform
 from promptdrift.run.context import Context
 from promptdrift.run.outcome import Sample
+from promptdrift.run.retrieval import context_variables
 from promptdrift.spec.model import Case, Suite, Turn
 from promptdrift.text import templating
 
@@ -26,8 +27,6 @@ def case_variables(suite: Suite, case: Case, where: str) -> dict[str, Any]:
     """The case's variables, with ``context`` / ``documents`` when the suite retrieves documents."""
     if suite.context is None:
         return dict(case.vars)
-    from promptdrift.run.retrieval import context_variables
-
     return {**case.vars, **context_variables(suite.context, case.vars, where=where, path=suite.relpath)}
 
 

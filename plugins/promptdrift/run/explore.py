@@ -28,6 +28,7 @@ def explore(spec: Generate, passes: Callable[[dict[str, Any]], bool]) -> tuple[l
     A promptdrift error (a recording that failed, a template error) stops the
     exploration and is raised as it is.
     """
+    # slow: replay never imports Hypothesis, only exploring while recording does
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as with_seed
     from hypothesis import strategies as st
@@ -80,6 +81,6 @@ def explore(spec: Generate, passes: Callable[[dict[str, Any]], bool]) -> tuple[l
 
 
 def hypothesis_version() -> str:
-    import hypothesis
+    import hypothesis  # slow: only after exploring
 
     return str(hypothesis.__version__)

@@ -57,7 +57,7 @@ def _index(documents: tuple[Document, ...]) -> Any:
 
 def _bm25s() -> Any:
     try:
-        import bm25s
+        import bm25s  # optional: the retrieval extra (numpy)
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # no line per index build or empty query
     except ImportError as exc:

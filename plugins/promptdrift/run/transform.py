@@ -69,7 +69,7 @@ def _apply(step: Step, text: str, rootdir: Path) -> str:
 
 
 def _json_path(expression: str, text: str) -> str:
-    from jsonpath_ng import parse as parse_jsonpath
+    from jsonpath_ng import parse as parse_jsonpath  # slow: builds its parser on import
 
     try:
         doc = json.loads(text)

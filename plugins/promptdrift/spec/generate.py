@@ -200,7 +200,7 @@ def schema_strategy(schema: Mapping[str, Any], *, check: bool = False) -> Any:
     if unsupported:
         raise ValueError(f"JSON Schema keyword {unsupported[0]!r} is not supported for generation")
     if check:
-        import jsonschema
+        import jsonschema  # slow to import: only for suites that generate from a schema
 
         try:
             jsonschema.Draft202012Validator.check_schema(dict(schema))
@@ -211,8 +211,8 @@ def schema_strategy(schema: Mapping[str, Any], *, check: bool = False) -> Any:
             if isinstance(sub, Mapping):
                 schema_strategy(sub, check=True)
         return None
-    import jsonschema
-    from hypothesis import strategies as st
+    import jsonschema  # slow to import, like hypothesis: only while exploring
+    from hypothesis import strategies as st  # slow: replay never imports Hypothesis
 
     return _schema(schema, st).filter(jsonschema.Draft202012Validator(dict(schema)).is_valid)
 
@@ -277,7 +277,7 @@ def _typed(kind: str, schema: Mapping[str, Any], st: Any) -> Any:
 
 def strategy(kind: str, arg: Any) -> Any:
     """The Hypothesis strategy for one declared variable."""
-    from hypothesis import strategies as st
+    from hypothesis import strategies as st  # slow: replay never imports Hypothesis
 
     if kind == "integers":
         return st.integers(min_value=arg.get("min"), max_value=arg.get("max"))

@@ -85,6 +85,7 @@ def _validated(step: Step, key: str, path: str, line: int | None) -> Step:
         except re.error as exc:
             raise fail(f"invalid pattern: {exc}") from None
     if step.name == "json_path":
+        # slow: jsonpath-ng builds its parser on import; only suites with a json_path step pay for it
         from jsonpath_ng import parse as parse_jsonpath  # type: ignore[import-untyped]
 
         try:

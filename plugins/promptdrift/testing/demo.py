@@ -240,7 +240,7 @@ class DemoServer:
     """
 
     def __init__(self, script: Script | Handler | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        from pytest_httpserver import HTTPServer
+        from pytest_httpserver import HTTPServer  # optional: the demo extra
 
         self.script = script or Script()
         self.requests: list[dict[str, Any]] = []
@@ -250,6 +250,9 @@ class DemoServer:
         self._faults: list[Fault] = []
         self.in_flight = self.max_in_flight = 0  # chat requests being answered now / at most at once
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._gather = 0  # hold chat requests until this many are in flight at once (see gather())
+        self._gather_timeout = 0.0
         self._server = HTTPServer(host=host, port=port, threaded=True)
         self._server.no_handler_status_code = 404
         self._server.expect_request("/v1/chat/completions", method="POST").respond_with_handler(self._chat)
@@ -331,7 +334,7 @@ class DemoServer:
         return body
 
     def _respond(self, request: Any, payload: Any, status: int = 200, mimetype: str = "application/json") -> Any:
-        from werkzeug import Response
+        from werkzeug import Response  # optional: the demo extra (under pytest-httpserver)
 
         data = payload if isinstance(payload, str | bytes) else json.dumps(payload)
         if isinstance(data, str):
@@ -349,10 +352,28 @@ class DemoServer:
         script = self.script
         return script.respond(body) if isinstance(script, Script) else script(body)
 
+    def gather(self, count: int, timeout: float = 10.0) -> None:
+        """Hold chat requests until ``count`` are in flight at once, then answer them all (a barrier).
+
+        Tests of concurrency use it instead of latency: requests that can overlap
+        are made to, whatever the machine's speed. If fewer than ``count`` ever
+        arrive together, each waits ``timeout`` seconds and is answered anyway,
+        so ``max_in_flight`` then shows the shortfall. Once reached, later
+        requests are not held.
+        """
+        with self._lock:
+            self._gather, self._gather_timeout = count, timeout
+
     def _chat(self, request: Any) -> Any:
         with self._lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            if self._gather:
+                if self.in_flight >= self._gather:
+                    self._gather = 0
+                    self._arrived.notify_all()
+                else:
+                    self._arrived.wait_for(lambda: not self._gather, timeout=self._gather_timeout)
         try:
             return self._chat_reply(request)
         finally:

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from promptdrift.checks import known_checks
 from promptdrift.verdict.drift import CaseRecord
 
 
@@ -138,8 +139,6 @@ def decisions(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any]]) -
 
 def _quality(checks: Sequence[str]) -> list[str]:
     """Checks whose score measures answer quality (fuzzy, f1, similar, judge, tone...): the columns worth a mean."""
-    from promptdrift.checks import known_checks
-
     known = known_checks()
     return [c for c in checks if c in known and known[c].quality]
 

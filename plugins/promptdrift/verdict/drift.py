@@ -12,14 +12,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from promptdrift.checks import CheckSpec, known_checks
+from promptdrift.checks.operational import price_of
+from promptdrift.config import Settings
 from promptdrift.core.answers import Answer, total_usage
-
-if TYPE_CHECKING:
-    from promptdrift.config import Settings
-    from promptdrift.run.case import Outcome
+from promptdrift.run.outcome import Outcome
 
 REGRESSION = "regression"
 IMPROVEMENT = "improvement"
@@ -196,8 +195,6 @@ def case_record(
 
     A sampled case's tokens, cost and latency add up (latency: the mean) over its samples.
     """
-    from promptdrift.checks.operational import price_of
-
     answer = outcome.answer
     answers = [s.answer for s in outcome.samples] or [answer]
     usage = total_usage(each.usage for each in answers)
