@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from promptdrift.cassettes.secrets import Scrubber
 from promptdrift.core.errors import CassetteError
 from promptdrift.text import yamlio
 
@@ -81,18 +82,75 @@ def keep_headers(headers: Iterable[tuple[str, str]], allowed: frozenset[str]) ->
     return kept
 
 
-def readable_body(body: bytes) -> str:
-    """Body text for the cassette: JSON pretty-printed, anything else as text."""
+def readable_body(body: bytes, scrubber: Scrubber | None = None, *, event_stream: bool = False) -> str:
+    """Body text for the cassette, secrets scrubbed: JSON pretty-printed, events and anything else as text."""
     text = body.decode("utf-8", errors="replace")
+    if event_stream:
+        return scrub_event_stream(text, scrubber) if scrubber is not None else text
     stripped = text.lstrip()
     if stripped[:1] in ("{", "["):
         try:
-            pretty = json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
-            # Inside JSON strings only: escaped, they keep the body a readable literal block in the cassette.
-            return pretty.replace("\x85", "\\u0085").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+            data = json.loads(text)
         except ValueError:
             pass
-    return text
+        else:
+            if scrubber is not None:
+                data = scrubber.data(data)
+            pretty = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+            # Inside JSON strings only: escaped, they keep the body a readable literal block in the cassette.
+            return pretty.replace("\x85", "\\u0085").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return scrubber.text(text) if scrubber is not None else text
+
+
+def _delta_slots(doc: Any) -> list[tuple[tuple[Any, ...], dict[str, Any], str]]:
+    """The streamed text pieces of one event: ``(stream, holder, key)``, where ``holder[key]`` is the piece."""
+    slots: list[tuple[tuple[Any, ...], dict[str, Any], str]] = []
+    if not isinstance(doc, dict):
+        return slots
+    for choice in doc.get("choices") or []:  # chat completions: content and tool-call arguments by choice
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        if not isinstance(delta, dict):
+            continue
+        if isinstance(delta.get("content"), str):
+            slots.append((("content", choice.get("index")), delta, "content"))
+        for call in delta.get("tool_calls") or []:
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+                slots.append((("arguments", choice.get("index"), call.get("index")), function, "arguments"))
+    kind = doc.get("type")
+    if isinstance(kind, str) and kind.endswith(".delta") and isinstance(doc.get("delta"), str):  # Responses API
+        slots.append(((kind, doc.get("output_index"), doc.get("content_index")), doc, "delta"))
+    return slots
+
+
+def scrub_event_stream(text: str, scrubber: Scrubber) -> str:
+    """A server-sent-events body with its secrets scrubbed, including one split over several deltas.
+
+    Each stream of deltas (a choice's content, a tool call's arguments, a
+    Responses text) is scrubbed as the whole text it makes; then every event's
+    other strings. Only the ``data:`` lines that changed are written anew.
+    """
+    lines = text.split("\n")
+    docs: dict[int, Any] = {}
+    for number, line in enumerate(lines):
+        if line.startswith("data:") and line[5:].strip() not in ("", "[DONE]"):
+            try:
+                docs[number] = json.loads(line[5:])
+            except ValueError:
+                lines[number] = scrubber.text(line)
+    streams: dict[tuple[Any, ...], list[tuple[dict[str, Any], str]]] = {}
+    for doc in docs.values():
+        for stream, holder, key in _delta_slots(doc):
+            streams.setdefault(stream, []).append((holder, key))
+    for slots in streams.values():
+        for (holder, key), piece in zip(slots, scrubber.fragments([h[k] for h, k in slots]), strict=True):
+            holder[key] = piece
+    for number, doc in docs.items():
+        clean = scrubber.data(doc)
+        original = json.loads(lines[number][5:])
+        if clean != original:
+            lines[number] = "data: " + json.dumps(clean, ensure_ascii=False)
+    return "\n".join(lines)
 
 
 def canonical_body(body: bytes | str | None) -> Any:

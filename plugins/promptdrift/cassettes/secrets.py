@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 REDACTED = "[redacted]"
+MIN_SECRET = 8  # a credential variable's value shorter than this is not searched for (it would match common text)
 
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|ORG_ID|PROJECT_ID", re.IGNORECASE)
 _HEADER_NAMES = (
@@ -57,36 +59,138 @@ SHAPES = (
 )
 
 
+def secret_variables(environ: Mapping[str, str], names: Iterable[str] = ()) -> dict[str, str]:
+    """``{value: variable}`` for credential-looking variables and the ``names`` given (API key variables)."""
+    wanted = set(names)
+    return {
+        value: name
+        for name, value in environ.items()
+        if (name in wanted or _SECRET_NAME.search(name)) and len(value) >= MIN_SECRET
+    }
+
+
 def secret_values(environ: Mapping[str, str]) -> list[str]:
     """Values of credential-looking environment variables (long enough not to be a common word), longest first."""
-    return sorted({v for k, v in environ.items() if _SECRET_NAME.search(k) and len(v) >= 8}, key=len, reverse=True)
+    return sorted(secret_variables(environ), key=len, reverse=True)
 
 
-def replace_secrets(text: str, known: Iterable[str], placeholder: Callable[[str], str]) -> str:
-    """``text`` with every known value and every shaped secret replaced by ``placeholder(kind)``.
+Span = tuple[int, int, str]  # start, end, kind
 
-    Known values (from the environment) are replaced first, as kind ``env``.
+
+def secret_spans(text: str, known: Mapping[str, str], *, shapes: bool = True) -> list[Span]:
+    """Where the secrets in ``text`` are: known values (``{value: kind}``) and, with ``shapes``, shaped ones.
+
+    Overlapping finds are merged into one span (the first one's kind).
     """
-    for value in known:
-        if value in text:
-            text = text.replace(value, placeholder("env"))
-    for shape in SHAPES:
+    found: list[Span] = []
+    for value, kind in known.items():
+        start = text.find(value)
+        while start >= 0:
+            found.append((start, start + len(value), kind))
+            start = text.find(value, start + len(value))
+    if shapes:
+        for shape in SHAPES:
+            for match in shape.pattern.finditer(text):
+                start, end = shape.span(match)
+                if start < end:
+                    found.append((start, end, shape.kind))
+    merged: list[Span] = []
+    for start, end, kind in sorted(found):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]), merged[-1][2])
+        else:
+            merged.append((start, end, kind))
+    return merged
 
-        def swap(match: re.Match[str], shape: Shape = shape) -> str:
-            start, end = shape.span(match)
-            if start == end:
-                return match.group(0)
-            offset = match.start()
-            whole = match.group(0)
-            return whole[: start - offset] + placeholder(shape.kind) + whole[end - offset :]
 
-        text = shape.pattern.sub(swap, text)
-    return text
+def replace_spans(fragments: list[str], spans: list[Span], placeholder: Callable[[str], str]) -> list[str]:
+    """``fragments`` (pieces of one text, such as a stream's deltas) with each span replaced by its placeholder.
+
+    A span that runs over several fragments becomes one placeholder in the fragment where it starts; its
+    characters in the following fragments are dropped.
+    """
+    out: list[str] = []
+    offset = 0
+    queue = list(spans)
+    for fragment in fragments:
+        start, end = offset, offset + len(fragment)
+        offset = end
+        pieces: list[str] = []
+        at = start
+        while at < end:
+            while queue and queue[0][1] <= at:
+                queue.pop(0)
+            if queue and queue[0][0] <= at:  # inside a span: its placeholder where it starts, nothing after
+                span_start, span_end, kind = queue[0]
+                if span_start >= start:
+                    pieces.append(placeholder(kind))
+                at = min(span_end, end)
+            else:
+                upto = min(queue[0][0], end) if queue else end
+                pieces.append(fragment[at - start : upto - start])
+                at = upto
+        out.append("".join(pieces))
+    return out
+
+
+def replace_secrets(
+    text: str, known: Mapping[str, str], placeholder: Callable[[str], str], *, shapes: bool = True
+) -> str:
+    """``text`` with every known value and (with ``shapes``) every shaped secret replaced by ``placeholder(kind)``."""
+    spans = secret_spans(text, known, shapes=shapes)
+    return replace_spans([text], spans, placeholder)[0] if spans else text
 
 
 def redact(text: str, known: Iterable[str] = ()) -> str:
     """Log redaction: every secret becomes ``[redacted]``."""
-    return replace_secrets(text, known, lambda kind: REDACTED)
+    return replace_secrets(text, dict.fromkeys(known, "env"), lambda kind: REDACTED)
+
+
+def placeholder(kind: str) -> str:
+    """What a secret becomes in a cassette: ``<redacted:openai-key>``, ``<redacted:$OPENAI_API_KEY>``."""
+    return f"<redacted:{kind}>"
+
+
+@dataclass
+class Scrubber:
+    """Replaces secrets before anything is written to a cassette, and in live requests before they are matched.
+
+    ``known``: secret values and the variable each came from (always replaced);
+    ``shapes``: also replace key-shaped strings (a suite or test whose prompts
+    hold key-shaped strings that are not secrets turns this off). JSON is
+    scrubbed string by string (:meth:`data`), so a body's formatting never
+    changes what matches; other text (server-sent events) line by line.
+    """
+
+    known: dict[str, str] = field(default_factory=dict)
+    shapes: bool = True
+
+    @classmethod
+    def for_environ(cls, environ: Mapping[str, str], names: Iterable[str] = (), *, shapes: bool = True) -> Scrubber:
+        return cls({v: f"${k}" for v, k in secret_variables(environ, names).items()}, shapes)
+
+    def know(self, value: str | None, variable: str) -> None:
+        """Also replace ``value`` (the key of a provider, once a case uses it)."""
+        if value and len(value) >= MIN_SECRET and value not in self.known:
+            self.known[value] = f"${variable}"
+
+    def text(self, text: str) -> str:
+        return replace_secrets(text, self.known, placeholder, shapes=self.shapes)
+
+    def fragments(self, fragments: list[str]) -> list[str]:
+        """Pieces of one text (a stream's deltas), scrubbed as the whole text they make."""
+        spans = secret_spans("".join(fragments), self.known, shapes=self.shapes)
+        return replace_spans(fragments, spans, placeholder) if spans else fragments
+
+    def data(self, value: Any) -> Any:
+        """Every string in decoded JSON (keys and values), scrubbed."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {self.text(k): self.data(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.data(v) for v in value]
+        return value
 
 
 def find_secrets(text: str) -> Iterable[tuple[Shape, re.Match[str]]]:

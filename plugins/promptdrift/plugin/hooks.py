@@ -56,6 +56,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(config.stash[STORE_KEY].folder), "promptdrift-xdist")
     config.addinivalue_line("markers", "promptdrift: a prompt case collected from a YAML suite")
+    config.addinivalue_line(
+        "markers",
+        "promptdrift_scrub(key_shapes=False): keep key-shaped strings that are not secrets in this test's cassette",
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -163,7 +167,9 @@ def _promptdrift_session(request: pytest.FixtureRequest) -> Iterator[PromptSessi
 
     settings = request.config.stash[SETTINGS_KEY]
     node = request.node
-    session = open_session(settings, Path(node.path), node.name, node.nodeid)
+    scrub = node.get_closest_marker("promptdrift_scrub")
+    key_shapes = bool(scrub.kwargs.get("key_shapes", True)) if scrub is not None else True
+    session = open_session(settings, Path(node.path), node.name, node.nodeid, key_shapes=key_shapes)
     yield session
     try:
         close_session(session, node.nodeid, passed=node.stash.get(CALL_PASSED_KEY, False))

@@ -138,10 +138,10 @@ class PromptSession:
         return Output(sample.answer, conversation.specs, conversation.variables, self)
 
 
-def open_session(settings: Settings, path: Path, name: str, nodeid: str) -> PromptSession:
+def open_session(settings: Settings, path: Path, name: str, nodeid: str, *, key_shapes: bool = True) -> PromptSession:
     """The per-test session behind the ``prompt`` and ``openai_client`` fixtures."""
     cassette = test_cassette(settings.cassettes, settings.rootdir, path, name)
-    return PromptSession(settings, open_channel(settings, cassette, nodeid))
+    return PromptSession(settings, open_channel(settings, cassette, nodeid, key_shapes=key_shapes))
 
 
 def close_session(session: PromptSession, nodeid: str, *, passed: bool = False) -> None:

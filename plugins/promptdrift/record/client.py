@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 
+from promptdrift.cassettes.secrets import Scrubber
 from promptdrift.config import Settings
 from promptdrift.core.answers import Answer
 from promptdrift.core.errors import PromptdriftError, RecordingError
@@ -84,13 +85,20 @@ def make_client(
     )
 
 
-def open_channel(settings: Settings, path: Path, target: str) -> Channel:
-    """A channel on the cassette at ``path``; ``target`` is what to pass pytest to record it."""
+def open_channel(settings: Settings, path: Path, target: str, *, key_shapes: bool = True) -> Channel:
+    """A channel on the cassette at ``path``; ``target`` is what to pass pytest to record it.
+
+    Secrets are scrubbed from everything it writes: the values of credential
+    variables (the API key variable in use, each provider's once it is used,
+    and any ``*KEY*``/``*TOKEN*``/``*SECRET*`` variable) and, unless
+    ``key_shapes`` is off, strings shaped like keys.
+    """
     try:
         display = path.relative_to(settings.rootdir).as_posix()
     except ValueError:
         display = str(path)
-    return Channel(settings, Recorder(path, settings.record, display=display, target=target))
+    scrubber = Scrubber.for_environ(settings.environ, [settings.api_key_env], shapes=key_shapes)
+    return Channel(settings, Recorder(path, settings.record, display=display, target=target, scrubber=scrubber))
 
 
 class Channel:
@@ -112,7 +120,15 @@ class Channel:
         """An ``AsyncOpenAI`` client on the same recorder (code-first async tests)."""
         return self._client(provider or Provider(), True)  # type: ignore[no-any-return]
 
+    def _know(self, provider: Provider | None) -> None:
+        """A provider's own credentials are secrets of this cassette from its first use."""
+        if provider is not None:
+            for variable in (provider.api_key_env, provider.organization_env):
+                if variable:
+                    self.recorder.scrubber.know(self.settings.environ.get(variable), variable)
+
     def _client(self, provider: Provider, asynchronous: bool) -> Any:
+        self._know(provider)
         key = (provider, asynchronous)
         if key not in self._clients:
             self._clients[key] = make_client(self.settings, provider, self.recorder, asynchronous=asynchronous)
@@ -120,9 +136,10 @@ class Channel:
 
     def call(self, adapter: Adapter, body: Mapping[str, Any], where: str, provider: Provider | None = None) -> Answer:
         """One model call through this channel's recorder; SDK errors become promptdrift errors."""
+        self._know(provider)
         interaction = self.recorder.find("POST", adapter.path, body)
         if interaction is None:
-            with sdk_errors(where):
+            with sdk_errors(where, self.recorder.scrubber):
                 # The client's own POST: its base URL, Azure routing, auth, headers and timeout, with the
                 # body sent exactly as the suite built it (no per-parameter transform; a third of the CPU
                 # of a call). The transport has the whole answer, streamed or not, before this returns.
@@ -138,27 +155,27 @@ class Channel:
 
     def embed(self, model: str, texts: Sequence[str], where: str) -> list[list[float]]:
         """Embedding vectors of ``texts``, in order, through the SDK's embeddings endpoint (recorded like any call)."""
-        with sdk_errors(where):
+        with sdk_errors(where, self.recorder.scrubber):
             response = self.client().embeddings.create(model=model, input=list(texts))
         return [list(item.embedding) for item in sorted(response.data, key=lambda d: d.index)]
 
 
 @contextmanager
-def sdk_errors(where: str) -> Iterator[None]:
-    """Turn the SDK's errors into promptdrift errors that say what happened and what to do."""
+def sdk_errors(where: str, scrubber: Scrubber) -> Iterator[None]:
+    """Turn the SDK's errors into promptdrift errors that say what happened and what to do (secrets scrubbed)."""
     import openai  # slow to import: only reached when a request goes through the SDK
 
     try:
         yield
     except openai.APIStatusError as exc:
         raise RecordingError(
-            f"{where}: the model endpoint answered HTTP {exc.status_code} ({short(exc.message)}). "
+            f"{where}: the model endpoint answered HTTP {exc.status_code} ({scrubber.text(short(exc.message))}). "
             "Nothing was recorded for this case; fix the cause and re-run to record what is missing."
         ) from None
     except openai.APIConnectionError as exc:
         if isinstance(exc.__cause__, PromptdriftError):
             raise exc.__cause__ from None
         raise RecordingError(
-            f"{where}: could not reach the model endpoint ({type(exc).__name__}: {short(str(exc))}). "
+            f"{where}: could not reach the model endpoint ({type(exc).__name__}: {scrubber.text(short(str(exc)))}). "
             "Nothing was recorded for this case; check the base URL and network, then re-run."
         ) from None

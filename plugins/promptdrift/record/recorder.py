@@ -29,6 +29,7 @@ import httpx2
 from promptdrift.cassettes import format as cassettes
 from promptdrift.cassettes.format import Cassette, Interaction
 from promptdrift.cassettes.meta import cassette_metadata
+from promptdrift.cassettes.secrets import Scrubber
 from promptdrift.core.errors import CassetteError, ConfigError, DriftError, MissingCassetteError, RecordingError
 from promptdrift.core.modes import RecordMode, record_command
 from promptdrift.record.adapters import call_summary
@@ -68,8 +69,11 @@ class Recorder:
         display: str,
         target: str,
         api_key_missing: str | None = None,
+        scrubber: Scrubber | None = None,
     ) -> None:
         self.path = path
+        # Secrets are scrubbed from what is written, and from live requests before they are matched.
+        self.scrubber = scrubber or Scrubber()
         self.mode = mode
         self.display = display
         self.record_hint = record_command(target, RecordMode.NEW)
@@ -116,7 +120,7 @@ class Recorder:
         with self._lock:
             if self.recording or self.old is None:
                 return None
-            index = self._match(method, path, json.loads(json.dumps(body)))  # the JSON the SDK would send
+            index = self._match(method, path, self.scrubber.data(json.loads(json.dumps(body))))  # as the SDK sends it
             return None if index is None else self._play(index)
 
     def lookup(self, method: str, uri: str, body: bytes) -> Interaction | None:
@@ -126,7 +130,7 @@ class Recorder:
                 return None
             if self.old is None:
                 raise self.missing()
-            index = self._match(method, httpx2.URL(uri).path, cassettes.canonical_body(body))
+            index = self._match(method, self.scrubber.text(httpx2.URL(uri).path), self._live(body))
             if index is not None:
                 return self._play(index)
             if self.mode is RecordMode.CHANGED:
@@ -164,7 +168,11 @@ class Recorder:
         else:
             headline = f"the request differs from the one recorded in {self.display}"
         recorded = candidates[0].request_json if candidates else ""
-        return self._drift_error(headline, recorded, cassettes.canonical_body(body))
+        return self._drift_error(headline, recorded, self._live(body))
+
+    def _live(self, body: bytes) -> Any:
+        """A live request body as the cassette would hold it: decoded, secrets scrubbed."""
+        return self.scrubber.data(cassettes.canonical_body(body))
 
     def _drift_error(self, headline: str, recorded: Any, current: Any) -> DriftError:
         """Prompt drift: what changed, the diff of the recorded and the current form, and how to re-record."""
@@ -208,14 +216,16 @@ class Recorder:
         latency_ms: float,
     ) -> Interaction:
         """Record a usable answer (the transport never passes an error status) and return it."""
+        scrub = self.scrubber
+        stream = "text/event-stream" in headers.get("content-type", "")
         interaction = Interaction(
             method=request.method,
-            uri=cassettes.scrub_uri(str(request.url)),
-            request_body=cassettes.readable_body(body),
+            uri=scrub.text(cassettes.scrub_uri(str(request.url))),
+            request_body=cassettes.readable_body(body, scrub),
             response_status=status,
             response_reason=reason,
             response_headers=cassettes.keep_headers(headers.multi_items(), cassettes.RESPONSE_HEADERS),
-            response_body=cassettes.readable_body(content),
+            response_body=cassettes.readable_body(content, scrub, event_stream=stream),
             latency_ms=round(latency_ms, 1),
             request_headers=cassettes.keep_headers(request.headers.multi_items(), cassettes.REQUEST_HEADERS),
         )
@@ -280,5 +290,5 @@ class Recorder:
         are what the run concluded of each answer (the first one is the case's);
         see :func:`~promptdrift.cassettes.meta.cassette_metadata`.
         """
-        meta = cassette_metadata(self.calls, owner=owner, answers=answers or [], extra=extra or {})
+        meta = self.scrubber.data(cassette_metadata(self.calls, owner=owner, answers=answers or [], extra=extra or {}))
         cassettes.save(Cassette(self.path, list(self.interactions), meta))

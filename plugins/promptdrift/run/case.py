@@ -20,7 +20,8 @@ GENERATED = "generated"  # the item and cassette name of a suite's generated cas
 
 def case_channel(settings: Settings, suite: Suite, case_id: str, nodeid: str) -> Channel:
     """The channel (recorder and clients) of one case's cassette; ``nodeid`` is what re-records it."""
-    return open_channel(settings, case_cassette(settings.cassettes, suite.name, suite.variant, case_id), nodeid)
+    path = case_cassette(settings.cassettes, suite.name, suite.variant, case_id)
+    return open_channel(settings, path, nodeid, key_shapes=suite.scrub_key_shapes)
 
 
 def run_case(suite: Suite, case: Case, settings: Settings, nodeid: str) -> Outcome:

@@ -153,6 +153,7 @@ class Suite:
     context: Retrieval | None = None
     handling: AnswerHandling = AnswerHandling()
     generate: Generate | None = None
+    scrub_key_shapes: bool = True  # scrub key-shaped strings from cassettes (credential values always are)
 
     @property
     def candidate(self) -> bool:

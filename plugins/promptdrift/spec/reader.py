@@ -65,6 +65,7 @@ SUITE_KEYS = {
     "tool_results": "scripted results of tool calls, by tool name; fed back for a follow-up answer",
     "truncation": "expected: an answer cut off by the token limit is not a failure (default: it fails)",
     "generate": "generated cases: Hypothesis strategies per variable, checked by the suite's expect",
+    "scrub": "{key_shapes: false}: keep key-shaped strings that are not secrets (credential values are always scrubbed)",
 }
 HANDLING_KEYS = {"extract", "transform", "tool_results", "truncation"}  # suite-wide, overridable per case
 CASE_KEYS = {
@@ -318,6 +319,14 @@ class _Reader:
         if value is not None and value not in API_NAMES:
             raise self.fail(f"api must be one of {', '.join(API_NAMES)}, got {value!r}", line=line_of_key(raw, "api"))
         return value
+
+    def scrub_key_shapes(self, value: Any, line: int | None) -> bool:
+        """``scrub: {key_shapes: false}``: whether key-shaped strings are scrubbed from this suite's cassettes."""
+        if value is None:
+            return True
+        if not isinstance(value, Mapping) or set(value) != {"key_shapes"} or not isinstance(value["key_shapes"], bool):
+            raise self.fail(f"scrub must be {{key_shapes: true}} or {{key_shapes: false}}, got {value!r}", line=line)
+        return bool(value["key_shapes"])
 
     def generate(self, value: Any, line: int | None) -> Generate | None:
         return None if value is None else parse_generate(value, path=self.path, rootdir=self.rootdir, line=line)
@@ -611,4 +620,5 @@ def _suite(
         context=reader.context(raw.get("context"), line),
         handling=reader.handling(raw, line),
         generate=reader.generate(raw.get("generate"), line_of_key(raw, "generate") or line),
+        scrub_key_shapes=reader.scrub_key_shapes(raw.get("scrub"), line_of_key(raw, "scrub") or line),
     )
