@@ -37,6 +37,7 @@ def test_pull_request_gate_replays_with_junit_and_reports() -> None:
     assert "pull_request" in data["on"]
     steps = _steps(data)
     assert "--prompt-record=none" in steps and "--junitxml=" in steps and "--prompt-report=" in steps
+    assert "--prompt-strict-cassettes" in steps  # a hand-edited cassette cannot turn the gate green
     assert "upload-artifact" in steps
 
 

@@ -83,6 +83,12 @@ OPTIONS = (
         "write the drift report to PATH: .md, .html or .json by extension (repeatable)",
         multiple=True,
     ),
+    Option(
+        "strict_cassettes",
+        "fail cases whose cassette was edited by hand since it was recorded (its digest does not match)",
+        False,
+        kind=bool,
+    ),
     Option("judge_model", "model that grades judge, factuality and tone-rubric checks", "gpt-4o-mini"),
     Option("embedding_model", "embedding model of the similar check", "text-embedding-3-small"),
 )
@@ -111,6 +117,7 @@ class Settings:
     # USD per million tokens, per model: {"gpt-4o-mini": {"input": 0.15, "output": 0.6}}
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     report: tuple[str, ...] = ()
+    strict_cassettes: bool = False
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
 
     @property
@@ -132,6 +139,9 @@ def add_options(parser: pytest.Parser) -> None:
             metavar = "NAME" if opt.name == "variant" else "PATH"
             group.addoption(opt.flag, dest=opt.dest, action="append", default=None, metavar=metavar, help=opt.help)
             parser.addini(opt.ini, help=opt.help, type="args", default=[])
+        elif opt.kind is bool:
+            group.addoption(opt.flag, dest=opt.dest, action="store_const", const=True, default=None, help=opt.help)
+            parser.addini(opt.ini, help=opt.help, default=None)
         else:
             group.addoption(opt.flag, dest=opt.dest, default=None, choices=opt.choices, help=opt.help)
             parser.addini(opt.ini, help=opt.help, default=None)
@@ -156,6 +166,13 @@ def _convert(opt: Option, value: Any, source: str) -> Any:
     if opt.multiple:
         items = [value] if isinstance(value, str) else list(value)
         return tuple(str(_convert(Option(opt.name, opt.help, choices=opt.choices), v, source)) for v in items)
+    if opt.kind is bool:
+        if isinstance(value, bool):
+            return value
+        word = str(value).strip().lower()
+        if word not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+            raise ConfigError(f"{source}: expected true or false, got {value!r}")
+        return word in ("true", "1", "yes", "on")
     if opt.choices and str(value) not in opt.choices:
         raise ConfigError(f"{source}: {value!r} is not one of {', '.join(opt.choices)}")
     try:

@@ -256,21 +256,59 @@ class Interaction:
 
 @dataclass
 class Cassette:
-    """A cassette file's interactions and promptdrift metadata."""
+    """A cassette file's interactions and promptdrift metadata.
+
+    ``integrity`` (of a loaded cassette): :data:`INTACT`, :data:`EDITED` (its
+    interactions or metadata no longer match the digest written when it was
+    recorded) or :data:`NO_DIGEST` (written before promptdrift kept one).
+    """
 
     path: Path
     interactions: list[Interaction]
     meta: dict[str, Any] = field(default_factory=dict)
+    integrity: str = "intact"
+
+
+INTACT, EDITED, NO_DIGEST = "intact", "edited", "no digest"
+
+
+def digest_of(interactions: Iterable[Interaction], meta: Mapping[str, Any]) -> str:
+    """A digest of what a cassette says: every interaction and the metadata (all but the digest itself).
+
+    Bodies enter as data (JSON parsed, other text as it is) and the file as
+    its YAML values, so reformatting a cassette never changes its digest;
+    request headers are left out (they never take part in replay). It shows an
+    edit; it is no signature against someone who also rewrites the digest.
+    """
+    doc = {
+        "interactions": [
+            [i.method, i.uri, i.request_json, i.response_status, i.response_reason, i.response_headers, i.response_json]
+            for i in interactions
+        ],
+        "metadata": {k: v for k, v in meta.items() if k != "digest"},
+    }
+    text = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _hint(rerecord_hint: str) -> str:
+    return f" Re-record it: {rerecord_hint}" if rerecord_hint else " Delete it and record it again."
 
 
 def load(path: Path, *, display: str | None = None, rerecord_hint: str = "") -> Cassette:
     """Load a cassette; a corrupt one is a :class:`CassetteError` naming the file and how to re-record."""
     shown = display or str(path)
-    hint = f" Re-record it: {rerecord_hint}" if rerecord_hint else " Delete it and record it again."
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise CassetteError(f"cassette is not UTF-8 text.{hint}", path=shown) from None
+        raise CassetteError(f"cassette is not UTF-8 text.{_hint(rerecord_hint)}", path=shown) from None
+    return loads(text, path=path, display=shown, rerecord_hint=rerecord_hint)
+
+
+def loads(text: str, *, path: Path | None = None, display: str, rerecord_hint: str = "") -> Cassette:
+    """A cassette from its text (``display`` names it in errors), its digest checked."""
+    shown = display
+    hint = _hint(rerecord_hint)
     try:
         data = yamlio.loads_data(text, path=shown)
     except Exception as exc:
@@ -314,7 +352,9 @@ def load(path: Path, *, display: str | None = None, rerecord_hint: str = "") -> 
             fault = answer_fault(content_type, interaction.response_body)
             if fault is not None:
                 raise CassetteError(f"recorded answer {number} is unusable: {fault}.{hint}", path=shown)
-    return Cassette(path, interactions, meta)
+    stored = meta.get("digest")
+    integrity = NO_DIGEST if not stored else INTACT if digest_of(interactions, meta) == stored else EDITED
+    return Cassette(path or Path(shown), interactions, meta, integrity)
 
 
 def dumps(cassette: Cassette) -> str:
@@ -335,8 +375,9 @@ def dumps(cassette: Cassette) -> str:
         }
         for i in cassette.interactions
     ]
-    meta = dict(cassette.meta)
+    meta = {k: v for k, v in cassette.meta.items() if k != "digest"}
     meta["format"] = FORMAT
+    meta["digest"] = digest_of(cassette.interactions, meta)  # written when promptdrift records
     cassette_dict = {"requests": requests, "responses": responses, "metadata": {"promptdrift": meta}}
     return vcr_serialize.serialize(cassette_dict, SERIALIZER)  # type: ignore[no-any-return]
 

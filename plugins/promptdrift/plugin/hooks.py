@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from promptdrift import config as config_mod
+from promptdrift.cassettes.format import NO_DIGEST
 from promptdrift.core.errors import PromptdriftError
 from promptdrift.core.modes import RecordMode
 from promptdrift.plugin.items import CaseItem, SuiteFile
@@ -27,7 +28,7 @@ from promptdrift.plugin.session import PromptSession, close_session, open_sessio
 from promptdrift.record.transport import shared_upstream
 from promptdrift.spec.reader import is_suite_file
 from promptdrift.verdict.records import RecordStore
-from promptdrift.verdict.report import notable, terminal_lines, write_reports
+from promptdrift.verdict.report import cassette_lines, notable, terminal_lines, write_reports
 
 if TYPE_CHECKING:
     import openai
@@ -145,9 +146,13 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if runs is not None and runs.pool_seconds is not None:
         parts.append(f"{runs.finished} cases in {runs.pool_seconds:.2f} s, up to {runs.concurrency} at a time")
     terminalreporter.write_sep("-", f"promptdrift ({settings.record.value}): " + ", ".join(parts))
+    no_digest = records.cassette_states[NO_DIGEST]
     if counts["recorded"] or any(notable(r) for r in records.cases) or verbose:
-        for line in terminal_lines(records.cases, records.gates, records.summaries):
-            terminalreporter.write_line(line)
+        lines = terminal_lines(records.cases, records.gates, records.summaries, no_digest)
+    else:
+        lines = cassette_lines([], no_digest)
+    for line in lines:
+        terminalreporter.write_line(line)
     for path in write_reports(settings.report, records.cases, records.gates):
         terminalreporter.write_line(f"promptdrift report: {path}")
 
@@ -169,7 +174,10 @@ def _promptdrift_session(request: pytest.FixtureRequest) -> Iterator[PromptSessi
     node = request.node
     scrub = node.get_closest_marker("promptdrift_scrub")
     key_shapes = bool(scrub.kwargs.get("key_shapes", True)) if scrub is not None else True
-    session = open_session(settings, Path(node.path), node.name, node.nodeid, key_shapes=key_shapes)
+    try:
+        session = open_session(settings, Path(node.path), node.name, node.nodeid, key_shapes=key_shapes)
+    except PromptdriftError as exc:  # a corrupt or (strict) hand-edited cassette: the message says what to do
+        pytest.fail(str(exc), pytrace=False)
     yield session
     try:
         close_session(session, node.nodeid, passed=node.stash.get(CALL_PASSED_KEY, False))

@@ -13,7 +13,7 @@ from promptdrift.config import Settings
 from promptdrift.core.errors import DriftError, PromptdriftError
 from promptdrift.plugin.keys import RUNS_KEY, SETTINGS_KEY, STORE_KEY
 from promptdrift.plugin.schedule import CaseRuns
-from promptdrift.run.case import GENERATED, run_case, run_generated
+from promptdrift.run.case import GENERATED, run_case, run_generated, stored_cassette
 from promptdrift.run.outcome import Outcome
 from promptdrift.spec.gates import Gate
 from promptdrift.spec.model import Case, Suite
@@ -136,6 +136,7 @@ class CaseItem(pytest.Item):
             status = "drift" if isinstance(exc, DriftError) else "error"
             record = CaseRecord(self.suite.label, self.case.id, self.nodeid, status, False, error=str(exc))
             record.variant, record.variant_index = self.suite.variant, self.suite.variant_index
+            record.cassette, record.cassette_state = stored_cassette(settings, self.suite, self.case.id)
             self._report(record)
             raise
         record = case_record(

@@ -98,7 +98,10 @@ def open_channel(settings: Settings, path: Path, target: str, *, key_shapes: boo
     except ValueError:
         display = str(path)
     scrubber = Scrubber.for_environ(settings.environ, [settings.api_key_env], shapes=key_shapes)
-    return Channel(settings, Recorder(path, settings.record, display=display, target=target, scrubber=scrubber))
+    recorder = Recorder(
+        path, settings.record, display=display, target=target, scrubber=scrubber, strict=settings.strict_cassettes
+    )
+    return Channel(settings, recorder)
 
 
 class Channel:

@@ -70,6 +70,7 @@ class Recorder:
         target: str,
         api_key_missing: str | None = None,
         scrubber: Scrubber | None = None,
+        strict: bool = False,
     ) -> None:
         self.path = path
         # Secrets are scrubbed from what is written, and from live requests before they are matched.
@@ -88,12 +89,25 @@ class Recorder:
                     raise
                 # Re-recording everything: a corrupt cassette is replaced, with no baseline to compare.
         self.recording = mode is RecordMode.ALL or (self.old is None and mode is not RecordMode.NONE)
+        if strict and not self.recording and self.old is not None and self.old.integrity == cassettes.EDITED:
+            raise CassetteError(
+                "edited by hand since it was recorded: its interactions or metadata no longer match the digest "
+                f"promptdrift wrote (--prompt-strict-cassettes). Re-record it: {record_command(target, RecordMode.ALL)}",
+                path=display,
+            )
         self.played = [False] * (len(self.old.interactions) if self.old else 0)
         self.interactions: list[Interaction] = []
         self.calls: list[dict[str, Any]] = []
         self.recorded = False
         self.errors: list[Exception] = []
         self._lock = threading.Lock()
+
+    @property
+    def cassette_state(self) -> str | None:
+        """``edited`` or ``no digest`` when this run replays a cassette in that state; else ``None``."""
+        if self.old is None or self.needs_save or self.old.integrity == cassettes.INTACT:
+            return None
+        return self.old.integrity
 
     # -- replay ------------------------------------------------------------------
 

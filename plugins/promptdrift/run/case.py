@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from promptdrift.cassettes import format as cassettes
 from promptdrift.cassettes.naming import case_cassette
 from promptdrift.config import Settings
 from promptdrift.core.answers import Answer, total_usage
+from promptdrift.core.errors import PromptdriftError
 from promptdrift.core.modes import RecordMode
 from promptdrift.record.client import Channel, open_channel
 from promptdrift.run import explore
@@ -22,6 +24,18 @@ def case_channel(settings: Settings, suite: Suite, case_id: str, nodeid: str) ->
     """The channel (recorder and clients) of one case's cassette; ``nodeid`` is what re-records it."""
     path = case_cassette(settings.cassettes, suite.name, suite.variant, case_id)
     return open_channel(settings, path, nodeid, key_shapes=suite.scrub_key_shapes)
+
+
+def stored_cassette(settings: Settings, suite: Suite, case_id: str) -> tuple[str, str | None]:
+    """A case's cassette path and its state on disk (``edited``, ``no digest``; ``None`` intact or unreadable),
+    for a case that failed before it could say (drift from an edited request, a strict refusal)."""
+    path = case_cassette(settings.cassettes, suite.name, suite.variant, case_id)
+    display = path.relative_to(settings.rootdir).as_posix() if path.is_relative_to(settings.rootdir) else str(path)
+    try:
+        integrity = cassettes.load(path, display=display).integrity if path.exists() else cassettes.INTACT
+    except PromptdriftError:
+        integrity = cassettes.INTACT
+    return display, None if integrity == cassettes.INTACT else integrity
 
 
 def run_case(suite: Suite, case: Case, settings: Settings, nodeid: str) -> Outcome:
@@ -132,6 +146,7 @@ def _finish(channel: Channel, suite: Suite, case_id: str, shown: Sample, **field
         recorded=recorder.needs_save,
         cassette=recorder.display,
         baseline=dict(recorder.old.meta) if recorder.old is not None else {},
+        cassette_state=recorder.cassette_state,
         **fields,
     )
 

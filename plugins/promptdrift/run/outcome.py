@@ -51,7 +51,10 @@ class Outcome:
     sampling: Sampling | None = None  # set for a sampled case
 
     examples: list[dict[str, Any]] | None = None  # generated cases: the inputs, one per sample
-    falsifying: int | None = None  # generated cases: the example shown (Hypothesis's shrunk one when recorded)
+    falsifying: int | None = None
+    cassette_state: str | None = (
+        None  # the replayed cassette was "edited" by hand, or has "no digest"  # generated cases: the example shown (Hypothesis's shrunk one when recorded)
+    )
 
     def _score(self, results: Sequence[CheckResult]) -> float:
         return weighted_score(results, self.specs)

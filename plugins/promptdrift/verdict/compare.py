@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from promptdrift.cassettes import format as cassettes
 from promptdrift.core.errors import PromptdriftError
 from promptdrift.text import yamlio
 from promptdrift.verdict.drift import CaseRecord, baseline_summary, compare_checks
@@ -50,6 +51,15 @@ def _meta(text: str, name: str) -> dict[str, Any]:
     return dict(meta or {})
 
 
+def _state(text: str, name: str) -> str | None:
+    """``edited`` or ``no digest`` for a cassette text (``None``: intact, or not a cassette at all)."""
+    try:
+        integrity = cassettes.loads(text, display=name).integrity
+    except PromptdriftError:
+        return None
+    return None if integrity == cassettes.INTACT else integrity
+
+
 def compare(old: Mapping[str, str], new: Mapping[str, str], tolerance: float) -> list[CaseRecord]:
     """One record per cassette in the new tree that differs from the old one."""
     records = []
@@ -75,6 +85,7 @@ def compare(old: Mapping[str, str], new: Mapping[str, str], tolerance: float) ->
             latency_ms=calls[0].get("latency_ms"),
             checks=checks,
         )
+        record.cassette, record.cassette_state = name, _state(new[name], name)
         if name in old:
             old_meta = _meta(old[name], name)
             record.baseline = baseline_summary(old_meta)

@@ -128,6 +128,8 @@ class CaseRecord:
     pass_rate: float | None = None
     pass_bound: float | None = None
     required_rate: float | None = None
+    cassette: str = ""  # the cassette's path, relative to the root
+    cassette_state: str | None = None  # "edited" by hand since it was recorded, or "no digest"
 
     @property
     def regressions(self) -> list[CheckDelta]:
@@ -214,6 +216,8 @@ def case_record(
         checks=[r.to_dict() for r in outcome.results],
         variant=variant,
         variant_index=variant_index,
+        cassette=outcome.cassette,
+        cassette_state=outcome.cassette_state,
     )
     if outcome.sampling is not None:
         record.generated = outcome.examples is not None

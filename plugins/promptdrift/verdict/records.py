@@ -40,6 +40,8 @@ class RecordStore:
                     record = CaseRecord.from_dict(entry)
                     out.summaries.add(record)
                     out.counts[record.status] += 1
+                    if record.cassette_state:
+                        out.cassette_states[record.cassette_state] += 1
                     if keep is None or keep(record):
                         out.cases.append(record)
         out.cases.sort(key=lambda r: r.nodeid)
@@ -53,6 +55,7 @@ class Records:
     gates: list[dict[str, Any]] = field(default_factory=list)
     summaries: Summaries = field(default_factory=lambda: Summaries())
     counts: Counter[str] = field(default_factory=Counter)
+    cassette_states: Counter[str] = field(default_factory=Counter)  # replayed cassettes "edited" / with "no digest"
 
 
 @dataclass

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from promptdrift.cassettes.format import EDITED, NO_DIGEST
 from promptdrift.verdict.decision import decisions, money, table_rows
 from promptdrift.verdict.drift import REGRESSION, SAME, CaseRecord, CheckDelta
 from promptdrift.verdict.records import Summaries, summarise
@@ -28,17 +29,45 @@ def _cost(value: float | None) -> str:
 
 
 def notable(record: CaseRecord) -> bool:
-    """What the terminal lists case by case: drift against a baseline, variants, samples."""
-    return bool(record.deltas or record.variant or record.samples)
+    """What the terminal lists case by case: drift against a baseline, variants, samples, edited cassettes."""
+    return bool(record.deltas or record.variant or record.samples or record.cassette_state == EDITED)
+
+
+EDITED_NOTE = "edited by hand since it was recorded (its digest does not match)"
+
+
+def edited_cassettes(cases: Iterable[CaseRecord]) -> list[CaseRecord]:
+    return [r for r in cases if r.cassette_state == EDITED]
+
+
+def no_digest_line(count: int) -> list[str]:
+    """Said once per run: how many replayed cassettes were written before promptdrift kept a digest."""
+    if not count:
+        return []
+    return [f"{count} cassette(s) have no digest (written before promptdrift kept one); re-recording adds it"]
+
+
+def cassette_lines(cases: Sequence[CaseRecord], no_digest: int | None = None) -> list[str]:
+    """Cassettes edited by hand (each named, with what to do) and, once, how many have no digest."""
+    lines = [
+        f"EDITED     {r.cassette or r.nodeid}: {EDITED_NOTE}; re-record it (--prompt-strict-cassettes fails it)"
+        for r in edited_cassettes(cases)
+    ]
+    count = sum(r.cassette_state == NO_DIGEST for r in cases) if no_digest is None else no_digest
+    return lines + no_digest_line(count)
 
 
 def terminal_lines(
-    cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any]], summaries: Summaries | None = None
+    cases: Sequence[CaseRecord],
+    gates: Sequence[Mapping[str, Any]],
+    summaries: Summaries | None = None,
+    no_digest: int | None = None,
 ) -> list[str]:
-    """The per-suite table (over ``summaries`` when given, else ``cases``), regressions, samples, decisions."""
+    """The per-suite table (over ``summaries`` when given, else ``cases``), regressions, edited cassettes,
+    samples, decisions."""
     table = summaries.table(gates) if summaries is not None else summarise(cases, gates)
     if not table:
-        return []
+        return cassette_lines(cases, no_digest)
     width = max(28, *(len(s.suite) for s in table))
     header = (
         f"{'suite':<{width}} {'cases':>5} {'passed':>6} {'failed':>6} {'drifted':>7} {'regressions':>11} {'cost':>9}"
@@ -53,6 +82,7 @@ def terminal_lines(
             lines.append(f"REGRESSION {record.nodeid}: {delta.check} {delta.note}")
         for delta in record.improvements:
             lines.append(f"improved   {record.nodeid}: {delta.check} {delta.note}")
+    lines += cassette_lines(cases, no_digest)
     for record in cases:
         if record.samples:
             kind = "generated" if record.generated else "sampled"
@@ -164,6 +194,13 @@ def render_markdown(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, An
                 out.append("")
             if record.answer_changed:
                 out += ["```diff", _answer_diff(record).rstrip("\n"), "```", ""]
+    edited = edited_cassettes(cases)
+    if edited:
+        out += ["", "## Cassettes edited by hand", ""]
+        out += [f"- `{r.cassette or r.nodeid}` (`{r.nodeid}`): {EDITED_NOTE}" for r in edited]
+    missing = no_digest_line(sum(r.cassette_state == NO_DIGEST for r in cases))
+    if missing:
+        out += ["", *missing]
     failures = [r for r in cases if r.error]
     if failures:
         out += ["", "## Errors", ""] + [f"- `{r.nodeid}`: {r.error.splitlines()[0]}" for r in failures]
@@ -186,6 +223,10 @@ def render_json(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any]])
         "cases": [r.to_dict() for r in cases],
         "gates": list(gates),
         "decisions": [d.to_dict() for d in decisions(cases, gates)],
+        "cassettes": {
+            "edited": [r.cassette or r.nodeid for r in edited_cassettes(cases)],
+            "no_digest": sum(r.cassette_state == NO_DIGEST for r in cases),
+        },
     }
     return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
 
@@ -262,6 +303,12 @@ def render_html(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any]])
                     cls = "add" if line.startswith("+") else "del" if line.startswith("-") else ""
                     lines.append(f"<span class='{cls}'>{e(line)}</span>")
                 parts.append("<pre>" + "\n".join(lines) + "</pre>")
+    edited = edited_cassettes(cases)
+    if edited:
+        parts.append("<h2>Cassettes edited by hand</h2><ul id='edited'>")
+        parts += [f"<li><code>{e(r.cassette or r.nodeid)}</code>: {e(EDITED_NOTE)}</li>" for r in edited]
+        parts.append("</ul>")
+    parts += [f"<p>{e(line)}</p>" for line in no_digest_line(sum(r.cassette_state == NO_DIGEST for r in cases))]
     parts.append("</body></html>\n")
     return "".join(parts)
 
