@@ -26,7 +26,7 @@ PACKAGE = REPO / "plugins" / "promptdrift"
 # that most runs never need. Each such import carries a comment saying which (see STYLE, "The house").
 LATE_IMPORTS_ALLOWED = frozenset(
     {"openai", "vcr", "hypothesis", "bm25s", "vaderSentiment", "textstat", "jsonschema", "jsonpath_ng"}
-    | {"pytest_httpserver", "werkzeug"}
+    | {"pytest_httpserver", "werkzeug", "scipy"}
 )
 
 

@@ -56,7 +56,11 @@ def test_examples_replay_with_sockets_blocked(pytester: pytest.Pytester, repo_co
             "*suites/word_problems.yaml::egg-boxes PASSED*",
             "*promptdrift (none): 39 replayed*",
             "decision matrix: support-tactics",
-            "*cheapest variant that meets every gate: policy-context ($0.000062)",
+            "*variant*pass rate*vs policy-context (95% CI)*mean f1*",
+            "*zero-shot*0/3 (0%)*-100 pts ?-100, -44? *",
+            "*cheapest variant that meets every gate: policy-context ($0.000062); its pass rate against fine-tuned "
+            "(+0 points, 95% CI -56 to +56) is within noise: with 3 cases this comparison can only detect a drop of "
+            "91 points*",
         ]
     )
 

@@ -133,7 +133,9 @@ def test_decision_matrix_names_the_cheapest_variant_meeting_every_gate(
             "  zero-shot * 0/2 (0%) * 0/1 pass*",
             lit("  few-shot * * 2/2 (100%) * 1/1 pass*"),
             "  fine-tuned * 2/2 (100%) * 1/1 pass*",
-            "  cheapest variant that meets every gate: few-shot ($0.0000*)",
+            "  cheapest variant that meets every gate: few-shot ($0.0000*); its pass rate against fine-tuned "
+            "(+0 points, 95% CI -66 to +66) is within noise: with 2 cases this comparison cannot reliably detect "
+            "even a 100-point drop*",
         ]
     )
     report = json.loads((pytester.path / "out/r.json").read_text())
@@ -142,6 +144,8 @@ def test_decision_matrix_names_the_cheapest_variant_meeting_every_gate(
     rows = {row["variant"]: row for row in decision["variants"]}
     assert rows["zero-shot"]["missed"] and not rows["few-shot"]["missed"]
     assert rows["fine-tuned"]["cost_usd"] > rows["few-shot"]["cost_usd"]  # same tokens, dearer model
+    assert decision["reference"] == "zero-shot"  # no ship: the first variant; each other one paired against it
+    assert decision["versus"]["few-shot"]["rate"]["diff"] == 1.0 and decision["lead"]["before"] == "fine-tuned"
     assert "## Decision matrix: tactics" in (pytester.path / "out/r.md").read_text()
 
 

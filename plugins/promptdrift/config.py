@@ -84,6 +84,18 @@ OPTIONS = (
         multiple=True,
     ),
     Option(
+        "drift_verdict",
+        "how a re-recording is judged against its baseline, for suites without drift: verdict: strict (each "
+        "flipped check fails its case, default) or significant (the suite's paired comparison decides)",
+        choices=("strict", "significant"),
+    ),
+    Option("drift_alpha", "significance level of the paired comparisons (default 0.05)", kind=float),
+    Option(
+        "drift_max_drop",
+        "with the significant verdict: the pass-rate or score fall (0-1) that fails, at that confidence (default 0.02)",
+        kind=float,
+    ),
+    Option(
         "strict_cassettes",
         "fail cases whose cassette was edited by hand since it was recorded (its digest does not match)",
         False,
@@ -118,6 +130,9 @@ class Settings:
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     report: tuple[str, ...] = ()
     strict_cassettes: bool = False
+    drift_verdict: str | None = None  # unset: a suite's drift: block, else strict
+    drift_alpha: float | None = None
+    drift_max_drop: float | None = None
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
 
     @property
@@ -207,6 +222,9 @@ def from_config(config: pytest.Config) -> Settings:
         low = 1 if name in ("concurrency", "samples") else 0
         if name in values and values[name] < low:
             raise ConfigError(f"--prompt-{name.replace('_', '-')}: must be at least {low}, got {values[name]}")
+    for name, high in (("drift_alpha", 0.5), ("drift_max_drop", 1.0)):
+        if name in values and not 0 <= values[name] < high:
+            raise ConfigError(f"--prompt-{name.replace('_', '-')}: must be in [0, {high}), got {values[name]}")
     for path in values.get("report", ()):
         if Path(path).suffix.lower() not in (".md", ".markdown", ".html", ".htm", ".json"):
             raise ConfigError(f"--prompt-report {path}: use a .md, .html or .json file name")

@@ -19,11 +19,13 @@ from promptdrift.spec.gates import Gate
 from promptdrift.spec.model import Case, Suite
 from promptdrift.spec.reader import load_suite
 from promptdrift.text import yamlio
-from promptdrift.verdict.drift import CaseRecord, case_record, regression_message
+from promptdrift.verdict import paired
+from promptdrift.verdict.drift import CaseRecord, case_record, judging, regression_message, rerecord_comparisons
 from promptdrift.verdict.gates import evaluate_gate
 from promptdrift.verdict.records import RecordStore
 
-STATUS_PROPERTY = "promptdrift"  # user property on each case: replayed / recorded / drift / error
+STATUS_PROPERTY = "promptdrift"
+DRIFT = "drift"  # the item name of a suite's paired comparison (drift: {verdict: significant})  # user property on each case: replayed / recorded / drift / error
 ANSWER_LINES = 30
 ANSWER_CHARS = 3000
 
@@ -80,6 +82,8 @@ class SuiteFile(pytest.File):
             yield GeneratedItem.from_parent(self, name=GENERATED + suffix, suite=suite, case=case)
         for gate in suite.gates:
             yield GateItem.from_parent(self, name=f"gate[{gate.label}]{suffix}", suite=suite, gate=gate)
+        if judging(suite, settings_of(self.config)).significant:
+            yield DriftItem.from_parent(self, name=DRIFT + suffix, suite=suite)
 
 
 class InvalidSuiteItem(pytest.Item):
@@ -131,7 +135,8 @@ class CaseItem(pytest.Item):
         settings = settings_of(self.config)
         try:
             # Not kept on the item: a long run must not hold every answer and baseline in memory.
-            outcome = runs_of(self.config).outcome(self.nodeid, self.run, keep=bool(self.suite.gates))
+            keep = bool(self.suite.gates) or judging(self.suite, settings).significant  # suite-level items read it
+            outcome = runs_of(self.config).outcome(self.nodeid, self.run, keep=keep)
         except PromptdriftError as exc:
             status = "drift" if isinstance(exc, DriftError) else "error"
             record = CaseRecord(self.suite.label, self.case.id, self.nodeid, status, False, error=str(exc))
@@ -139,22 +144,21 @@ class CaseItem(pytest.Item):
             record.cassette, record.cassette_state = stored_cassette(settings, self.suite, self.case.id)
             self._report(record)
             raise
-        record = case_record(
-            self.suite.label,
-            self.case.id,
-            self.nodeid,
-            outcome,
-            settings,
-            self.suite.variant,
-            self.suite.variant_index,
-        )
+        record = case_record(self.suite, self.case, self.nodeid, outcome, settings)
         self._report(record)
+        if judging(self.suite, settings).significant and record.baseline_pass_total and not outcome.passed:
+            flipped = "passed before, fails now" if record.baseline_pass_count else "failed before too"
+            pytest.xfail(f"{flipped}; judged by the suite's paired comparison ({self._drift_item}), not case by case")
         if record.regressions:
             raise CaseRegressed(record)
         if not outcome.passed:
             if self.suite.candidate:
                 candidate_xfail(self.suite, f"{len(outcome.failures)} check(s) failed")
             raise CaseFailed(outcome)
+
+    @property
+    def _drift_item(self) -> str:
+        return DRIFT + (f"[{self.suite.variant}]" if self.suite.variant else "")
 
     def _report(self, record: CaseRecord) -> None:
         self.user_properties.append((STATUS_PROPERTY, record.status))
@@ -207,24 +211,9 @@ class GateItem(pytest.Item):
         self.suite = suite
         self.gate = gate
 
-    def _outcomes(self) -> list[tuple[str, Outcome | None]]:
-        """Every case's outcome (``None``: it errored); a case that ran elsewhere (xdist) or was deselected runs here."""
-        settings = settings_of(self.config)
-        runs = runs_of(self.config)
-        base = self.nodeid.rsplit("::", 1)[0]
-        suffix = f"[{self.suite.variant}]" if self.suite.variant else ""
-        outcomes: list[tuple[str, Outcome | None]] = []
-        for case in self.suite.cases:
-            nodeid = f"{base}::{case.id}{suffix}"
-            try:
-                outcome: Outcome | None = runs.outcome(nodeid, partial(run_case, self.suite, case, settings, nodeid))
-            except PromptdriftError:
-                outcome = None
-            outcomes.append((case.id, outcome))
-        return outcomes
-
     def runtest(self) -> None:
-        result = evaluate_gate(self.gate, self._outcomes())
+        outcomes = [(case.id, outcome) for case, _, outcome in suite_outcomes(self, self.suite)]
+        result = evaluate_gate(self.gate, outcomes)
         value = "n/a" if result.value is None else f"{result.value:.4g}"
         self.user_properties.append((f"gate:{self.gate.label}", value))
         store_of(self.config).add(
@@ -251,6 +240,66 @@ class GateItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, (self.gate.line or 1) - 1, f"{self.suite.label}::gate[{self.gate.label}]"
+
+
+def suite_outcomes(item: pytest.Item, suite: Suite) -> list[tuple[Case, str, Outcome | None]]:
+    """Every case of ``suite`` with its node id and outcome (``None``: it errored), for a suite-level item.
+
+    A case that ran in this process is read back; one that ran elsewhere (xdist) or was deselected runs here.
+    """
+    settings = settings_of(item.config)
+    runs = runs_of(item.config)
+    base = item.nodeid.rsplit("::", 1)[0]
+    suffix = f"[{suite.variant}]" if suite.variant else ""
+    outcomes: list[tuple[Case, str, Outcome | None]] = []
+    for case in suite.cases:
+        nodeid = f"{base}::{case.id}{suffix}"
+        try:
+            outcome: Outcome | None = runs.outcome(nodeid, partial(run_case, suite, case, settings, nodeid))
+        except PromptdriftError:
+            outcome = None
+        outcomes.append((case, nodeid, outcome))
+    return outcomes
+
+
+class DriftFailed(Exception):
+    """The suite's paired comparison found a drop larger than allowed, with the stated confidence."""
+
+
+class DriftItem(pytest.Item):
+    """``drift: {verdict: significant}``: the suite's re-recording judged against its baseline as a whole."""
+
+    def __init__(self, *, suite: Suite, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.suite = suite
+
+    def runtest(self) -> None:
+        settings = settings_of(self.config)
+        judge = judging(self.suite, settings)
+        records = [
+            case_record(self.suite, case, nodeid, outcome, settings)
+            for case, nodeid, outcome in suite_outcomes(self, self.suite)
+            if outcome is not None
+        ]
+        if not paired.available():
+            raise PromptdriftError(f"the significant drift verdict needs scipy: {paired.INSTALL}")
+        comparisons = rerecord_comparisons(records)
+        if not comparisons:
+            pytest.skip("no case of this suite was re-recorded against a baseline: nothing to compare")
+        (comparison,) = comparisons
+        self.user_properties.append(("drift", comparison.verdict))
+        fell = comparison.drops(judge.max_drop)
+        if fell:
+            lines = [f"{', '.join(fell)}: more than the allowed drop of {judge.max_drop * 100:g} points"]
+            raise DriftFailed("\n".join([*lines, *comparison.lines()]))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, DriftFailed | PromptdriftError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, (self.suite.line or 1) - 1, f"{self.suite.label}::{DRIFT}"
 
 
 def candidate_xfail(suite: Suite, why: str) -> None:

@@ -17,7 +17,11 @@ from promptdrift.spec.gates import Gate
 from promptdrift.spec.generate import Generate
 from promptdrift.spec.steps import Step
 
-API_NAMES = ("chat", "responses")  # the APIs a suite can use (each has an adapter in promptdrift.record.adapters)
+API_NAMES = ("chat", "responses")
+DRIFT_VERDICTS = (
+    "strict",
+    "significant",
+)  # the APIs a suite can use (each has an adapter in promptdrift.record.adapters)
 
 _Settings = TypeVar("_Settings", "Sampling", "AnswerHandling")
 
@@ -84,6 +88,20 @@ def _fallback(mine: _Settings, base: _Settings) -> _Settings:
         for f in dataclasses.fields(mine)  # type: ignore[arg-type]
     }
     return type(mine)(**values)
+
+
+@dataclass(frozen=True)
+class DriftRule:
+    """``drift:``: how a re-recording is judged against its baseline (unset fields: the run's defaults).
+
+    ``strict``: a check that flips from pass to fail fails its case. ``significant``:
+    the suite's paired comparison decides; it fails when the pass rate or a
+    quality score fell by more than ``max_drop`` at confidence ``1 - alpha``.
+    """
+
+    verdict: str | None = None
+    alpha: float | None = None
+    max_drop: float | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +172,10 @@ class Suite:
     handling: AnswerHandling = AnswerHandling()
     generate: Generate | None = None
     scrub_key_shapes: bool = True  # scrub key-shaped strings from cassettes (credential values always are)
+    drift: DriftRule = DriftRule()
+    cluster: str | None = (
+        None  # a case variable (or field) naming the source cases share: standard errors cluster by it
+    )
 
     @property
     def candidate(self) -> bool:

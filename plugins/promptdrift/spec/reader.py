@@ -22,9 +22,11 @@ from promptdrift.spec.gates import parse_gates
 from promptdrift.spec.generate import Generate, parse_generate
 from promptdrift.spec.model import (
     API_NAMES,
+    DRIFT_VERDICTS,
     AnswerHandling,
     Case,
     Document,
+    DriftRule,
     Prompt,
     Provider,
     Retrieval,
@@ -65,6 +67,8 @@ SUITE_KEYS = {
     "tool_results": "scripted results of tool calls, by tool name; fed back for a follow-up answer",
     "truncation": "expected: an answer cut off by the token limit is not a failure (default: it fails)",
     "generate": "generated cases: Hypothesis strategies per variable, checked by the suite's expect",
+    "drift": "{verdict: strict | significant, alpha: 0.05, max_drop: 0.02}: how a re-recording is judged",
+    "cluster": "a case variable (or case field) naming the source cases share; error bars are clustered by it",
     "scrub": "{key_shapes: false}: keep key-shaped strings that are not secrets (credential values are always scrubbed)",
 }
 HANDLING_KEYS = {"extract", "transform", "tool_results", "truncation"}  # suite-wide, overridable per case
@@ -318,6 +322,32 @@ class _Reader:
         value = raw.get("api")
         if value is not None and value not in API_NAMES:
             raise self.fail(f"api must be one of {', '.join(API_NAMES)}, got {value!r}", line=line_of_key(raw, "api"))
+        return value
+
+    def drift(self, value: Any, line: int | None) -> DriftRule:
+        """``drift: {verdict, alpha, max_drop}``."""
+        if value is None:
+            return DriftRule()
+        example = "drift: {verdict: significant, alpha: 0.05, max_drop: 0.02}"
+        if not isinstance(value, Mapping) or not set(value) <= {"verdict", "alpha", "max_drop"}:
+            raise self.fail(f"drift takes verdict, alpha and max_drop, got {value!r}. Example: {example}", line=line)
+        verdict = value.get("verdict")
+        if verdict is not None and verdict not in DRIFT_VERDICTS:
+            raise self.fail(f"drift verdict must be one of {', '.join(DRIFT_VERDICTS)}, got {verdict!r}", line=line)
+        bounds = {"alpha": (0.0, 0.5), "max_drop": (0.0, 1.0)}
+        numbers: dict[str, float | None] = {}
+        for key, (low, high) in bounds.items():
+            number = value.get(key)
+            if number is not None and (
+                isinstance(number, bool) or not isinstance(number, int | float) or not low <= number < high
+            ):
+                raise self.fail(f"drift {key} must be a number in [{low}, {high}), got {number!r}", line=line)
+            numbers[key] = None if number is None else float(number)
+        return DriftRule(verdict, numbers["alpha"], numbers["max_drop"])
+
+    def cluster(self, value: Any, line: int | None) -> str | None:
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise self.fail(f"cluster names a case variable (such as 'document'), got {value!r}", line=line)
         return value
 
     def scrub_key_shapes(self, value: Any, line: int | None) -> bool:
@@ -621,4 +651,6 @@ def _suite(
         handling=reader.handling(raw, line),
         generate=reader.generate(raw.get("generate"), line_of_key(raw, "generate") or line),
         scrub_key_shapes=reader.scrub_key_shapes(raw.get("scrub"), line_of_key(raw, "scrub") or line),
+        drift=reader.drift(raw.get("drift"), line_of_key(raw, "drift") or line),
+        cluster=reader.cluster(raw.get("cluster"), line_of_key(raw, "cluster") or line),
     )

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptdrift.checks import known_checks
-from promptdrift.verdict.drift import CaseRecord
+from promptdrift.verdict import paired
+from promptdrift.verdict.drift import CaseRecord, paired_outcome
 
 
 @dataclass
@@ -57,6 +58,9 @@ class Decision:
     rows: list[VariantRow]
     checks: list[str]
     chosen: str | None
+    reference: str | None = None  # the shipped variant (or the first): every other is compared with it, paired
+    versus: dict[str, paired.Comparison] = field(default_factory=dict)
+    lead: paired.Comparison | None = None  # the chosen variant against the next candidate
 
     @property
     def verdict(self) -> str:
@@ -64,19 +68,37 @@ class Decision:
             row = next(r for r in self.rows if r.variant == self.chosen)
             rule = "every gate" if row.gates else "every case"
             if row.cost_usd is not None:
-                return f"cheapest variant that meets {rule}: {self.chosen} ({money(row.cost_usd)})"
-            return (
-                f"variant with the fewest tokens that meets {rule}: {self.chosen} ({row.tokens} tokens; "
-                "set [tool.promptdrift.prices] to compare cost)"
-            )
+                said = f"cheapest variant that meets {rule}: {self.chosen} ({money(row.cost_usd)})"
+            else:
+                said = (
+                    f"variant with the fewest tokens that meets {rule}: {self.chosen} ({row.tokens} tokens; "
+                    "set [tool.promptdrift.prices] to compare cost)"
+                )
+            return said + self.lead_note
         misses = "; ".join(f"{r.variant} misses {', '.join(r.missed)}" for r in self.rows)
         return f"no variant meets every gate: {misses}"
+
+    @property
+    def lead_note(self) -> str:
+        """Whether the chosen variant's pass rate differs from the next candidate's beyond noise."""
+        c = self.lead
+        if c is None:
+            return ""
+        gap = (
+            f"{c.rate.diff * 100:+.0f} points, {1 - c.alpha:.0%} CI {c.rate.low * 100:+.0f} to {c.rate.high * 100:+.0f}"
+        )
+        if c.verdict == "within noise":
+            return f"; its pass rate against {c.before} ({gap}) is within noise: {c.power_note()}"
+        return f"; its pass rate against {c.before} ({gap}) is a {c.verdict.removeprefix('significant ')} beyond noise"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "suite": self.suite,
             "chosen": self.chosen,
             "verdict": self.verdict,
+            "reference": self.reference,
+            "versus": {name: c.to_dict() for name, c in self.versus.items()},
+            "lead": None if self.lead is None else self.lead.to_dict(),
             "variants": [
                 {
                     "variant": r.variant,
@@ -99,10 +121,12 @@ def decisions(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any]]) -
     """One decision per suite that ran with variants."""
     rows: dict[str, dict[str, VariantRow]] = {}
     scored: dict[str, list[str]] = {}
+    by_case: dict[str, dict[str, dict[str, CaseRecord]]] = {}  # suite -> variant -> case -> record
     for record in cases:
         if record.variant is None:
             continue
         suite = record.suite.removesuffix(f"[{record.variant}]")
+        by_case.setdefault(suite, {}).setdefault(record.variant, {})[record.case] = record
         row = rows.setdefault(suite, {}).setdefault(record.variant, VariantRow(record.variant, record.variant_index))
         row.cases += 1
         row.passed += record.passed
@@ -133,8 +157,42 @@ def decisions(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any]]) -
                 chosen = min(qualifying, key=lambda r: (r.cost_usd or 0.0, r.tokens)).variant
             else:
                 chosen = min(qualifying, key=lambda r: r.tokens).variant
-        out.append(Decision(suite, table, _quality(scored.get(suite, [])), chosen))
+        decision = Decision(suite, table, _quality(scored.get(suite, [])), chosen)
+        _pair_variants(decision, by_case.get(suite, {}))
+        out.append(decision)
     return out
+
+
+def _pair_variants(decision: Decision, records: Mapping[str, Mapping[str, CaseRecord]]) -> None:
+    """Each variant against the shipped one (or the first), case by case; the chosen one against the next candidate."""
+    names = [r.variant for r in decision.rows if r.variant in records]
+    if len(names) < 2:
+        return
+    shipped = [name for name in names if any(rec.shipped for rec in records[name].values())]
+    decision.reference = shipped[0] if shipped else names[0]
+
+    def versus(before: str, after: str) -> paired.Comparison | None:
+        pairs = [
+            paired_outcome(records[after][case], against=records[before][case])
+            for case in records[after]
+            if case in records[before]
+        ]
+        first = next(iter(records[after].values()))
+        outcomes = [p for p in pairs if p is not None]
+        return paired.compare(
+            decision.suite, outcomes, alpha=first.alpha, cluster=first.cluster_by, sides=(before, after)
+        )
+
+    for name in names:
+        if name != decision.reference:
+            comparison = versus(decision.reference, name)
+            if comparison is not None:
+                decision.versus[name] = comparison
+    if decision.chosen is not None:
+        others = [r for r in decision.rows if r.variant != decision.chosen and r.variant in records]
+        if others:
+            runner_up = max(others, key=lambda r: (r.pass_rate, -r.index)).variant
+            decision.lead = versus(runner_up, decision.chosen)
 
 
 def _quality(checks: Sequence[str]) -> list[str]:
@@ -152,9 +210,20 @@ def money(value: float | None) -> str:
     return f"${value:.4f}"
 
 
+def _versus_cell(comparison: paired.Comparison | None) -> str:
+    """``-12 pts [-20, -4]``, or ``-`` for the reference variant itself."""
+    if comparison is None:
+        return "-"
+    rate = comparison.rate
+    mark = "" if comparison.verdict == "within noise" else " *"
+    return f"{rate.diff * 100:+.0f} pts [{rate.low * 100:+.0f}, {rate.high * 100:+.0f}]{mark}"
+
+
 def table_rows(decision: Decision) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the matrix as text cells (shared by the terminal, Markdown and HTML)."""
     header = ["variant", "pass rate", *[f"mean {c}" for c in decision.checks], "gates", "tokens", "cost", "latency"]
+    if decision.versus:
+        header.insert(2, f"vs {decision.reference} (95% CI)")
     body = []
     for r in decision.rows:
         gates = "-" if not r.gates else f"{sum(bool(g['passed']) for g in r.gates)}/{len(r.gates)} pass"
@@ -169,4 +238,6 @@ def table_rows(decision: Decision) -> tuple[list[str], list[list[str]]]:
                 "-" if r.latency_ms is None else f"{r.latency_ms:.0f} ms",
             ]
         )
+        if decision.versus:
+            body[-1].insert(2, _versus_cell(decision.versus.get(r.variant)))
     return header, body

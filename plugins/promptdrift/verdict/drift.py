@@ -17,8 +17,10 @@ from typing import Any
 from promptdrift.checks import CheckSpec, known_checks
 from promptdrift.checks.operational import price_of
 from promptdrift.config import Settings
-from promptdrift.core.answers import Answer, total_usage
-from promptdrift.run.outcome import Outcome
+from promptdrift.core.answers import Answer, CheckResult, total_usage
+from promptdrift.run.outcome import Outcome, passes
+from promptdrift.spec.model import Case, Suite
+from promptdrift.verdict import paired
 
 REGRESSION = "regression"
 IMPROVEMENT = "improvement"
@@ -129,6 +131,15 @@ class CaseRecord:
     pass_bound: float | None = None
     required_rate: float | None = None
     cassette: str = ""  # the cassette's path, relative to the root
+    # Paired comparisons (verdict.paired): passes out of tries now and in the baseline, the case's cluster.
+    pass_count: int = 0
+    pass_total: int = 0
+    baseline_pass_count: int | None = None
+    baseline_pass_total: int | None = None
+    cluster: str | None = None
+    cluster_by: str | None = None
+    alpha: float = 0.05
+    shipped: bool = False  # the suite's shipped variant (the decision matrix compares the others with it)
     cassette_state: str | None = None  # "edited" by hand since it was recorded, or "no digest"
 
     @property
@@ -184,27 +195,65 @@ def _recorded_usage(meta: Mapping[str, Any]) -> dict[str, Any]:
     return total_usage(a["usage"] for a in answers)
 
 
-def case_record(
-    suite: str,
-    case: str,
-    nodeid: str,
-    outcome: Outcome,
-    settings: Settings,
-    variant: str | None = None,
-    variant_index: int = 0,
-) -> CaseRecord:
+@dataclass(frozen=True)
+class Judging:
+    """How a suite's re-recording is judged: its ``drift:`` block, else the run's options, else the defaults."""
+
+    verdict: str
+    alpha: float
+    max_drop: float
+
+    @property
+    def significant(self) -> bool:
+        return self.verdict == "significant"
+
+
+def judging(suite: Suite, settings: Settings) -> Judging:
+    rule = suite.drift
+    verdict = rule.verdict or settings.drift_verdict or "strict"
+    alpha = rule.alpha if rule.alpha is not None else settings.drift_alpha
+    max_drop = rule.max_drop if rule.max_drop is not None else settings.drift_max_drop
+    return Judging(verdict, 0.05 if alpha is None else alpha, 0.02 if max_drop is None else max_drop)
+
+
+def baseline_passes(meta: Mapping[str, Any], specs: Sequence[CheckSpec], min_score: float | None) -> tuple[int, int]:
+    """Passes out of tries in an old recording: its ``pass_rate`` k/N when sampled, else its checks' verdict."""
+    rate = meta.get("pass_rate")
+    if isinstance(rate, str) and "/" in rate:
+        k, _, n = rate.partition("/")
+        if k.isdigit() and n.isdigit() and int(n) > 0:
+            return int(k), int(n)
+    results = [
+        CheckResult(str(c.get("check")), bool(c.get("passed")), c.get("score"))
+        for c in meta.get("checks") or []
+        if isinstance(c, Mapping)
+    ]
+    return int(passes(results, specs, min_score)), 1
+
+
+def cluster_of(suite: Suite, case: Case) -> str | None:
+    """The value of the suite's ``cluster:`` variable (or case field) for ``case``."""
+    if suite.cluster is None:
+        return None
+    value = case.vars.get(suite.cluster, getattr(case, suite.cluster, None))
+    return None if value is None else str(value)
+
+
+def case_record(suite: Suite, case: Case, nodeid: str, outcome: Outcome, settings: Settings) -> CaseRecord:
     """The report record of a case that ran; compared with its baseline when it was (re-)recorded.
 
     A sampled case's tokens, cost and latency add up (latency: the mean) over its samples.
     """
+    judge = judging(suite, settings)
+    variant, variant_index = suite.variant, suite.variant_index
     answer = outcome.answer
     answers = [s.answer for s in outcome.samples] or [answer]
     usage = total_usage(each.usage for each in answers)
     costs = [price_of(settings.prices, each) for each in answers]
     latencies = [each.latency_ms for each in answers if each.latency_ms is not None]
     record = CaseRecord(
-        suite=suite,
-        case=case,
+        suite=suite.label,
+        case=case.id,
         nodeid=nodeid,
         status="recorded" if outcome.recorded else "replayed",
         passed=outcome.passed,
@@ -218,6 +267,13 @@ def case_record(
         variant_index=variant_index,
         cassette=outcome.cassette,
         cassette_state=outcome.cassette_state,
+        cluster=cluster_of(suite, case),
+        cluster_by=suite.cluster,
+        alpha=judge.alpha,
+        shipped=suite.variant is not None and suite.variant == suite.ship,
+    )
+    record.pass_count, record.pass_total = (
+        (outcome.sample_passes, len(outcome.samples)) if outcome.sampling is not None else (int(outcome.passed), 1)
     )
     if outcome.sampling is not None:
         record.generated = outcome.examples is not None
@@ -232,7 +288,10 @@ def case_record(
         record.baseline["cost_usd"] = price_of(settings.prices, old_answer)
         checks = outcome.baseline.get("checks") or []
         record.deltas = compare_checks(checks, record.checks, settings.tolerance, outcome.specs)
-        if record.regressions:
+        record.baseline_pass_count, record.baseline_pass_total = baseline_passes(
+            outcome.baseline, outcome.specs, outcome.min_score
+        )
+        if record.regressions and not judge.significant:  # significant: the suite's comparison decides
             record.passed = False
     return record
 
@@ -255,3 +314,41 @@ def regression_message(record: CaseRecord) -> str:
     lines.extend("  | " + line for line in (record.answer or "<empty>").splitlines()[:15])
     lines.append("The new recording is kept; restore the old cassette from git if the change is not wanted.")
     return "\n".join(lines)
+
+
+def paired_outcome(record: CaseRecord, against: CaseRecord | None = None) -> paired.Outcome | None:
+    """A record on both sides: against its baseline, or (``against``) another variant's record of the same case."""
+    if against is not None:
+        if not against.pass_total or not record.pass_total:
+            return None
+        k_before, n_before = against.pass_count, against.pass_total
+        before = {c["check"]: float(c["score"]) for c in against.checks if _quality_scored(c)}
+    else:
+        if not record.baseline_pass_total:
+            return None
+        k_before, n_before = record.baseline_pass_count or 0, record.baseline_pass_total
+        before = {d.check: float(d.before["score"]) for d in record.deltas if d.before and _quality_scored(d.before)}
+    after = {c["check"]: float(c["score"]) for c in record.checks if _quality_scored(c)}
+    return paired.Outcome(
+        record.case, k_before, n_before, record.pass_count, record.pass_total, before, after, record.cluster
+    )
+
+
+def _quality_scored(check: Mapping[str, Any]) -> bool:
+    return isinstance(check.get("score"), int | float) and quality_score(str(check.get("check")))
+
+
+def rerecord_comparisons(cases: Sequence[CaseRecord]) -> list[paired.Comparison]:
+    """Per suite (and variant): the re-recorded cases against their baselines, paired."""
+    groups: dict[str, list[CaseRecord]] = defaultdict(list)
+    for record in cases:
+        if record.baseline_pass_total:
+            groups[record.suite].append(record)
+    out = []
+    for suite, records in sorted(groups.items()):
+        outcomes = [o for o in (paired_outcome(r) for r in records) if o is not None]
+        first = records[0]
+        comparison = paired.compare(suite, outcomes, alpha=first.alpha, cluster=first.cluster_by)
+        if comparison is not None:
+            out.append(comparison)
+    return out

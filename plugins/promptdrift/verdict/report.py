@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from promptdrift.cassettes.format import EDITED, NO_DIGEST
+from promptdrift.verdict import paired
 from promptdrift.verdict.decision import decisions, money, table_rows
-from promptdrift.verdict.drift import REGRESSION, SAME, CaseRecord, CheckDelta
+from promptdrift.verdict.drift import REGRESSION, SAME, CaseRecord, CheckDelta, rerecord_comparisons
 from promptdrift.verdict.records import Summaries, summarise
 
 REPORT_VERSION = 1
@@ -83,6 +84,13 @@ def terminal_lines(
         for delta in record.improvements:
             lines.append(f"improved   {record.nodeid}: {delta.check} {delta.note}")
     lines += cassette_lines(cases, no_digest)
+    comparisons = rerecord_comparisons(cases)
+    for comparison in comparisons:
+        lines += comparison.lines()
+    if comparisons and not paired.available():
+        lines.append(
+            f"           (intervals by the central limit only; for exact tests and the bootstrap: {paired.INSTALL})"
+        )
     for record in cases:
         if record.samples:
             kind = "generated" if record.generated else "sampled"
@@ -194,6 +202,31 @@ def render_markdown(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, An
                 out.append("")
             if record.answer_changed:
                 out += ["```diff", _answer_diff(record).rstrip("\n"), "```", ""]
+    comparisons = rerecord_comparisons(cases)
+    if comparisons:
+        out += [
+            "",
+            "## Paired comparison with the baseline",
+            "",
+            "| suite | cases | pass rate | difference (CI) | McNemar p | verdict | detectable drop |",
+            "| --- | ---: | --- | --- | ---: | --- | ---: |",
+        ]
+        for c in comparisons:
+            out.append(
+                f"| {c.suite} | {c.n} | {c.rate_before:.1%} → {c.rate_after:.1%} | {_interval_cell(c.rate, 100)} "
+                f"| {_p_cell(c.mcnemar_p)} | {c.verdict} | {_drop_cell(c.detectable)} |"
+            )
+        for c in comparisons:
+            out += ["", f"**{c.suite}**: {c.power_note()}."]
+            for score in c.scores:
+                out.append(
+                    f"- mean {score.check}: {score.mean_before:.3f} → {score.mean_after:.3f}, "
+                    f"{_interval_cell(score.interval, 1)}"
+                )
+            if c.flipped_down or c.flipped_up:
+                out.append(
+                    f"- flipped: pass→fail {', '.join(c.flipped_down) or '-'}; fail→pass {', '.join(c.flipped_up) or '-'}"
+                )
     edited = edited_cassettes(cases)
     if edited:
         out += ["", "## Cassettes edited by hand", ""]
@@ -205,6 +238,25 @@ def render_markdown(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, An
     if failures:
         out += ["", "## Errors", ""] + [f"- `{r.nodeid}`: {r.error.splitlines()[0]}" for r in failures]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _interval_cell(interval: paired.Interval, scale: float) -> str:
+    unit = " pts" if scale == 100 else ""
+    return (
+        f"{interval.diff * scale:+.{1 if scale == 100 else 3}f}{unit} "
+        f"[{interval.low * scale:+.{1 if scale == 100 else 3}f}, {interval.high * scale:+.{1 if scale == 100 else 3}f}] "
+        f"({interval.method})"
+    )
+
+
+def _p_cell(value: float) -> str:
+    return "-" if value != value else f"{value:.3g}"  # NaN: no statistics library
+
+
+def _drop_cell(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return "over 100 pts" if value >= 1 else f"{value * 100:.0f} pts"
 
 
 def _cell(entry: Mapping[str, Any] | None) -> str:
@@ -223,6 +275,7 @@ def render_json(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any]])
         "cases": [r.to_dict() for r in cases],
         "gates": list(gates),
         "decisions": [d.to_dict() for d in decisions(cases, gates)],
+        "comparisons": [c.to_dict() for c in rerecord_comparisons(cases)],
         "cassettes": {
             "edited": [r.cassette or r.nodeid for r in edited_cassettes(cases)],
             "no_digest": sum(r.cassette_state == NO_DIGEST for r in cases),
@@ -303,6 +356,21 @@ def render_html(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any]])
                     cls = "add" if line.startswith("+") else "del" if line.startswith("-") else ""
                     lines.append(f"<span class='{cls}'>{e(line)}</span>")
                 parts.append("<pre>" + "\n".join(lines) + "</pre>")
+    comparisons = rerecord_comparisons(cases)
+    if comparisons:
+        parts.append(
+            "<h2>Paired comparison with the baseline</h2><table id='paired'><tr><th>suite</th><th>cases</th>"
+            "<th>pass rate</th><th>difference (CI)</th><th>McNemar p</th><th>verdict</th><th>detectable drop</th></tr>"
+        )
+        for c in comparisons:
+            parts.append(
+                f"<tr><td>{e(c.suite)}</td><td>{c.n}</td><td>{c.rate_before:.1%} → {c.rate_after:.1%}</td>"
+                f"<td>{e(_interval_cell(c.rate, 100))}</td><td>{_p_cell(c.mcnemar_p)}</td><td>{e(c.verdict)}</td>"
+                f"<td>{_drop_cell(c.detectable)}</td></tr>"
+            )
+        parts.append("</table>")
+        for c in comparisons:
+            parts.append(f"<p>{e(c.suite)}: {e(c.power_note())}</p>")
     edited = edited_cassettes(cases)
     if edited:
         parts.append("<h2>Cassettes edited by hand</h2><ul id='edited'>")
