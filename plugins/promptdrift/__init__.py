@@ -5,28 +5,52 @@ once through the ``openai`` SDK into a vcrpy cassette and replayed offline;
 a prompt that changed since its recording fails as prompt drift.
 
 The public names are importable from here; the layers they live in are
-described in the README's "Architecture" section.
+described in the README's "Architecture" section. They load on first use
+(PEP 562): pytest imports this package in every run of a project that has
+promptdrift installed, and a run without suites should not pay for the check
+registry.
 """
 
 from __future__ import annotations
 
+import importlib
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from promptdrift.checks.registry import check
-from promptdrift.core.answers import Answer, CheckResult
-from promptdrift.core.errors import (
-    CassetteError,
-    ConfigError,
-    DriftError,
-    MissingCassetteError,
-    PromptdriftError,
-    RecordingError,
-    SuiteError,
-    TemplateError,
-)
+if TYPE_CHECKING:
+    from promptdrift.checks.registry import check
+    from promptdrift.core.answers import Answer, CheckResult
+    from promptdrift.core.errors import (
+        CassetteError,
+        ConfigError,
+        DriftError,
+        MissingCassetteError,
+        PromptdriftError,
+        RecordingError,
+        SuiteError,
+        TemplateError,
+    )
 
 __version__ = "0.1.0"
+
+_PUBLIC = {
+    "check": "promptdrift.checks.registry",
+    "Answer": "promptdrift.core.answers",
+    "CheckResult": "promptdrift.core.answers",
+    **dict.fromkeys(
+        [
+            "CassetteError",
+            "ConfigError",
+            "DriftError",
+            "MissingCassetteError",
+            "PromptdriftError",
+            "RecordingError",
+            "SuiteError",
+            "TemplateError",
+        ],
+        "promptdrift.core.errors",
+    ),
+}
 
 __all__ = [
     "Answer",
@@ -45,8 +69,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``PromptDriftError`` was renamed ``DriftError`` (one capital away from the base class)."""
-    if name == "PromptDriftError":
+    """The public names, imported from their layer on first use."""
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    if name == "PromptDriftError":  # renamed: one capital away from the base class
         warnings.warn("promptdrift.PromptDriftError is now promptdrift.DriftError", DeprecationWarning, stacklevel=2)
-        return DriftError
+        return importlib.import_module("promptdrift.core.errors").DriftError
     raise AttributeError(f"module 'promptdrift' has no attribute {name!r}")

@@ -12,13 +12,15 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from promptdrift.core.errors import ConfigError
 from promptdrift.core.modes import RecordMode
-from promptdrift.spec.model import Provider
+
+if TYPE_CHECKING:
+    from promptdrift.spec.model import Provider
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from pathlib import Path
 from promptdrift import __version__
 from promptdrift.cli.scan import scan
 from promptdrift.core.errors import PromptdriftError
-from promptdrift.spec.reader import is_suite_file, load_suite
+from promptdrift.spec.detect import is_suite_file
+from promptdrift.spec.reader import load_suite
 from promptdrift.testing.demo import DemoServer, Script
 from promptdrift.verdict.compare import cassettes_at, cassettes_in_tree, compare
 from promptdrift.verdict.report import has_regressions, terminal_lines, write_reports

@@ -4,6 +4,12 @@ The work lives in the layers below (see the README's "Architecture"):
 :mod:`promptdrift.plugin.items` turns suites into items,
 :mod:`promptdrift.plugin.schedule` decides when cases run,
 :mod:`promptdrift.plugin.session` is the ``prompt`` fixture's session.
+
+Every ``pytest`` run in a project with promptdrift installed imports this
+module, suites or not. So it imports only what options and settings need;
+the layers that run suites (templates, the HTTP client, the reports) are
+imported where they are first needed, in the hooks below, each marked
+"slow": a run that collects no suite does not load them.
 """
 
 from __future__ import annotations
@@ -17,21 +23,16 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from promptdrift import config as config_mod
-from promptdrift.cassettes.format import NO_DIGEST
 from promptdrift.core.errors import PromptdriftError
 from promptdrift.core.modes import RecordMode
-from promptdrift.plugin.items import CaseItem, SuiteFile
-from promptdrift.plugin.keys import CALL_PASSED_KEY, RUNS_KEY, SETTINGS_KEY, STORE_KEY
+from promptdrift.plugin.keys import CALL_PASSED_KEY, RECORDS_AT_KEY, RUNS_KEY, SETTINGS_KEY, SUITES_KEY
 from promptdrift.plugin.logs import install as install_log_redaction
-from promptdrift.plugin.schedule import CaseRuns
-from promptdrift.plugin.session import PromptSession, close_session, open_session, run_given
-from promptdrift.record.transport import shared_upstream
-from promptdrift.spec.reader import is_suite_file
-from promptdrift.verdict.records import RecordStore
-from promptdrift.verdict.report import cassette_lines, notable, terminal_lines, write_reports
+from promptdrift.spec.detect import is_suite_file
 
 if TYPE_CHECKING:
     import openai
+
+    from promptdrift.plugin.session import PromptSession
 
 RECORDS_INPUT = "promptdrift_records"
 
@@ -49,13 +50,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.add_cleanup(install_log_redaction(config.stash[SETTINGS_KEY].environ))
     worker = getattr(config, "workerinput", None)
     if worker is not None and RECORDS_INPUT in worker:
-        config.stash[STORE_KEY] = RecordStore(Path(worker[RECORDS_INPUT]), str(worker.get("workerid", "worker")))
+        config.stash[RECORDS_AT_KEY] = (Path(worker[RECORDS_INPUT]), str(worker.get("workerid", "worker")))
     else:
         folder = Path(tempfile.mkdtemp(prefix="promptdrift-records-"))
-        config.stash[STORE_KEY] = RecordStore(folder, "main")
+        config.stash[RECORDS_AT_KEY] = (folder, "main")
         config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
     if config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(_XdistHooks(config.stash[STORE_KEY].folder), "promptdrift-xdist")
+        config.pluginmanager.register(_XdistHooks(config.stash[RECORDS_AT_KEY][0]), "promptdrift-xdist")
     config.addinivalue_line("markers", "promptdrift: a prompt case collected from a YAML suite")
     config.addinivalue_line(
         "markers",
@@ -69,6 +70,15 @@ def pytest_runtestloop(session: pytest.Session) -> None:
 
     config = session.config
     settings = config.stash[SETTINGS_KEY]
+    suites = config.stash.get(SUITES_KEY, False)
+    fixtures = any("_promptdrift_session" in getattr(item, "fixturenames", ()) for item in session.items)
+    if not suites and not fixtures:
+        return  # nothing of promptdrift's runs: none of its layers is loaded
+    # slow: the record layer (httpx2), the runner and items load only in a run that uses promptdrift
+    from promptdrift.plugin.items import CaseItem
+    from promptdrift.plugin.schedule import CaseRuns
+    from promptdrift.record.transport import shared_upstream
+
     runs = config.stash[RUNS_KEY] = CaseRuns(settings.concurrency)
     config.add_cleanup(runs.shutdown)
     shared_upstream.set_limit(settings.concurrency)
@@ -110,8 +120,10 @@ class _XdistHooks:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-
     if is_suite_file(file_path):
+        from promptdrift.plugin.items import SuiteFile  # slow: the spec reader and the runner, once a suite is found
+
+        parent.config.stash[SUITES_KEY] = True
         return SuiteFile.from_parent(parent, path=file_path)
     return None
 
@@ -135,9 +147,17 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if hasattr(config, "workerinput"):
         return
 
+    folder, _ = config.stash[RECORDS_AT_KEY]
+    if not any(folder.glob("*.jsonl")):
+        return  # no case or gate ran: nothing to report, and the report layer is not loaded
+    # slow: the verdict layer (drift, decisions, statistics) only when there is something to report
+    from promptdrift.cassettes.format import NO_DIGEST
+    from promptdrift.verdict.records import RecordStore
+    from promptdrift.verdict.report import cassette_lines, notable, terminal_lines, write_reports
+
     settings = config.stash[SETTINGS_KEY]
     verbose = terminalreporter.verbosity > 0
-    records = config.stash[STORE_KEY].read(keep=None if settings.report or verbose else notable)
+    records = RecordStore(folder, "main").read(keep=None if settings.report or verbose else notable)
     counts = records.counts
     if not counts and not records.gates:
         return
@@ -163,12 +183,15 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     session = pyfuncitem.funcargs.get("_promptdrift_session")
     if session is None or getattr(pyfuncitem.obj, "hypothesis", None) is None:
         return None
+    from promptdrift.plugin.session import run_given  # slow: the runner, only for a @given test using promptdrift
 
     return run_given(pyfuncitem, session)  # type: ignore[arg-type]
 
 
 @pytest.fixture
 def _promptdrift_session(request: pytest.FixtureRequest) -> Iterator[PromptSession]:
+
+    from promptdrift.plugin.session import close_session, open_session  # slow: the runner and the record layer
 
     settings = request.config.stash[SETTINGS_KEY]
     node = request.node

@@ -11,7 +11,7 @@ import pytest
 
 from promptdrift.config import Settings
 from promptdrift.core.errors import DriftError, PromptdriftError
-from promptdrift.plugin.keys import RUNS_KEY, SETTINGS_KEY, STORE_KEY
+from promptdrift.plugin.keys import RECORDS_AT_KEY, RUNS_KEY, SETTINGS_KEY, STORE_KEY
 from promptdrift.plugin.schedule import CaseRuns
 from promptdrift.run.case import GENERATED, run_case, run_generated, stored_cassette
 from promptdrift.run.outcome import Outcome
@@ -43,7 +43,12 @@ def settings_of(config: pytest.Config) -> Settings:
 
 
 def store_of(config: pytest.Config) -> RecordStore:
-    return config.stash[STORE_KEY]
+    """This process's case and gate records, made on first use."""
+    store = config.stash.get(STORE_KEY, None)
+    if store is None:
+        folder, name = config.stash[RECORDS_AT_KEY]
+        store = config.stash[STORE_KEY] = RecordStore(folder, name)
+    return store
 
 
 def runs_of(config: pytest.Config) -> CaseRuns:

@@ -38,8 +38,6 @@ from promptdrift.spec.steps import EXTRACT_STEPS, parse_steps
 from promptdrift.text.paths import read_text, resolve_in_root
 from promptdrift.text.yamlio import LineDict, line_of, line_of_key, load_file, loads
 
-SUITE_MARKER = re.compile(rb"^suite\s*:", re.MULTILINE)
-
 SUITE_KEYS = {
     "suite": "unique id of the suite; cassettes go to cassettes/<suite>/",
     "description": "free text",
@@ -142,18 +140,6 @@ PARAM_KEYS = frozenset(
     }
 )
 CASE_ID = re.compile(r"^[^\s\[\]:/\\]{1,120}$")
-
-
-def is_suite_file(path: Path) -> bool:
-    """The documented rule: a YAML file with a top-level ``suite:`` key."""
-    if path.suffix not in (".yaml", ".yml"):
-        return False
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(64 * 1024)
-    except OSError:
-        return False
-    return SUITE_MARKER.search(head) is not None
 
 
 class _Reader:

@@ -1,0 +1,26 @@
+"""Which YAML files are suites: a ``.yaml``/``.yml`` file whose top level has a ``suite:`` key.
+
+On a line of its own, at column 0. Workflow files, fixtures and cassettes never
+have one, so they are never collected. Kept apart from the reader: every
+``pytest`` run asks it of each YAML file, and a run with no suite must not pay
+for loading the reader.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+SUITE_MARKER = re.compile(rb"^suite\s*:", re.MULTILINE)
+
+
+def is_suite_file(path: Path) -> bool:
+    """The documented rule: a YAML file with a top-level ``suite:`` key."""
+    if path.suffix not in (".yaml", ".yml"):
+        return False
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64 * 1024)
+    except OSError:
+        return False
+    return SUITE_MARKER.search(head) is not None
