@@ -113,6 +113,52 @@ ENTRY_POINT_GROUP = "promptdrift.checks"
 # The built-in families, one module each (promptdrift.checks.<name>); each registers its checks when imported.
 FAMILIES = ("accuracy", "graded", "operational", "structure", "tactics", "text", "tone")
 _loaded = False
+# Which built-in family registers each check name: a suite"s checks load only their own families
+# (structure pulls in jsonschema; tone, vaderSentiment). tests/test_registry.py keeps this in step.
+BUILTIN_FAMILY = {
+    **dict.fromkeys(["f1", "fuzzy", "label", "rouge_l"], "accuracy"),
+    **dict.fromkeys(["factuality", "judge", "similar"], "graded"),
+    **dict.fromkeys(["cost", "latency", "tokens"], "operational"),
+    **dict.fromkeys(["json", "json_path", "schema"], "structure"),
+    **dict.fromkeys(["faithfulness", "grounded", "tool_call"], "tactics"),
+    **dict.fromkeys(
+        [
+            "contains",
+            "contains_all",
+            "contains_any",
+            "equals",
+            "icontains",
+            "icontains_all",
+            "icontains_any",
+            "iequals",
+            "max_chars",
+            "max_lines",
+            "max_words",
+            "min_chars",
+            "min_lines",
+            "min_words",
+            "not_contains",
+            "not_icontains",
+            "regex",
+        ],
+        "text",
+    ),
+    **dict.fromkeys(
+        [
+            "all_caps",
+            "banned_phrases",
+            "emoji",
+            "exclamations",
+            "reading_ease",
+            "reading_grade",
+            "required_phrases",
+            "sentences",
+            "sentiment",
+            "tone",
+        ],
+        "tone",
+    ),
+}
 
 
 def load_all() -> None:
@@ -123,6 +169,18 @@ def load_all() -> None:
     _loaded = True
     for family in FAMILIES:
         importlib.import_module(f"promptdrift.checks.{family}")
+    _load_plugins()
+
+
+_plugins_loaded = False
+
+
+def _load_plugins() -> None:
+    """Import every ``promptdrift.checks`` entry point, once; a broken one is a clear error naming it."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
             ep.load()
@@ -134,9 +192,21 @@ def load_all() -> None:
 
 
 def known_checks() -> Mapping[str, CheckDef]:
-    """All registered checks, built-in ones and those from plugins."""
+    """All registered checks, built-in ones and those from plugins (every family loaded)."""
     load_all()
     return _REGISTRY
+
+
+def check_definition(name: str) -> CheckDef | None:
+    """The check registered as ``name``, loading only its built-in family (and, once, the check plugins)."""
+    _load_plugins()
+    if name not in _REGISTRY:
+        family = BUILTIN_FAMILY.get(name)
+        if family is not None:
+            importlib.import_module(f"promptdrift.checks.{family}")
+        else:
+            load_all()
+    return _REGISTRY.get(name)
 
 
 @dataclass(frozen=True)
@@ -175,13 +245,15 @@ def parse_check(item: Any, *, path: str, default_line: int | None) -> CheckSpec:
     ((raw_name, arg),) = item.items()
     name = str(raw_name)
     negate = False
-    checks = known_checks()
-    if name not in checks and name.startswith("not_") and name[4:] in checks:
-        name, negate = name[4:], True
-    if name not in checks:
-        known = ", ".join(sorted(checks))
+    found = check_definition(name)
+    if found is None and name.startswith("not_"):
+        found = check_definition(name[4:])
+        if found is not None:
+            name, negate = name[4:], True
+    if found is None:
+        known = ", ".join(sorted(known_checks()))
         raise SuiteError(f"unknown check {name!r}. Known checks: {known}", path=path, line=line)
-    definition = checks[name]
+    definition = found
     lo = hi = tolerance = None
     weight = 1.0
     try:
@@ -213,7 +285,8 @@ def parse_check(item: Any, *, path: str, default_line: int | None) -> CheckSpec:
 
 def evaluate(spec: CheckSpec, answer: Answer, arg: Any, ctx: CheckContext) -> CheckResult:
     """Run one check, apply its bounds and negation; a crash in a check is a failed result."""
-    definition = known_checks()[spec.name]
+    definition = check_definition(spec.name)
+    assert definition is not None, f"check {spec.name!r} was parsed, so it is registered"
     try:
         result = definition.func(answer, arg, ctx)
     except PromptdriftError:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
 
 
 def wilson_lower(passes: int, samples: int, confidence: float) -> float:
@@ -15,6 +14,8 @@ def wilson_lower(passes: int, samples: int, confidence: float) -> float:
     """
     if samples <= 0:
         return 0.0
+    from statistics import NormalDist  # slow: statistics imports fractions and decimal; only confidence bounds use it
+
     z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
     p = passes / samples
     centre = p + z * z / (2 * samples)

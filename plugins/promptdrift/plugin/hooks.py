@@ -77,7 +77,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     # slow: the record layer (httpx2), the runner and items load only in a run that uses promptdrift
     from promptdrift.plugin.items import CaseItem
     from promptdrift.plugin.schedule import CaseRuns
-    from promptdrift.record.transport import shared_upstream
+    from promptdrift.record.upstream import shared_upstream
 
     runs = config.stash[RUNS_KEY] = CaseRuns(settings.concurrency)
     config.add_cleanup(runs.shutdown)

@@ -15,8 +15,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx2
-
 from promptdrift.cassettes.secrets import Scrubber
 from promptdrift.config import Settings
 from promptdrift.core.answers import Answer
@@ -25,10 +23,10 @@ from promptdrift.core.modes import RecordMode
 from promptdrift.record.adapters import ADAPTERS, Adapter, answer, short
 from promptdrift.record.recorder import Recorder
 from promptdrift.record.retry import RetryPolicy
-from promptdrift.record.transport import INTERACTION, AsyncCassetteTransport, CassetteTransport, shared_upstream
 from promptdrift.spec.model import Provider
 
 if TYPE_CHECKING:
+    import httpx2
     import openai
 
 # Sent only when no key is set; replay never lets a request leave the process.
@@ -45,7 +43,13 @@ def make_client(
     ``openai`` is imported here, on first use: a replay that reads every answer
     straight from its cassette never pays for importing the SDK.
     """
-    import openai  # slow: about a second; a replay that reads every answer from the cassette never pays it
+    # slow: openai (about a second) and httpx2 (the transport); a replay that reads every answer from the
+    # cassette never loads them
+    import httpx2
+    import openai
+
+    from promptdrift.record.transport import AsyncCassetteTransport, CassetteTransport
+    from promptdrift.record.upstream import shared_upstream
 
     key = settings.api_key(provider)
     if key is None and recorder.mode is not RecordMode.NONE:
@@ -142,6 +146,11 @@ class Channel:
         self._know(provider)
         interaction = self.recorder.find("POST", adapter.path, body)
         if interaction is None:
+            # slow: httpx2 and the transport, only when a request goes through the SDK
+            import httpx2
+
+            from promptdrift.record.transport import INTERACTION
+
             with sdk_errors(where, self.recorder.scrubber):
                 # The client's own POST: its base URL, Azure routing, auth, headers and timeout, with the
                 # body sent exactly as the suite built it (no per-parameter transform; a third of the CPU

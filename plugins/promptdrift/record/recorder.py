@@ -22,9 +22,8 @@ import difflib
 import json
 import threading
 from pathlib import Path
-from typing import Any
-
-import httpx2
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from promptdrift.cassettes import format as cassettes
 from promptdrift.cassettes.format import Cassette, Interaction
@@ -34,6 +33,9 @@ from promptdrift.core.errors import CassetteError, ConfigError, DriftError, Miss
 from promptdrift.core.modes import RecordMode, record_command
 from promptdrift.record.adapters import call_summary
 from promptdrift.text import yamlio
+
+if TYPE_CHECKING:
+    import httpx2
 
 
 def request_view(body: Any) -> str:
@@ -144,7 +146,7 @@ class Recorder:
                 return None
             if self.old is None:
                 raise self.missing()
-            index = self._match(method, self.scrubber.text(httpx2.URL(uri).path), self._live(body))
+            index = self._match(method, self.scrubber.text(urlsplit(uri).path), self._live(body))
             if index is not None:
                 return self._play(index)
             if self.mode is RecordMode.CHANGED:
@@ -173,7 +175,7 @@ class Recorder:
 
     def _drift(self, method: str, uri: str, body: bytes) -> DriftError:
         assert self.old is not None
-        path = httpx2.URL(uri).path
+        path = urlsplit(uri).path
         unplayed = [i for i, done in zip(self.old.interactions, self.played, strict=True) if not done]
         same_path = [i for i in unplayed if i.path == path and i.method == method]
         candidates = same_path or unplayed or self.old.interactions[-1:]

@@ -21,8 +21,11 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 
-import httpx2
+if TYPE_CHECKING:
+    import httpx2
+
 
 RETRY_STATUSES = frozenset({408, 409, 429})
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from promptdrift.checks import known_checks
+from promptdrift.checks import check_definition
 from promptdrift.core.errors import SuiteError
 from promptdrift.text.yamlio import line_of
 
@@ -54,7 +54,7 @@ def parse_gates(raw: Any, path: str, default_line: int | None) -> tuple[Gate, ..
                     "gate mean: name a check and its bounds, e.g. mean: {similar: {min: 0.8}}", path=path, line=line
                 )
             for check, bounds in value.items():
-                if check not in known_checks():
+                if check_definition(check) is None:
                     raise SuiteError(f"gate mean: unknown check {check!r}", path=path, line=line)
                 lo, hi = _bounds(bounds, f"mean.{check}", path, line)
                 gates.append(Gate("mean", lo, hi, str(check), line))

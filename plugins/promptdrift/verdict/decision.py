@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptdrift.checks import known_checks
+from promptdrift.checks import check_definition
 from promptdrift.verdict import paired
 from promptdrift.verdict.drift import CaseRecord, paired_outcome
 
@@ -197,8 +197,7 @@ def _pair_variants(decision: Decision, records: Mapping[str, Mapping[str, CaseRe
 
 def _quality(checks: Sequence[str]) -> list[str]:
     """Checks whose score measures answer quality (fuzzy, f1, similar, judge, tone...): the columns worth a mean."""
-    known = known_checks()
-    return [c for c in checks if c in known and known[c].quality]
+    return [c for c in checks if (definition := check_definition(c)) is not None and definition.quality]
 
 
 def money(value: float | None) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from promptdrift.checks import CheckSpec, known_checks
+from promptdrift.checks import CheckSpec, check_definition
 from promptdrift.checks.operational import price_of
 from promptdrift.config import Settings
 from promptdrift.core.answers import Answer, CheckResult, total_usage
@@ -60,7 +60,7 @@ def _keyed(entries: Sequence[Mapping[str, Any]]) -> dict[tuple[str, int], Mappin
 def quality_score(name: str) -> bool:
     """Whether a fall in this check's score means a worse answer (scores in [0, 1] that grade quality)."""
     base = name.removeprefix("not_")
-    definition = known_checks().get(base)
+    definition = check_definition(base)
     return definition is not None and definition.quality
 
 
