@@ -85,7 +85,11 @@ def test_exitfirst_stops_and_leaves_only_complete_cassettes(pytester: pytest.Pyt
 def test_xdist_records_200_cases_and_loses_nothing(pytester: pytest.Pytester, demo: DemoServer) -> None:
     many_cases(pytester, 200)
     result = pytester.runpytest("--prompt-record=new", "-n", "4")
-    result.assert_outcomes(passed=201)
+    # While recording, the gate never runs a case itself: its cases ran on other workers, so it is settled
+    # from every case's record at the end of the run (and would fail the run if it failed).
+    result.assert_outcomes(passed=200, skipped=1)
+    result.stdout.fnmatch_lines(["*many::gate?pass_rate? passed (from every case's record)*"])
+    assert len(demo.requests) == 200  # one request per case: nothing recorded twice
     files = sorted((pytester.path / "cassettes/many").glob("*.yaml"))
     assert len(files) == 200
     for path in files:

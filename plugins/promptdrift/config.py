@@ -98,6 +98,16 @@ OPTIONS = (
         kind=float,
     ),
     Option(
+        "records",
+        "keep this run's case and gate records in DIR (one folder per shard, with the run's identity) "
+        "for promptdrift merge",
+    ),
+    Option(
+        "shard",
+        "this run is shard I of N (I/N): it runs every Nth test and names its records so; "
+        "with pytest-split its --group and --splits are used instead",
+    ),
+    Option(
         "strict_cassettes",
         "fail cases whose cassette was edited by hand since it was recorded (its digest does not match)",
         False,
@@ -132,6 +142,8 @@ class Settings:
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     report: tuple[str, ...] = ()
     strict_cassettes: bool = False
+    records: str | None = None  # --prompt-records DIR
+    shard: str | None = None  # --prompt-shard I/N
     drift_verdict: str | None = None  # unset: a suite's drift: block, else strict
     drift_alpha: float | None = None
     drift_max_drop: float | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -15,7 +16,9 @@ from promptdrift.spec.detect import is_suite_file
 from promptdrift.spec.reader import load_suite
 from promptdrift.testing.demo import DemoServer, Script
 from promptdrift.verdict.compare import cassettes_at, cassettes_in_tree, compare
-from promptdrift.verdict.report import has_regressions, terminal_lines, write_reports
+from promptdrift.verdict.records import read_records
+from promptdrift.verdict.report import has_regressions, notable, run_summary, terminal_lines, write_reports
+from promptdrift.verdict.shards import merged_exitstatus, read_shards
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -73,6 +76,26 @@ def _compare(args: argparse.Namespace) -> int:
     return 1 if has_regressions(records) else 0
 
 
+def _merge(args: argparse.Namespace) -> int:
+    """One verdict from every shard's records: the same summary, reports and exit status as one process."""
+    try:
+        shards = read_shards([Path(d) for d in args.dirs])
+        verbose = args.verbose or bool(args.report) or bool(os.environ.get("GITHUB_STEP_SUMMARY"))
+        records = read_records([Path(s.folder) for s in shards], keep=None if verbose else notable)
+    except PromptdriftError as exc:
+        print(f"promptdrift merge: {exc}", file=sys.stderr)
+        return 2
+    modes = sorted({s.record_mode for s in shards})
+    tests = sum(len(s.nodeids) for s in shards)
+    for line in run_summary(
+        records, "/".join(modes), verbose=args.verbose, extra=[f"{len(shards)} shards, {tests} tests"]
+    ):
+        print(line)
+    for path in write_reports(args.report, records.cases, records.gates):
+        print(f"promptdrift report: {path}")
+    return merged_exitstatus(shards, bool(records.failed_gates))
+
+
 def _scan(args: argparse.Namespace) -> int:
     """Exit 1 when a cassette holds a key-shaped string or a credential header."""
     findings = scan(Path(p) for p in (args.paths or ["cassettes"]))
@@ -100,6 +123,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     cmp.add_argument("--tolerance", type=float, default=0.05, help="score fall that counts as a regression")
     cmp.add_argument("--report", action="append", default=[], metavar="PATH", help=".md, .html or .json (repeatable)")
     cmp.set_defaults(func=_compare)
+    merge = sub.add_parser("merge", help="one verdict and report from the records of every shard of a run")
+    merge.add_argument("dirs", nargs="+", metavar="DIR", help="folders the shards wrote with --prompt-records")
+    merge.add_argument("--report", action="append", default=[], metavar="PATH", help=".md, .html or .json (repeatable)")
+    merge.add_argument("-v", "--verbose", action="store_true", help="list every case, as pytest -v does")
+    merge.set_defaults(func=_merge)
     scan = sub.add_parser("scan", help="find key-shaped strings and credential headers in cassettes")
     scan.add_argument("paths", nargs="*", help="files or folders (default: cassettes)")
     scan.set_defaults(func=_scan)

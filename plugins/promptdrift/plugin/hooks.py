@@ -25,7 +25,15 @@ import pytest
 from promptdrift import config as config_mod
 from promptdrift.core.errors import PromptdriftError
 from promptdrift.core.modes import RecordMode
-from promptdrift.plugin.keys import CALL_PASSED_KEY, RECORDS_AT_KEY, RUNS_KEY, SETTINGS_KEY, SUITES_KEY
+from promptdrift.plugin.keys import (
+    CALL_PASSED_KEY,
+    NODEIDS_KEY,
+    RECORDS_AT_KEY,
+    RUNS_KEY,
+    SETTINGS_KEY,
+    SHARD_KEY,
+    SUITES_KEY,
+)
 from promptdrift.plugin.logs import install as install_log_redaction
 from promptdrift.spec.detect import is_suite_file
 
@@ -47,10 +55,22 @@ def pytest_configure(config: pytest.Config) -> None:
     except PromptdriftError as exc:
         raise pytest.UsageError(f"promptdrift: {exc}") from None
 
-    config.add_cleanup(install_log_redaction(config.stash[SETTINGS_KEY].environ))
+    settings = config.stash[SETTINGS_KEY]
+    config.add_cleanup(install_log_redaction(settings.environ))
+    try:
+        config.stash[SHARD_KEY] = _shard(config, settings.shard)
+    except PromptdriftError as exc:
+        raise pytest.UsageError(f"promptdrift: {exc}") from None
     worker = getattr(config, "workerinput", None)
     if worker is not None and RECORDS_INPUT in worker:
         config.stash[RECORDS_AT_KEY] = (Path(worker[RECORDS_INPUT]), str(worker.get("workerid", "worker")))
+    elif settings.records:
+        # A folder per shard, emptied first: a re-run of one shard replaces that shard's records.
+        index, count = config.stash[SHARD_KEY]
+        folder = settings.rootdir / settings.records / f"shard-{index}-of-{count}"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        config.stash[RECORDS_AT_KEY] = (folder, "main")
     else:
         folder = Path(tempfile.mkdtemp(prefix="promptdrift-records-"))
         config.stash[RECORDS_AT_KEY] = (folder, "main")
@@ -97,16 +117,66 @@ def pytest_runtestloop(session: pytest.Session) -> None:
             )
 
 
+def _shard(config: pytest.Config, given: str | None) -> tuple[int, int]:
+    """Which slice of the tests this run is: ``--prompt-shard``, else pytest-split's options, else 1 of 1."""
+    splits, group = config.getoption("splits", None), config.getoption("group", None)
+    if splits and group:
+        return int(group), int(splits)
+    if given:
+        from promptdrift.verdict.shards import parse_shard  # slow: the verdict layer, only for a sharded run
+
+        return parse_shard(given)
+    return 1, 1
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--prompt-shard I/N`` without pytest-split: this run keeps every Nth test, starting at the I-th."""
+    index, count = config.stash[SHARD_KEY]
+    if count == 1 or config.getoption("splits", None):
+        return
+    kept = [item for number, item in enumerate(items) if number % count == index - 1]
+    dropped = [item for number, item in enumerate(items) if number % count != index - 1]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if session.items or NODEIDS_KEY not in session.config.stash:  # under xdist the workers' ids are kept instead
+        session.config.stash[NODEIDS_KEY] = [item.nodeid for item in session.items]
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Also on Ctrl-C and ``-x``: cases not yet started are cancelled; those in flight finish and save.
 
     The run waits for them (except after Ctrl-C, which should stop at once), so it
-    ends with every cassette it started complete on disk.
+    ends with every cassette it started complete on disk. Then, in the main process:
+    gates left pending (their cases recorded elsewhere) are settled from every case's
+    record (a failing one fails the run), unless this is one shard of several, which
+    ``promptdrift merge`` settles; with ``--prompt-records`` the run's identity is written.
     """
-
-    runs = session.config.stash.get(RUNS_KEY, None)
+    config = session.config
+    runs = config.stash.get(RUNS_KEY, None)
     if runs is not None:
         runs.shutdown(wait=exitstatus != pytest.ExitCode.INTERRUPTED)
+    if hasattr(config, "workerinput") or RECORDS_AT_KEY not in config.stash:
+        return
+    folder, _ = config.stash[RECORDS_AT_KEY]
+    index, count = config.stash[SHARD_KEY]
+    if count == 1 and any("gate-pending" in path.read_text(encoding="utf-8") for path in folder.glob("*.jsonl")):
+        from promptdrift.verdict.records import read_records  # slow: the verdict layer, only for pending gates
+
+        if read_records([folder], keep=lambda record: False).failed_gates and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    settings = config.stash[SETTINGS_KEY]
+    if settings.records:
+        from promptdrift.verdict.shards import Shard, current_commit, write_identity  # slow: the verdict layer
+
+        nodeids = config.stash.get(NODEIDS_KEY, [])
+        shard = Shard(
+            index, count, current_commit(settings.rootdir), settings.record.value, nodeids, int(session.exitstatus)
+        )
+        write_identity(folder, shard)
 
 
 class _XdistHooks:
@@ -117,6 +187,10 @@ class _XdistHooks:
 
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[RECORDS_INPUT] = str(self.folder)
+
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """The controller collects nothing itself: the run's node ids are what its workers collected."""
+        node.config.stash[NODEIDS_KEY] = sorted(set(node.config.stash.get(NODEIDS_KEY, [])) | set(ids))
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -151,28 +225,29 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if not any(folder.glob("*.jsonl")):
         return  # no case or gate ran: nothing to report, and the report layer is not loaded
     # slow: the verdict layer (drift, decisions, statistics) only when there is something to report
-    from promptdrift.cassettes.format import NO_DIGEST
-    from promptdrift.verdict.records import RecordStore
-    from promptdrift.verdict.report import cassette_lines, notable, terminal_lines, write_reports
+    from promptdrift.verdict.records import read_records
+    from promptdrift.verdict.report import notable, run_summary, write_reports
 
     settings = config.stash[SETTINGS_KEY]
     verbose = terminalreporter.verbosity > 0
-    records = RecordStore(folder, "main").read(keep=None if settings.report or verbose else notable)
-    counts = records.counts
-    if not counts and not records.gates:
-        return
-    parts = [f"{counts[k]} {k}" for k in ("replayed", "recorded", "drift", "error") if counts[k]]
+    records = read_records([folder], keep=None if settings.report or verbose else notable)
     runs = config.stash.get(RUNS_KEY, None)
+    extra = []
     if runs is not None and runs.pool_seconds is not None:
-        parts.append(f"{runs.finished} cases in {runs.pool_seconds:.2f} s, up to {runs.concurrency} at a time")
-    terminalreporter.write_sep("-", f"promptdrift ({settings.record.value}): " + ", ".join(parts))
-    no_digest = records.cassette_states[NO_DIGEST]
-    if counts["recorded"] or any(notable(r) for r in records.cases) or verbose:
-        lines = terminal_lines(records.cases, records.gates, records.summaries, no_digest)
-    else:
-        lines = cassette_lines([], no_digest)
-    for line in lines:
+        extra.append(f"{runs.finished} cases in {runs.pool_seconds:.2f} s, up to {runs.concurrency} at a time")
+    lines = run_summary(records, settings.record.value, verbose=verbose, extra=extra)
+    if not lines:
+        return
+    terminalreporter.write_sep("-", lines[0])
+    for line in lines[1:]:
         terminalreporter.write_line(line)
+    shard = config.stash.get(SHARD_KEY, None)
+    if shard is not None and shard[1] > 1:
+        terminalreporter.write_line(
+            f"promptdrift: shard {shard[0]} of {shard[1]}; records in {folder}: the whole verdict and the reports "
+            "come from promptdrift merge over every shard's records"
+        )
+        return
     for path in write_reports(settings.report, records.cases, records.gates):
         terminalreporter.write_line(f"promptdrift report: {path}")
 

@@ -11,6 +11,7 @@ import pytest
 
 from promptdrift.config import Settings
 from promptdrift.core.errors import DriftError, PromptdriftError
+from promptdrift.core.modes import RecordMode
 from promptdrift.plugin.keys import RECORDS_AT_KEY, RUNS_KEY, SETTINGS_KEY, STORE_KEY
 from promptdrift.plugin.schedule import CaseRuns
 from promptdrift.run.case import GENERATED, run_case, run_generated, stored_cassette
@@ -21,7 +22,7 @@ from promptdrift.spec.reader import load_suite
 from promptdrift.text import yamlio
 from promptdrift.verdict import paired
 from promptdrift.verdict.drift import CaseRecord, case_record, judging, regression_message, rerecord_comparisons
-from promptdrift.verdict.gates import evaluate_gate
+from promptdrift.verdict.gates import GateCase, evaluate_gate, gate_record
 from promptdrift.verdict.records import RecordStore
 
 STATUS_PROPERTY = "promptdrift"
@@ -217,22 +218,19 @@ class GateItem(pytest.Item):
         self.gate = gate
 
     def runtest(self) -> None:
-        outcomes = [(case.id, outcome) for case, _, outcome in suite_outcomes(self, self.suite)]
-        result = evaluate_gate(self.gate, outcomes)
+        recording = settings_of(self.config).record is not RecordMode.NONE
+        outcomes = suite_outcomes(self, self.suite, run_missing=not recording)
+        if any(outcome is NOT_HERE for _, _, outcome in outcomes):
+            # Recording, and some cases ran in another process (an xdist worker, another shard) or not at all:
+            # a gate never records a case itself. It is evaluated from every case's record at the end of the
+            # run (xdist) or by promptdrift merge (shards).
+            store_of(self.config).add("gate-pending", pending_gate(self.suite, self.gate))
+            pytest.skip(f"gate {self.gate.label}: evaluated from every case's record at the end of the run")
+        cases = [GateCase.from_outcome(case.id, outcome) for case, _, outcome in outcomes]  # type: ignore[arg-type]
+        result = evaluate_gate(self.gate, cases)
         value = "n/a" if result.value is None else f"{result.value:.4g}"
         self.user_properties.append((f"gate:{self.gate.label}", value))
-        store_of(self.config).add(
-            "gate",
-            {
-                "suite": self.suite.label,
-                "variant": self.suite.variant,
-                "gate": self.gate.label,
-                "passed": result.passed,
-                "value": result.value,
-                "reason": result.reason,
-                "details": result.details,
-            },
-        )
+        store_of(self.config).add("gate", gate_record(self.suite.label, self.suite.variant, result))
         if not result.passed:
             if self.suite.candidate:
                 candidate_xfail(self.suite, f"gate {self.gate.label} failed: {result.reason}")
@@ -247,18 +245,28 @@ class GateItem(pytest.Item):
         return self.path, (self.gate.line or 1) - 1, f"{self.suite.label}::gate[{self.gate.label}]"
 
 
-def suite_outcomes(item: pytest.Item, suite: Suite) -> list[tuple[Case, str, Outcome | None]]:
+NOT_HERE = object()  # a case that did not run in this process (suite_outcomes with run_missing=False)
+
+
+def suite_outcomes(
+    item: pytest.Item, suite: Suite, *, run_missing: bool = True
+) -> list[tuple[Case, str, Outcome | object | None]]:
     """Every case of ``suite`` with its node id and outcome (``None``: it errored), for a suite-level item.
 
-    A case that ran in this process is read back; one that ran elsewhere (xdist) or was deselected runs here.
+    A case that ran in this process is read back; one that ran elsewhere (xdist, another shard) or was
+    deselected runs here, or with ``run_missing=False`` is :data:`NOT_HERE` (while recording, a suite-level
+    item never records a case itself).
     """
     settings = settings_of(item.config)
     runs = runs_of(item.config)
     base = item.nodeid.rsplit("::", 1)[0]
     suffix = f"[{suite.variant}]" if suite.variant else ""
-    outcomes: list[tuple[Case, str, Outcome | None]] = []
+    outcomes: list[tuple[Case, str, Outcome | object | None]] = []
     for case in suite.cases:
         nodeid = f"{base}::{case.id}{suffix}"
+        if not run_missing and not runs.ran_here(nodeid):
+            outcomes.append((case, nodeid, NOT_HERE))
+            continue
         try:
             outcome: Outcome | None = runs.outcome(nodeid, partial(run_case, suite, case, settings, nodeid))
         except PromptdriftError:
@@ -283,8 +291,8 @@ class DriftItem(pytest.Item):
         judge = judging(self.suite, settings)
         records = [
             case_record(self.suite, case, nodeid, outcome, settings)
-            for case, nodeid, outcome in suite_outcomes(self, self.suite)
-            if outcome is not None
+            for case, nodeid, outcome in suite_outcomes(self, self.suite, run_missing=False)
+            if isinstance(outcome, Outcome)
         ]
         if not paired.available():
             raise PromptdriftError(f"the significant drift verdict needs scipy: {paired.INSTALL}")
@@ -305,6 +313,12 @@ class DriftItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, (self.suite.line or 1) - 1, f"{self.suite.label}::{DRIFT}"
+
+
+def pending_gate(suite: Suite, gate: Gate) -> dict[str, Any]:
+    """A gate left for the end of the run or for promptdrift merge: its suite, variant and declaration."""
+    declared = {"kind": gate.kind, "min": gate.min, "max": gate.max, "check": gate.check, "line": gate.line}
+    return {"suite": suite.label, "variant": suite.variant, "gate": declared, "candidate": suite.candidate}
 
 
 def candidate_xfail(suite: Suite, why: str) -> None:

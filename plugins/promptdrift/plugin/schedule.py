@@ -71,6 +71,11 @@ class CaseRuns:
             return None
         return self.last_done - self.started
 
+    def ran_here(self, nodeid: str) -> bool:
+        """Whether this process ran (or is running) the case: its outcome can be read without running it."""
+        with self._lock:
+            return nodeid in self._futures
+
     def outcome(self, nodeid: str, run: Run, *, keep: bool = True) -> Outcome:
         """The case's outcome: from the pool, from an earlier call, or by running it now.
 

@@ -140,6 +140,8 @@ class CaseRecord:
     cluster_by: str | None = None
     alpha: float = 0.05
     shipped: bool = False  # the suite's shipped variant (the decision matrix compares the others with it)
+    outcome_passed: bool = False  # the case's own verdict on its checks (regressions aside): what gates count
+    labels: list[list[str | None]] = field(default_factory=list)  # label checks' [predicted, expected]
     cassette_state: str | None = None  # "edited" by hand since it was recorded, or "no digest"
 
     @property
@@ -272,6 +274,12 @@ def case_record(suite: Suite, case: Case, nodeid: str, outcome: Outcome, setting
         alpha=judge.alpha,
         shipped=suite.variant is not None and suite.variant == suite.ship,
     )
+    record.outcome_passed = outcome.passed
+    record.labels = [
+        [r.details.get("predicted"), str(r.details["expected"])]
+        for r in outcome.results
+        if r.name == "label" and "expected" in r.details
+    ]
     record.pass_count, record.pass_total = (
         (outcome.sample_passes, len(outcome.samples)) if outcome.sampling is not None else (int(outcome.passed), 1)
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 from promptdrift.run.outcome import Outcome
 from promptdrift.spec.gates import Gate
+from promptdrift.verdict.drift import CaseRecord
 
 
 @dataclass
@@ -37,41 +38,75 @@ def _verdict(gate: Gate, value: float, what: str) -> tuple[bool, str]:
     return not problems, (f"{gate.label} {'; '.join(problems)} ({what})" if problems else "")
 
 
-def evaluate_gate(gate: Gate, outcomes: Sequence[tuple[str, Outcome | None]]) -> GateResult:
-    """Apply a gate to the suite's case outcomes; a case that errored (``None``) counts as failed."""
-    if gate.kind == "pass_rate":
-        passed = [cid for cid, o in outcomes if o is not None and o.passed]
-        failing = [cid for cid, o in outcomes if o is None or not o.passed]
-        rate = len(passed) / len(outcomes) if outcomes else 0.0
-        what = f"{len(passed)} of {len(outcomes)} cases passed" + (
-            f"; failing: {', '.join(failing)}" if failing else ""
+@dataclass(frozen=True)
+class GateCase:
+    """What a gate reads of one case: did it pass, its check scores, its label predictions.
+
+    Built from an outcome in the process that ran the case, or from the case's
+    record (``promptdrift merge``, the end of an xdist or sharded run): one
+    evaluation serves both, so a gate's verdict does not depend on where its
+    cases ran.
+    """
+
+    case: str
+    passed: bool
+    scores: tuple[tuple[str, float], ...] = ()
+    labels: tuple[tuple[str | None, str], ...] = ()
+
+    @classmethod
+    def from_outcome(cls, case: str, outcome: Outcome | None) -> GateCase:
+        if outcome is None:  # the case errored: it counts as failed
+            return cls(case, False)
+        scores = tuple((r.name, float(r.score)) for r in outcome.results if r.score is not None)
+        labels = tuple(
+            (r.details.get("predicted"), str(r.details["expected"]))
+            for r in outcome.results
+            if r.name == "label" and "expected" in r.details
         )
+        return cls(case, outcome.passed, scores, labels)
+
+    @classmethod
+    def from_record(cls, record: CaseRecord) -> GateCase:
+        scores = tuple(
+            (str(c["check"]), float(c["score"])) for c in record.checks if isinstance(c.get("score"), int | float)
+        )
+        labels = tuple((p, str(e)) for p, e in record.labels)
+        return cls(record.case, record.outcome_passed and not record.error, scores, labels)
+
+
+def evaluate_gate(gate: Gate, cases: Sequence[GateCase]) -> GateResult:
+    """Apply a gate to the suite's cases; a case that errored counts as failed."""
+    if gate.kind == "pass_rate":
+        passed = [c.case for c in cases if c.passed]
+        failing = [c.case for c in cases if not c.passed]
+        rate = len(passed) / len(cases) if cases else 0.0
+        what = f"{len(passed)} of {len(cases)} cases passed" + (f"; failing: {', '.join(failing)}" if failing else "")
         ok, reason = _verdict(gate, rate, what)
-        return GateResult(gate, ok, rate, reason, {"passed": len(passed), "total": len(outcomes), "failing": failing})
+        return GateResult(gate, ok, rate, reason, {"passed": len(passed), "total": len(cases), "failing": failing})
     if gate.kind == "mean":
-        scores = [
-            r.score
-            for _, o in outcomes
-            if o is not None
-            for r in o.results
-            if r.name in (gate.check, f"not_{gate.check}") and r.score is not None
-        ]
+        scores = [score for c in cases for name, score in c.scores if name in (gate.check, f"not_{gate.check}")]
         if not scores:
             return GateResult(gate, False, None, f"no case has a scored {gate.check!r} check to average")
         mean = sum(scores) / len(scores)
         ok, reason = _verdict(gate, mean, f"mean of {len(scores)} {gate.check} scores")
         return GateResult(gate, ok, mean, reason, {"n": len(scores)})
-    return _accuracy(gate, outcomes)
+    return _accuracy(gate, [pair for c in cases for pair in c.labels])
 
 
-def _accuracy(gate: Gate, outcomes: Sequence[tuple[str, Outcome | None]]) -> GateResult:
-    pairs: list[tuple[str | None, str]] = []
-    for _, outcome in outcomes:
-        if outcome is None:
-            continue
-        for result in outcome.results:
-            if result.name == "label" and "expected" in result.details:
-                pairs.append((result.details.get("predicted"), str(result.details["expected"])))
+def gate_record(suite: str, variant: str | None, result: GateResult) -> dict[str, Any]:
+    """A gate's verdict as the run's records and the reports keep it."""
+    return {
+        "suite": suite,
+        "variant": variant,
+        "gate": result.gate.label,
+        "passed": result.passed,
+        "value": result.value,
+        "reason": result.reason,
+        "details": result.details,
+    }
+
+
+def _accuracy(gate: Gate, pairs: Sequence[tuple[str | None, str]]) -> GateResult:
     if not pairs:
         return GateResult(gate, False, None, "no case has a label check: accuracy needs label checks")
     correct = sum(p == e for p, e in pairs)

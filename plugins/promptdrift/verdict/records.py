@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from promptdrift.core.errors import PromptdriftError
+from promptdrift.spec.gates import Gate
 from promptdrift.verdict.drift import CaseRecord
+from promptdrift.verdict.gates import GateCase, evaluate_gate, gate_record
 
 
 class RecordStore:
@@ -26,27 +29,61 @@ class RecordStore:
             fh.write(line + "\n")
 
     def read(self, keep: Callable[[CaseRecord], bool] | None = None) -> Records:
-        """Every process's records: per-suite summaries and status counts over all cases, and the case
-        records themselves where ``keep`` says so (all by default). The terminal keeps only the notable
-        ones, so a run of 10,000 cases does not load 10,000 records at its end."""
-        out = Records()
-        for path in sorted(self.folder.glob("*.jsonl")):
+        """Every process's records in this store's folder (see :func:`read_records`)."""
+        return read_records([self.folder], keep)
+
+
+def read_records(folders: Iterable[Path], keep: Callable[[CaseRecord], bool] | None = None) -> Records:
+    """The records in ``folders``: per-suite summaries and status counts over all cases, the case records
+    themselves where ``keep`` says so (all by default), gates, and pending gates settled from every case.
+
+    The terminal keeps only the notable cases, so a run of 10,000 cases does not hold 10,000 records at its
+    end; a gate left pending (recorded elsewhere) is evaluated here from what each case's record says.
+    A file that is not JSON lines is a :class:`RecordsError` naming it.
+    """
+    out = Records()
+    cases_by_suite: dict[str, list[GateCase]] = {}
+    pending: dict[tuple[str, str], dict[str, Any]] = {}
+    for folder in folders:
+        for path in sorted(Path(folder).glob("*.jsonl")):
             with path.open(encoding="utf-8") as fh:
-                for line in fh:
-                    entry = json.loads(line)
-                    if entry.pop("kind") != "case":
+                for number, line in enumerate(fh, 1):
+                    try:
+                        entry = json.loads(line)
+                        kind = entry.pop("kind")
+                    except (ValueError, KeyError, AttributeError):
+                        raise RecordsError(
+                            f"line {number} is not a promptdrift record; the file is damaged: run that job again",
+                            path=path,
+                        ) from None
+                    if kind == "gate":
                         out.gates.append(entry)
-                        continue
-                    record = CaseRecord.from_dict(entry)
-                    out.summaries.add(record)
-                    out.counts[record.status] += 1
-                    if record.cassette_state:
-                        out.cassette_states[record.cassette_state] += 1
-                    if keep is None or keep(record):
-                        out.cases.append(record)
-        out.cases.sort(key=lambda r: r.nodeid)
-        out.gates.sort(key=lambda g: (g["suite"], g["gate"]))
-        return out
+                    elif kind == "gate-pending":
+                        pending[(entry["suite"], str(entry["gate"]))] = entry
+                    elif kind == "case":
+                        record = CaseRecord.from_dict(entry)
+                        out.summaries.add(record)
+                        out.counts[record.status] += 1
+                        if record.cassette_state:
+                            out.cassette_states[record.cassette_state] += 1
+                        cases_by_suite.setdefault(record.suite, []).append(GateCase.from_record(record))
+                        if keep is None or keep(record):
+                            out.cases.append(record)
+    for entry in pending.values():
+        gate = Gate(**entry["gate"])
+        result = evaluate_gate(gate, sorted(cases_by_suite.get(entry["suite"], []), key=lambda c: c.case))
+        settled = gate_record(entry["suite"], entry["variant"], result)
+        settled["settled"] = True  # evaluated from every case's record, not by the gate's own item
+        out.gates.append(settled)
+        if not result.passed and not entry.get("candidate"):
+            out.failed_gates.append(settled)
+    out.cases.sort(key=lambda r: r.nodeid)
+    out.gates.sort(key=lambda g: (g["suite"], g["gate"]))
+    return out
+
+
+class RecordsError(PromptdriftError):
+    """A records file cannot be read."""
 
 
 @dataclass
@@ -56,6 +93,7 @@ class Records:
     summaries: Summaries = field(default_factory=lambda: Summaries())
     counts: Counter[str] = field(default_factory=Counter)
     cassette_states: Counter[str] = field(default_factory=Counter)  # replayed cassettes "edited" / with "no digest"
+    failed_gates: list[dict[str, Any]] = field(default_factory=list)  # settled here (pending elsewhere) and failed
 
 
 @dataclass

@@ -20,7 +20,7 @@ from promptdrift.cassettes.format import EDITED, NO_DIGEST
 from promptdrift.verdict import paired
 from promptdrift.verdict.decision import decisions, money, table_rows
 from promptdrift.verdict.drift import REGRESSION, SAME, CaseRecord, CheckDelta, rerecord_comparisons
-from promptdrift.verdict.records import Summaries, summarise
+from promptdrift.verdict.records import Records, Summaries, summarise
 
 REPORT_VERSION = 1
 
@@ -408,3 +408,26 @@ def write_reports(paths: Sequence[str], cases: Sequence[CaseRecord], gates: Sequ
 
 def has_regressions(cases: Iterable[CaseRecord]) -> bool:
     return any(d.verdict == REGRESSION for r in cases for d in r.deltas)
+
+
+def run_summary(records: Records, record_mode: str, *, verbose: bool, extra: Sequence[str] = ()) -> list[str]:
+    """The end-of-run summary: a header line, then the table, regressions, comparisons and decisions.
+
+    One function for the plugin's terminal summary and ``promptdrift merge``, so a sharded run reads the
+    same as one process. Empty when no case or gate ran.
+    """
+    counts = records.counts
+    if not counts and not records.gates:
+        return []
+    parts = [f"{counts[k]} {k}" for k in ("replayed", "recorded", "drift", "error") if counts[k]]
+    header = f"promptdrift ({record_mode}): " + ", ".join([*parts, *extra])
+    no_digest = records.cassette_states[NO_DIGEST]
+    if counts["recorded"] or any(notable(r) for r in records.cases) or verbose:
+        lines = terminal_lines(records.cases, records.gates, records.summaries, no_digest)
+    else:
+        lines = cassette_lines([], no_digest)
+    for gate in records.gates:
+        if gate.get("settled"):
+            verdict = "passed" if gate["passed"] else f"FAILED: {gate['reason']}"
+            lines.append(f"gate       {gate['suite']}::gate[{gate['gate']}] {verdict} (from every case's record)")
+    return [header, *lines]
