@@ -20,8 +20,15 @@ from promptdrift.testing.demo import DemoServer, Script
 # stay loaded (jsonpath-ng's parser breaks if it is imported a second time).
 load_all()
 import bm25s  # noqa: E402,F401  - numpy (under bm25s) cannot be imported a second time in one process
+
+# httpx2 loads httpcore2 when its first transport is made: an inner run that did so would otherwise drop
+# httpcore2, and the next run's httpx2 would no longer recognise its exceptions as its own to translate.
+import httpcore2  # noqa: E402,F401
 import openai  # noqa: E402,F401  - promptdrift imports these lazily; importing them here, once,
 import vcr  # noqa: E402,F401  - saves every inner run a second of re-importing them
+
+import promptdrift.record.transport  # noqa: E402  - the connection pool lives as long as the test process
+import promptdrift.run.case  # noqa: E402,F401  - the runner and jinja2, loaded once like the modules above
 
 pytest_plugins = ["pytester"]
 

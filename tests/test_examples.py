@@ -93,7 +93,9 @@ def test_the_readme_quick_start_states_the_example_outcomes() -> None:
 
 
 def test_every_yaml_example_in_the_readme_loads_as_part_of_a_suite(tmp_path: Path) -> None:
-    """Each ```yaml block, completed with what a suite needs, loads: its checks, steps and keys are real."""
+    """Each ```yaml block, completed with what a suite needs, loads: its checks, steps and keys are real.
+
+    (Workflow snippets are fenced ```yml: they are not suites.)"""
     shutil.copytree(REPO / "fixtures", tmp_path / "fixtures")
     blocks = re.findall(r"```yaml\n(.*?)```", README, re.DOTALL)
     assert len(blocks) >= 8

@@ -36,9 +36,25 @@ def test_pull_request_gate_replays_with_junit_and_reports() -> None:
     data = _load("ci.yml")
     assert "pull_request" in data["on"]
     steps = _steps(data)
-    assert "--prompt-record=none" in steps and "--junitxml=" in steps and "--prompt-report=" in steps
+    assert "--prompt-record=none" in steps and "--junitxml=" in steps
+    assert "--report promptdrift-report.md --report promptdrift-report.html" in steps  # from the merged shards
     assert "--prompt-strict-cassettes" in steps  # a hand-edited cassette cannot turn the gate green
     assert "upload-artifact" in steps
+
+
+def test_the_gate_replays_in_shards_and_merges_them_into_one_comment() -> None:
+    data = _load("ci.yml")
+    assert data["on"]["workflow_dispatch"]["inputs"]["shards"]["default"] == 2
+    assert data["jobs"]["replay"]["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.plan.outputs.shards) }}"
+    replay = _steps({"jobs": {"replay": data["jobs"]["replay"]}})
+    assert "--prompt-records=records --prompt-shard=${{ matrix.shard }}/${{ env.SHARDS }}" in replay
+    merge = data["jobs"]["merge"]
+    steps = _steps({"jobs": {"merge": merge}})
+    assert "promptdrift merge shards" in steps and "promptdrift compare --base" in steps
+    assert merge["permissions"]["pull-requests"] == "write"
+    assert any(step.get("with", {}).get("fetch-depth") == 0 for step in merge["steps"])
+    script = next(step["with"]["script"] for step in merge["steps"] if "github-script" in step.get("uses", ""))
+    assert "updateComment" in script and "65536" in script  # one comment, updated; cut to GitHub's limit
 
 
 def test_rerecord_is_dispatched_with_a_model_and_opens_a_pull_request() -> None:
@@ -46,6 +62,8 @@ def test_rerecord_is_dispatched_with_a_model_and_opens_a_pull_request() -> None:
     assert data["on"]["workflow_dispatch"]["inputs"]["model"]["required"] is True
     steps = _steps(data)
     assert '--prompt-record=all --prompt-model "$MODEL"' in steps
+    assert "--prompt-shard=${{ matrix.shard }}/${{ env.SHARDS }}" in steps and "promptdrift merge shards" in steps
+    assert "git ls-files --modified --others" in steps  # each shard ships only the cassettes it wrote
     assert "create-pull-request" in steps
     assert "secrets.OPENAI_API_KEY" in (WORKFLOWS / "rerecord.yml").read_text()
 
