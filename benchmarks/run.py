@@ -129,18 +129,39 @@ sys.exit(code)
 PEAK = re.compile(r"PEAK-RSS-KB (\d+)")
 
 
-def run_pytest(args: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Run:
-    """One pytest process: wall time and its peak RSS; exits loudly if pytest fails."""
+def run_pytest(args: Sequence[str], cwd: Path, env: Mapping[str, str], child: str = CHILD) -> Run:
+    """One pytest process (or another child): wall time and its peak RSS; exits loudly if it fails."""
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, "-q", *args], cwd=cwd, env=dict(env), capture_output=True, text=True
+        [sys.executable, "-c", child, "-q", *args], cwd=cwd, env=dict(env), capture_output=True, text=True
     )
     seconds = time.perf_counter() - start
     output = proc.stdout + proc.stderr
     if proc.returncode != 0:
-        sys.exit(f"pytest {' '.join(args)} failed in {cwd}:\n{output[-3000:]}")
+        sys.exit(f"{' '.join(args)} failed in {cwd}:\n{output[-3000:]}")
     found = PEAK.search(output)
     return Run(seconds, int(found.group(1)) / 1024 if found else float("nan"), output)
+
+
+# promptdrift merge in a child process, reporting its own peak RSS like CHILD.
+MERGE_CHILD = CHILD.replace("import resource, sys, pytest", "import resource, sys").replace(
+    "code = pytest.main(sys.argv[1:])", "from promptdrift.cli.main import main\ncode = main(sys.argv[2:])"
+)
+
+
+def together(commands: Sequence[tuple[Sequence[str], Path, Mapping[str, str]]]) -> float:
+    """Start the pytest processes at once (stand-ins for CI runners); wall time until the last is done."""
+    start = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-q", *args], cwd=cwd, env=dict(env), stdout=subprocess.DEVNULL
+        )
+        for args, cwd, env in commands
+    ]
+    codes = [proc.wait() for proc in procs]
+    if any(code != 0 for code in codes):
+        sys.exit(f"a shard failed: exit statuses {codes}")
+    return time.perf_counter() - start
 
 
 @dataclass
@@ -172,6 +193,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="runs of each workload (default 5; the median counts)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every case count (a quick look: 0.1)")
     parser.add_argument("--latency", type=float, default=0.2, help="server latency in seconds (default 0.2)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=("core", "shards", "startup"),
+        help="run only these groups (repeatable): core (record, replay, memory), shards (merge), startup (fixed costs)",
+    )
     opts = parser.parse_args(argv)
 
     n_record = max(8, round(200 * opts.scale))
@@ -181,54 +208,77 @@ def main(argv: Sequence[str] | None = None) -> int:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     print(f"promptdrift benchmark: {opts.runs} runs each, {os.cpu_count()} CPUs, projects in {work}", flush=True)
     rows: list[tuple[str, str, str, str]] = []
+    groups = opts.only or ["core", "shards", "startup"]
     try:
-        with DemoServer(reply) as server:
-            recording = {**env, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "bench-key"}
-            server.latency = opts.latency
-            project = work / "record"
-            write_project(project, n_record)
-            for concurrency, limit in ((16, 1.3), (4, 1.2)):
-                ideal = n_record * opts.latency / concurrency
-
-                def record(c: int = concurrency) -> Run:
-                    shutil.rmtree(project / "cassettes", ignore_errors=True)
-                    return run_pytest(["--prompt-record=all", f"--prompt-concurrency={c}"], project, recording)
-
-                fig = repeat(f"record {n_record} cases, concurrency {concurrency}", opts.runs, record)
-                ratio = fig.median(lambda r: r.phase) / ideal
-                rows.append(
-                    (
-                        f"record {n_record} cases at {opts.latency * 1000:.0f} ms, concurrency {concurrency}",
-                        f"≤ {limit} x ideal {ideal:.2f} s",
-                        f"{fig.median(lambda r: r.phase):.2f} s recording (process {fig.median():.2f} s)",
-                        verdict(ratio, limit),
-                    )
-                )
-            server.latency = 0.0
-            for n in (n_small, n_large):
-                write_project(work / f"replay{n}", n)
-                print(f"  recording {n} cases for the replay workloads…", flush=True)
-                run_pytest(["--prompt-record=all", "--prompt-concurrency=16"], work / f"replay{n}", recording)
-        # The server is gone and no key is set: the replays cannot reach anything.
-        offline = {**env, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
-        small, large = work / f"replay{n_small}", work / f"replay{n_large}"
-        replay_small = repeat(f"replay {n_small} cases", opts.runs, lambda: run_pytest([], small, offline))
-        replay_large = repeat(f"replay {n_large} cases", opts.runs, lambda: run_pytest([], large, offline))
-
-        def plain(project: Path) -> Run:
-            env = {
-                **offline,
-                "PROMPTDRIFT_BENCH_ANSWERS": str(project / "answers.json"),
-                "PROMPTDRIFT_BENCH_SCHEMA": str(project / "fixtures" / "reply.json"),
-            }
-            args = ["-p", "no:promptdrift", "-p", "no:cacheprovider", "--rootdir", str(HERE)]
-            return run_pytest([*args, str(HERE / "baseline_test.py")], project, env)
-
-        baseline = repeat(f"plain pytest, {n_small} answers from JSON", opts.runs, lambda: plain(small))
-        baseline_large = repeat(f"plain pytest, {n_large} answers from JSON", opts.runs, lambda: plain(large))
-        xdist = run_pytest(["-n", "2"], small, offline)
+        if "core" in groups:
+            core(opts, work, env, rows, n_record, n_small, n_large)
+        if "shards" in groups:
+            shards(opts, work, env, rows, n_record, n_large)
+        if "startup" in groups:
+            startup(opts, work, env, rows, n_large)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    print("\n| workload | target | median | ratio |\n|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    return 0 if all(not row[3].endswith("MISSED") for row in rows) else 1
+
+
+def core(
+    opts: argparse.Namespace,
+    work: Path,
+    env: dict[str, str],
+    rows: list[tuple[str, str, str, str]],
+    n_record: int,
+    n_small: int,
+    n_large: int,
+) -> None:
+    """Recording at 200 ms, replay against plain pytest, replay at 10x, memory, and xdist verdicts."""
+    with DemoServer(reply) as server:
+        recording = {**env, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "bench-key"}
+        server.latency = opts.latency
+        project = work / "record"
+        write_project(project, n_record)
+        for concurrency, limit in ((16, 1.3), (4, 1.2)):
+            ideal = n_record * opts.latency / concurrency
+
+            def record(c: int = concurrency) -> Run:
+                shutil.rmtree(project / "cassettes", ignore_errors=True)
+                return run_pytest(["--prompt-record=all", f"--prompt-concurrency={c}"], project, recording)
+
+            fig = repeat(f"record {n_record} cases, concurrency {concurrency}", opts.runs, record)
+            ratio = fig.median(lambda r: r.phase) / ideal
+            rows.append(
+                (
+                    f"record {n_record} cases at {opts.latency * 1000:.0f} ms, concurrency {concurrency}",
+                    f"≤ {limit} x ideal {ideal:.2f} s",
+                    f"{fig.median(lambda r: r.phase):.2f} s recording (process {fig.median():.2f} s)",
+                    verdict(ratio, limit),
+                )
+            )
+        server.latency = 0.0
+        for n in (n_small, n_large):
+            write_project(work / f"replay{n}", n)
+            print(f"  recording {n} cases for the replay workloads…", flush=True)
+            run_pytest(["--prompt-record=all", "--prompt-concurrency=16"], work / f"replay{n}", recording)
+    # The server is gone and no key is set: the replays cannot reach anything.
+    offline = {**env, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
+    small, large = work / f"replay{n_small}", work / f"replay{n_large}"
+    replay_small = repeat(f"replay {n_small} cases", opts.runs, lambda: run_pytest([], small, offline))
+    replay_large = repeat(f"replay {n_large} cases", opts.runs, lambda: run_pytest([], large, offline))
+
+    def plain(project: Path) -> Run:
+        env = {
+            **offline,
+            "PROMPTDRIFT_BENCH_ANSWERS": str(project / "answers.json"),
+            "PROMPTDRIFT_BENCH_SCHEMA": str(project / "fixtures" / "reply.json"),
+        }
+        args = ["-p", "no:promptdrift", "-p", "no:cacheprovider", "--rootdir", str(HERE)]
+        return run_pytest([*args, str(HERE / "baseline_test.py")], project, env)
+
+    baseline = repeat(f"plain pytest, {n_small} answers from JSON", opts.runs, lambda: plain(small))
+    baseline_large = repeat(f"plain pytest, {n_large} answers from JSON", opts.runs, lambda: plain(large))
+    xdist = run_pytest(["-n", "2"], small, offline)
 
     rss_small, rss_large = replay_small.median(lambda r: r.rss_mb), replay_large.median(lambda r: r.rss_mb)
     rows += [
@@ -264,10 +314,136 @@ def main(argv: Sequence[str] | None = None) -> int:
             "met" if xdist.passed == replay_small.runs[0].passed == n_small else "MISSED",
         ),
     ]
-    print("\n| workload | target | median | ratio |\n|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    return 0 if all(not row[3].endswith("MISSED") for row in rows) else 1
+
+
+def shards(
+    opts: argparse.Namespace,
+    work: Path,
+    env: dict[str, str],
+    rows: list[tuple[str, str, str, str]],
+    n_record: int,
+    n_large: int,
+) -> None:
+    """Sharded runs: recording 4 x 200 cases at once, merging 10,000 records, replaying 10,000 on 2 cores."""
+    n_shards = 4
+    with DemoServer(reply) as server:
+        recording = {**env, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "bench-key"}
+        server.latency = opts.latency
+        one, four = work / "shard-one", work / "shard-four"
+        write_project(one, n_record)
+        write_project(four, n_shards * n_record)
+        record = ["--prompt-record=all", "--prompt-concurrency=16"]
+        single, sharded = [], []
+        for _ in range(opts.runs):  # in turn, so both see the same machine
+            shutil.rmtree(one / "cassettes", ignore_errors=True)
+            single.append(together([(record, one, recording)]))
+            shutil.rmtree(four / "cassettes", ignore_errors=True)
+            shard_args = [
+                ([*record, f"--prompt-shard={i}/{n_shards}"], four, recording) for i in range(1, n_shards + 1)
+            ]
+            sharded.append(together(shard_args))
+        server.latency = 0.0
+        large = work / f"shard-replay{n_large}"
+        write_project(large, n_large)
+        print(f"  recording {n_large} cases for the merge and sharded replay workloads…", flush=True)
+        run_pytest(["--prompt-record=all", "--prompt-concurrency=16"], large, recording)
+    ratio = statistics.median(sharded) / statistics.median(single)
+    print(
+        f"  record {n_shards} x {n_record} cases in {n_shards} shard processes at once: {statistics.median(sharded):.2f} s; "
+        f"{n_record} in one process: {statistics.median(single):.2f} s",
+        flush=True,
+    )
+    rows.append(
+        (
+            f"record {n_shards} x {n_record} cases at {opts.latency * 1000:.0f} ms as {n_shards} shard processes at once",
+            f"≤ 1.5 x one process recording {n_record}",
+            f"{statistics.median(sharded):.2f} s vs {statistics.median(single):.2f} s",
+            verdict(ratio, 1.5),
+        )
+    )
+    offline = {**env, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
+    for i in range(1, n_shards + 1):
+        run_pytest([f"--prompt-records={work / 'records'}", f"--prompt-shard={i}/{n_shards}"], large, offline)
+    merge = repeat(
+        f"promptdrift merge of {n_shards} shards, {n_large} case records",
+        opts.runs,
+        lambda: run_pytest(["merge", str(work / "records")], large, offline, child=MERGE_CHILD),
+    )
+    rows.append(
+        (
+            f"promptdrift merge, {n_shards} shards holding {n_large} case records",
+            "≤ 2 s and ≤ 100 MB",
+            f"{merge.median():.2f} s, {merge.median(lambda r: r.rss_mb):.0f} MB",
+            verdict(max(merge.median() / 2, merge.median(lambda r: r.rss_mb) / 100), 1.0),
+        )
+    )
+    one_process, two_shards = [], []
+    for _ in range(opts.runs):
+        one_process.append(together([([], large, offline)]))
+        two_shards.append(together([([f"--prompt-shard={i}/2"], large, offline) for i in (1, 2)]))
+    ratio = statistics.median(two_shards) / statistics.median(one_process)
+    rows.append(
+        (
+            f"replay {n_large} cases as 2 shard processes on {os.cpu_count()} cores",
+            "≤ 0.65 x one process",
+            f"{statistics.median(two_shards):.2f} s vs {statistics.median(one_process):.2f} s",
+            verdict(ratio, 0.65),
+        )
+    )
+
+
+def startup(
+    opts: argparse.Namespace, work: Path, env: dict[str, str], rows: list[tuple[str, str, str, str]], n_large: int
+) -> None:
+    """Fixed costs, with and without byte-code caching: what promptdrift adds to a run, collection, small replays."""
+    plain = work / "one-test"
+    plain.mkdir(parents=True, exist_ok=True)
+    (plain / "test_one.py").write_text("def test_one():\n    assert True\n", encoding="utf-8")
+    (plain / "pyproject.toml").write_text('[tool.pytest.ini_options]\naddopts = "-p no:cacheprovider"\n')
+    with DemoServer(reply) as server:
+        recording = {**env, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "bench-key"}
+        small, large = work / "startup200", work / f"startup{n_large}"
+        write_project(small, 200)
+        write_project(large, n_large)
+        run_pytest(["--prompt-record=all", "--prompt-concurrency=16"], small, recording)
+    offline = {**env, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
+    for label, extra in (("bytecode", {}), ("PYTHONDONTWRITEBYTECODE=1", {"PYTHONDONTWRITEBYTECODE": "1"})):
+        run_env = {**offline, **extra}
+        with_plugin = repeat(f"one test, {label}", opts.runs, lambda e=run_env: run_pytest([], plain, e))
+        without = repeat(
+            f"one test, -p no:promptdrift, {label}",
+            opts.runs,
+            lambda e=run_env: run_pytest(["-p", "no:promptdrift"], plain, e),
+        )
+        added = (with_plugin.median() - without.median()) * 1000
+        rows.append(
+            (
+                f"promptdrift installed, a run with no suite ({label})",
+                "≤ 50 ms",
+                f"{added:+.0f} ms",
+                verdict(added / 50, 1.0),
+            )
+        )
+        replay = repeat(f"replay 200 cases, {label}", opts.runs, lambda e=run_env: run_pytest([], small, e))
+        rows.append(
+            (
+                f"replay 200 cases, whole process ({label})",
+                "≤ 1.0 s",
+                f"{replay.median():.2f} s",
+                verdict(replay.median(), 1.0),
+            )
+        )
+        collect = repeat(
+            f"collect {n_large} cases, {label}", opts.runs, lambda e=run_env: run_pytest(["--collect-only"], large, e)
+        )
+        rows.append(
+            (
+                f"pytest --collect-only, {n_large} cases ({label})",
+                "≤ 1.0 s",
+                f"{collect.median():.2f} s",
+                verdict(collect.median(), 1.0),
+            )
+        )
 
 
 def verdict(ratio: float, limit: float) -> str:

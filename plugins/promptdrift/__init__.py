@@ -33,25 +33,6 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-_PUBLIC = {
-    "check": "promptdrift.checks.registry",
-    "Answer": "promptdrift.core.answers",
-    "CheckResult": "promptdrift.core.answers",
-    **dict.fromkeys(
-        [
-            "CassetteError",
-            "ConfigError",
-            "DriftError",
-            "MissingCassetteError",
-            "PromptdriftError",
-            "RecordingError",
-            "SuiteError",
-            "TemplateError",
-        ],
-        "promptdrift.core.errors",
-    ),
-}
-
 __all__ = [
     "Answer",
     "CassetteError",
@@ -68,10 +49,18 @@ __all__ = [
 ]
 
 
+# Where each public name lives; the rest of __all__ are the error types.
+_HOMES = {
+    "check": "promptdrift.checks.registry",
+    "Answer": "promptdrift.core.answers",
+    "CheckResult": "promptdrift.core.answers",
+}
+
+
 def __getattr__(name: str) -> Any:
     """The public names, imported from their layer on first use."""
-    if name in _PUBLIC:
-        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    if name in __all__:
+        return getattr(importlib.import_module(_HOMES.get(name, "promptdrift.core.errors")), name)
     if name == "PromptDriftError":  # renamed: one capital away from the base class
         warnings.warn("promptdrift.PromptDriftError is now promptdrift.DriftError", DeprecationWarning, stacklevel=2)
         return importlib.import_module("promptdrift.core.errors").DriftError
