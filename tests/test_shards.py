@@ -212,3 +212,19 @@ def test_the_merged_exit_status_is_one_process_s(statuses: list[int], gates_fail
 def test_a_bad_shard_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--prompt-shard=5/4")
     result.stderr.fnmatch_lines(["*--prompt-shard takes I/N with 1 <= I <= N (such as 2/4), got '5/4'*"])
+
+
+def test_pytest_split_chooses_the_slices_and_promptdrift_names_them(
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str], offline: None
+) -> None:
+    with_examples(pytester)
+    one = pytester.runpytest_subprocess("suites", "--prompt-report=one.json")
+    for group in (1, 2):
+        pytester.runpytest_subprocess("suites", "--splits", "2", "--group", str(group), "--prompt-records=rec")
+    identities = [json.loads(p.read_text()) for p in sorted((pytester.path / "rec").glob("*/run.json"))]
+    assert [(s["index"], s["count"]) for s in identities] == [(1, 2), (2, 2)]
+    assert identities[0]["nodeids"] and not set(identities[0]["nodeids"]) & set(identities[1]["nodeids"])
+    code, _ = merge(pytester, capsys, "--report", str(pytester.path / "merged.json"))
+    assert code == one.ret == 0
+    merged = without_timings(json.loads((pytester.path / "merged.json").read_text()))
+    assert merged == without_timings(json.loads((pytester.path / "one.json").read_text()))

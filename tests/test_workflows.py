@@ -47,7 +47,7 @@ def test_the_gate_replays_in_shards_and_merges_them_into_one_comment() -> None:
     assert data["on"]["workflow_dispatch"]["inputs"]["shards"]["default"] == 2
     assert data["jobs"]["replay"]["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.plan.outputs.shards) }}"
     replay = _steps({"jobs": {"replay": data["jobs"]["replay"]}})
-    assert "--prompt-records=records --prompt-shard=${{ matrix.shard }}/${{ env.SHARDS }}" in replay
+    assert "--splits ${{ env.SHARDS }} --group ${{ matrix.shard }} --prompt-records=records" in replay  # pytest-split
     merge = data["jobs"]["merge"]
     steps = _steps({"jobs": {"merge": merge}})
     assert "promptdrift merge shards" in steps and "promptdrift compare --base" in steps
@@ -62,7 +62,7 @@ def test_rerecord_is_dispatched_with_a_model_and_opens_a_pull_request() -> None:
     assert data["on"]["workflow_dispatch"]["inputs"]["model"]["required"] is True
     steps = _steps(data)
     assert '--prompt-record=all --prompt-model "$MODEL"' in steps
-    assert "--prompt-shard=${{ matrix.shard }}/${{ env.SHARDS }}" in steps and "promptdrift merge shards" in steps
+    assert "--splits ${{ env.SHARDS }} --group ${{ matrix.shard }}" in steps and "promptdrift merge shards" in steps
     assert "git ls-files --modified --others" in steps  # each shard ships only the cassettes it wrote
     assert "create-pull-request" in steps
     assert "secrets.OPENAI_API_KEY" in (WORKFLOWS / "rerecord.yml").read_text()
