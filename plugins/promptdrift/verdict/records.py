@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,8 +42,29 @@ def read_records(folders: Iterable[Path], keep: Callable[[CaseRecord], bool] | N
     A file that is not JSON lines is a :class:`RecordsError` naming it.
     """
     out = Records()
-    cases_by_suite: dict[str, list[GateCase]] = {}
     pending: dict[tuple[str, str], dict[str, Any]] = {}
+    for _, _, kind, entry in _entries(folders):
+        if kind == "gate":
+            out.gates.append(entry)
+        elif kind == "gate-pending":
+            pending[(entry["suite"], str(entry["gate"]))] = entry
+        elif kind == "case":
+            record = CaseRecord.from_dict(entry)
+            out.summaries.add(record)
+            out.counts[record.status] += 1
+            if record.cassette_state:
+                out.cassette_states[record.cassette_state] += 1
+            if keep is None or keep(record):
+                out.cases.append(record)
+    if pending:  # rare (recording under xdist or in shards): a second pass reads what each case says
+        _settle(folders, pending, out)
+    out.cases.sort(key=lambda r: r.nodeid)
+    out.gates.sort(key=lambda g: (g["suite"], g["gate"]))
+    return out
+
+
+def _entries(folders: Iterable[Path]) -> Iterator[tuple[Path, int, str, dict[str, Any]]]:
+    """Every record in the folders' JSON-lines files, in order: (file, line, kind, data)."""
     for folder in folders:
         for path in sorted(Path(folder).glob("*.jsonl")):
             with path.open(encoding="utf-8") as fh:
@@ -56,30 +77,24 @@ def read_records(folders: Iterable[Path], keep: Callable[[CaseRecord], bool] | N
                             f"line {number} is not a promptdrift record; the file is damaged: run that job again",
                             path=path,
                         ) from None
-                    if kind == "gate":
-                        out.gates.append(entry)
-                    elif kind == "gate-pending":
-                        pending[(entry["suite"], str(entry["gate"]))] = entry
-                    elif kind == "case":
-                        record = CaseRecord.from_dict(entry)
-                        out.summaries.add(record)
-                        out.counts[record.status] += 1
-                        if record.cassette_state:
-                            out.cassette_states[record.cassette_state] += 1
-                        cases_by_suite.setdefault(record.suite, []).append(GateCase.from_record(record))
-                        if keep is None or keep(record):
-                            out.cases.append(record)
+                    yield path, number, kind, entry
+
+
+def _settle(folders: Iterable[Path], pending: dict[tuple[str, str], dict[str, Any]], out: Records) -> None:
+    """Evaluate the pending gates from every case record of their suites; failures go to ``out.failed_gates``."""
+    suites = {suite for suite, _ in pending}
+    cases: dict[str, list[GateCase]] = {}
+    for _, _, kind, entry in _entries(folders):
+        if kind == "case" and entry.get("suite") in suites:
+            cases.setdefault(entry["suite"], []).append(GateCase.from_record(CaseRecord.from_dict(entry)))
     for entry in pending.values():
         gate = Gate(**entry["gate"])
-        result = evaluate_gate(gate, sorted(cases_by_suite.get(entry["suite"], []), key=lambda c: c.case))
+        result = evaluate_gate(gate, sorted(cases.get(entry["suite"], []), key=lambda c: c.case))
         settled = gate_record(entry["suite"], entry["variant"], result)
         settled["settled"] = True  # evaluated from every case's record, not by the gate's own item
         out.gates.append(settled)
         if not result.passed and not entry.get("candidate"):
             out.failed_gates.append(settled)
-    out.cases.sort(key=lambda r: r.nodeid)
-    out.gates.sort(key=lambda g: (g["suite"], g["gate"]))
-    return out
 
 
 class RecordsError(PromptdriftError):
