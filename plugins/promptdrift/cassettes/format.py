@@ -138,17 +138,19 @@ def scrub_event_stream(text: str, scrubber: Scrubber) -> str:
                 docs[number] = json.loads(line[5:])
             except ValueError:
                 lines[number] = scrubber.text(line)
-    streams: dict[tuple[Any, ...], list[tuple[dict[str, Any], str]]] = {}
-    for doc in docs.values():
+    streams: dict[tuple[Any, ...], list[tuple[int, dict[str, Any], str]]] = {}
+    for number, doc in docs.items():
         for stream, holder, key in _delta_slots(doc):
-            streams.setdefault(stream, []).append((holder, key))
+            streams.setdefault(stream, []).append((number, holder, key))
+    touched: set[int] = set()  # lines whose deltas held (part of) a secret
     for slots in streams.values():
-        for (holder, key), piece in zip(slots, scrubber.fragments([h[k] for h, k in slots]), strict=True):
-            holder[key] = piece
+        for (number, holder, key), piece in zip(slots, scrubber.fragments([h[k] for _, h, k in slots]), strict=True):
+            if piece != holder[key]:
+                holder[key] = piece
+                touched.add(number)
     for number, doc in docs.items():
         clean = scrubber.data(doc)
-        original = json.loads(lines[number][5:])
-        if clean != original:
+        if number in touched or clean != doc:
             lines[number] = "data: " + json.dumps(clean, ensure_ascii=False)
     return "\n".join(lines)
 
