@@ -113,6 +113,14 @@ OPTIONS = (
         False,
         kind=bool,
     ),
+    Option(
+        "batch",
+        "send the calls that need recording through the provider's Batch API (about half the price; with "
+        "--prompt-record=new|changed|all); streamed calls, generate: blocks and code-first tests stay live",
+        False,
+        kind=bool,
+    ),
+    Option("batch_poll", "seconds between checks on a pending batch (--prompt-batch)", 30.0, kind=float),
     Option("judge_model", "model that grades judge, factuality and tone-rubric checks", "gpt-4o-mini"),
     Option("embedding_model", "embedding model of the similar check", "text-embedding-3-small"),
 )
@@ -142,6 +150,8 @@ class Settings:
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     report: tuple[str, ...] = ()
     strict_cassettes: bool = False
+    batch: bool = False  # --prompt-batch
+    batch_poll: float = 30.0
     records: str | None = None  # --prompt-records DIR
     shard: str | None = None  # --prompt-shard I/N
     drift_verdict: str | None = None  # unset: a suite's drift: block, else strict
@@ -236,6 +246,12 @@ def from_config(config: pytest.Config) -> Settings:
         low = 1 if name in ("concurrency", "samples") else 0
         if name in values and values[name] < low:
             raise ConfigError(f"--prompt-{name.replace('_', '-')}: must be at least {low}, got {values[name]}")
+    if values.get("batch") and values["record"] is RecordMode.NONE:
+        raise ConfigError(
+            "--prompt-batch records through the provider's Batch API: add --prompt-record=new, changed or all"
+        )
+    if values.get("batch_poll", 1.0) <= 0:
+        raise ConfigError(f"--prompt-batch-poll: must be more than 0 seconds, got {values['batch_poll']}")
     for name, high in (("drift_alpha", 0.5), ("drift_max_drop", 1.0)):
         if name in values and not 0 <= values[name] < high:
             raise ConfigError(f"--prompt-{name.replace('_', '-')}: must be in [0, {high}), got {values[name]}")
@@ -245,15 +261,20 @@ def from_config(config: pytest.Config) -> Settings:
     return Settings(rootdir=rootdir, **values)
 
 
+PRICE_KEYS = frozenset({"input", "output", "batch_input", "batch_output"})
+
+
 def _prices(table: Any, path: Path) -> dict[str, dict[str, float]]:
-    """``[tool.promptdrift.prices]``: per model, USD per million ``input`` and ``output`` tokens."""
+    """``[tool.promptdrift.prices]``: per model, USD per million ``input`` and ``output`` tokens, and the
+    ``batch_input`` / ``batch_output`` rates of answers recorded through a batch (default: half)."""
     if not isinstance(table, dict):
         raise ConfigError("[tool.promptdrift.prices] must be a table of models", path=path)
     prices: dict[str, dict[str, float]] = {}
     for model, entry in table.items():
-        if not isinstance(entry, dict) or not set(entry) <= {"input", "output"} or not entry:
+        if not isinstance(entry, dict) or not set(entry) <= PRICE_KEYS or not {"input", "output"} & set(entry):
             raise ConfigError(
-                f"[tool.promptdrift.prices] {model!r}: give input and output USD per million tokens, "
+                f"[tool.promptdrift.prices] {model!r}: give input and output USD per million tokens "
+                "(batch_input and batch_output for answers recorded through a batch; default half), "
                 'e.g. "gpt-4o-mini" = {input = 0.15, output = 0.6}',
                 path=path,
             )

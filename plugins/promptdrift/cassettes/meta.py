@@ -2,7 +2,8 @@
 
 What drift detection reads back (see :mod:`promptdrift.verdict.drift`): when
 and with which model the cassette was recorded (requested and returned), one
-fingerprint over its requests, who it belongs to (a suite's case or a
+fingerprint over its requests, the provider batches that answered it
+(``recorded_via: batch``), who it belongs to (a suite's case or a
 code-first test), what the run concluded of each answer (text, checks, usage:
 the baseline of the next re-recording), and the per-call metadata of each
 interaction (fingerprint, latency, model, usage).
@@ -44,6 +45,10 @@ def cassette_metadata(
         "fingerprint": fingerprint("", "", json.dumps([c["fingerprint"] for c in calls])),
         **owner,
     }
+    batches = sorted({c["batch"] for c in calls if c.get("batch")})
+    if batches:  # recorded through the provider's Batch API (--prompt-batch): priced at the batch rate
+        meta["recorded_via"] = "batch"
+        meta["batches"] = batches
     if answers:
         meta.update(answers[0])
     if len(answers) > 1:

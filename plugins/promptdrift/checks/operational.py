@@ -73,20 +73,32 @@ def tokens(answer: Answer, arg: float, ctx: CheckContext) -> CheckResult:
     return CheckResult("tokens", ok, float(total), reason)
 
 
+BATCH_DISCOUNT = 0.5  # the batch rate, where [tool.promptdrift.prices] gives none: half the listed price
+
+
 def price_of(prices: Mapping[str, Mapping[str, float]], answer: Answer) -> float | None:
-    """USD cost of the answer call, or ``None`` when no price is configured for its model."""
+    """USD cost of the answer call, or ``None`` when no price is configured for its model.
+
+    An answer recorded through a provider batch (``answer.batch``) is priced at the model's
+    ``batch_input`` / ``batch_output`` rates, by default half of ``input`` / ``output``.
+    """
     for model in (answer.requested_model, answer.model):
         if model and model in prices:
             price = prices[model]
             usage = answer.usage
             prompt, completion = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
-            return (prompt * price.get("input", 0.0) + completion * price.get("output", 0.0)) / 1_000_000
+            rate_in, rate_out = price.get("input", 0.0), price.get("output", 0.0)
+            if answer.batch:
+                rate_in = price.get("batch_input", rate_in * BATCH_DISCOUNT)
+                rate_out = price.get("batch_output", rate_out * BATCH_DISCOUNT)
+            return (prompt * rate_in + completion * rate_out) / 1_000_000
     return None
 
 
 @check(
     "cost",
-    description="The answer call cost at most max_usd, priced from [tool.promptdrift.prices].",
+    description="The answer call cost at most max_usd, priced from [tool.promptdrift.prices] "
+    "(at the batch rate when it was recorded through a batch).",
     example="cost: {max_usd: 0.002}",
     family="operational",
     validate=_limit("max_usd", "cost: {max_usd: 0.002}"),

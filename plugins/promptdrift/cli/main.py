@@ -11,6 +11,7 @@ from pathlib import Path
 
 from promptdrift import __version__
 from promptdrift.cli.scan import scan
+from promptdrift.config import Settings
 from promptdrift.core.errors import PromptdriftError
 from promptdrift.spec.detect import is_suite_file
 from promptdrift.spec.reader import load_suite
@@ -96,6 +97,43 @@ def _merge(args: argparse.Namespace) -> int:
     return merged_exitstatus(shards, bool(records.failed_gates))
 
 
+def _batch(args: argparse.Namespace) -> int:
+    """Show (``status``) or stop and forget (``cancel``) the batches a --prompt-batch run left pending."""
+    # slow: the record layer and the openai SDK, only for this subcommand
+    from promptdrift.record.batch import cancel_batches, pending_batches, state_folder
+
+    root = Path(args.rootdir).resolve()
+    settings = Settings(rootdir=root, cassette_dir=args.cassette_dir)
+    shown = state_folder(settings).relative_to(root).as_posix()
+    count = 0
+    try:
+        if args.action == "status":
+            for pending in pending_batches(settings):
+                count += 1
+                part = pending.part
+                counts = f", {pending.counts}" if pending.counts else ""
+                print(
+                    f"{part.batch or '(not created)'}: {pending.status}{counts}; {len(part.requests)} request(s) "
+                    f"to {part.endpoint} ({part.model}), state {shown}/{part.tag}.json"
+                )
+            print(
+                f"{count} pending batch(es) in {shown}"
+                + ("; re-run the same pytest command to collect them" if count else "")
+            )
+        else:
+            for part, status in cancel_batches(settings):
+                count += 1
+                print(f"{part.batch or part.tag}: {status}; forgotten ({len(part.requests)} request(s))")
+            print(f"{count} batch(es) cancelled; a re-run with --prompt-batch submits their requests again")
+    except PromptdriftError as exc:
+        print(f"promptdrift batch: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # the provider: unreachable, or the key is refused
+        print(f"promptdrift batch: the provider answered {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _scan(args: argparse.Namespace) -> int:
     """Exit 1 when a cassette holds a key-shaped string or a credential header."""
     findings = scan(Path(p) for p in (args.paths or ["cassettes"]))
@@ -128,6 +166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     merge.add_argument("--report", action="append", default=[], metavar="PATH", help=".md, .html or .json (repeatable)")
     merge.add_argument("-v", "--verbose", action="store_true", help="list every case, as pytest -v does")
     merge.set_defaults(func=_merge)
+    batch = sub.add_parser("batch", help="show or cancel the batches a --prompt-batch run left pending")
+    batch.add_argument("action", choices=("status", "cancel"))
+    batch.add_argument("--rootdir", default=".", help="repository root")
+    batch.add_argument("--cassette-dir", default="cassettes")
+    batch.set_defaults(func=_batch)
     scan = sub.add_parser("scan", help="find key-shaped strings and credential headers in cassettes")
     scan.add_argument("paths", nargs="*", help="files or folders (default: cassettes)")
     scan.set_defaults(func=_scan)

@@ -53,6 +53,7 @@ class Answer:
     requested_model: str | None = None
     raw: str | None = None  # the model's own text, when extract / transform changed what the checks see
     context: list[dict[str, str]] = field(default_factory=list)  # retrieval documents the prompt was given
+    batch: str | None = None  # the provider batch the answer was recorded through (priced at the batch rate)
 
     @property
     def model_text(self) -> str:

@@ -8,7 +8,11 @@ known, and the next step.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class PromptdriftError(Exception):
@@ -60,3 +64,31 @@ class RecordingError(PromptdriftError):
 
 class ConfigError(PromptdriftError):
     """Configuration (options, ini, pyproject, provider) is invalid."""
+
+
+class Deferred(PromptdriftError):
+    """A call whose answer is not known yet: it waits in a provider batch (``--prompt-batch``).
+
+    Not a failure: the run collects every deferred call into the next batch
+    round and runs the case again once the answers have arrived (see
+    :mod:`promptdrift.record.batch`).
+    """
+
+
+def gather_deferred(calls: Iterable[Callable[[], T]]) -> list[T]:
+    """Each call's result, in order; a deferred call does not stop the others.
+
+    Calls that do not depend on each other (the samples of a case, the checks
+    of an answer) all join the same batch round this way: when any was
+    deferred, the first :class:`Deferred` is raised after all have run.
+    """
+    results: list[T] = []
+    deferred: Deferred | None = None
+    for call in calls:
+        try:
+            results.append(call())
+        except Deferred as exc:
+            deferred = deferred or exc
+    if deferred is not None:
+        raise deferred
+    return results

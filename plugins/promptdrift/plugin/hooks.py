@@ -40,6 +40,8 @@ from promptdrift.spec.detect import is_suite_file
 if TYPE_CHECKING:
     import openai
 
+    from promptdrift.plugin.items import CaseItem
+    from promptdrift.plugin.schedule import CaseRuns
     from promptdrift.plugin.session import PromptSession
 
 RECORDS_INPUT = "promptdrift_records"
@@ -56,6 +58,11 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"promptdrift: {exc}") from None
 
     settings = config.stash[SETTINGS_KEY]
+    if settings.batch and (getattr(config, "workerinput", None) is not None or config.getoption("numprocesses", None)):
+        raise pytest.UsageError(
+            "promptdrift: --prompt-batch collects the calls of one process into batches: drop -n "
+            "(pytest-xdist), or split the run across processes with --prompt-shard I/N"
+        )
     config.add_cleanup(install_log_redaction(settings.environ))
     try:
         config.stash[SHARD_KEY] = _shard(config, settings.shard)
@@ -105,16 +112,42 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     if settings.record is RecordMode.NONE or hasattr(config, "workerinput") or config.option.collectonly:
         return
     cases = [item for item in session.items if isinstance(item, CaseItem) and item.pooled]
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if settings.batch:
+        _record_in_batches(session, runs, cases, reporter)
+        return
     if settings.concurrency > 1 and len(cases) > 1:
         import openai  # noqa: F401 - once, here, rather than in every pool thread at the same time
 
         count = runs.start((item.nodeid, item.run) for item in cases)
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None and count:
             reporter.write_line(
                 f"promptdrift: running {count} cases, up to {settings.concurrency} at a time "
                 f"(--prompt-record={settings.record.value}); each dot below is one finished case"
             )
+
+
+def _record_in_batches(session: pytest.Session, runs: CaseRuns, cases: list[CaseItem], reporter: Any) -> None:
+    """``--prompt-batch``: record the suites' cases in rounds of provider batches before the items report them."""
+    from promptdrift.plugin.items import GeneratedItem
+    from promptdrift.record.batch import BatchRun  # slow: the batch layer, only under --prompt-batch
+
+    settings = session.config.stash[SETTINGS_KEY]
+
+    def say(line: str) -> None:
+        if reporter is not None:
+            reporter.write_line(line)
+
+    live = sorted({item.suite.relpath for item in session.items if isinstance(item, GeneratedItem)})
+    for path in live:
+        say(f"promptdrift: {path}: generate: explores live with Hypothesis (each input depends on the last answer)")
+    label = " ".join(["pytest", *session.config.invocation_params.args])
+    batches = BatchRun(settings, say=say, label=label, poll=settings.batch_poll)
+    if cases:
+        say(f"promptdrift: recording {len(cases)} cases through the Batch API (--prompt-batch), in rounds")
+    runs.run_in_rounds([(item.nodeid, item.run) for item in cases], batches)
+    if batches.rounds:
+        say(f"promptdrift: {batches.rounds} batch round(s), {batches.created} batch(es) created by this run")
 
 
 def _shard(config: pytest.Config, given: str | None) -> tuple[int, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterator
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -24,6 +24,9 @@ from promptdrift.verdict import paired
 from promptdrift.verdict.drift import CaseRecord, case_record, judging, regression_message, rerecord_comparisons
 from promptdrift.verdict.gates import GateCase, evaluate_gate, gate_record
 from promptdrift.verdict.records import RecordStore
+
+if TYPE_CHECKING:
+    from promptdrift.record.client import Route
 
 STATUS_PROPERTY = "promptdrift"
 DRIFT = "drift"  # the item name of a suite's paired comparison (drift: {verdict: significant})  # user property on each case: replayed / recorded / drift / error
@@ -133,9 +136,9 @@ class CaseItem(pytest.Item):
         self.suite = suite
         self.case = case
 
-    def run(self) -> Outcome:
-        """Run the case (called by :class:`CaseRuns`, in a pool thread while recording)."""
-        return run_case(self.suite, self.case, settings_of(self.config), self.nodeid)
+    def run(self, route: Route | None = None) -> Outcome:
+        """Run the case (called by :class:`CaseRuns`, in a pool thread while recording; ``route``: batch lanes)."""
+        return run_case(self.suite, self.case, settings_of(self.config), self.nodeid, route)
 
     def runtest(self) -> None:
         settings = settings_of(self.config)
@@ -193,8 +196,8 @@ class GeneratedItem(CaseItem):
 
     pooled = False
 
-    def run(self) -> Outcome:
-        return run_generated(self.suite, settings_of(self.config), self.nodeid)
+    def run(self, route: Route | None = None) -> Outcome:
+        return run_generated(self.suite, settings_of(self.config), self.nodeid)  # explored live, never batched
 
 
 class CaseRegressed(Exception):

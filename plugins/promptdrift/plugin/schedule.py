@@ -12,6 +12,10 @@ Replay is CPU-bound: there the cases run one by one, in the item that asks.
 Either way :class:`CaseRuns` runs each case once per process and keeps the
 outcome for the suite's gates.
 
+Under ``--prompt-batch`` the cases run in rounds instead (:meth:`CaseRuns.run_in_rounds`): each runs
+until a call waits for a provider batch, the waiting calls go out as batches, and the cases run again
+once the answers have arrived.
+
 Under pytest-xdist each worker runs its own items one by one: xdist already
 spreads them over processes, and a worker does not know in advance which
 items it will get.
@@ -21,13 +25,27 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
+from typing import TYPE_CHECKING
 
+from promptdrift.core.errors import Deferred
 from promptdrift.run.case import Outcome
 
+if TYPE_CHECKING:
+    from promptdrift.record.batch import BatchRun
+    from promptdrift.record.client import Route
+
 Run = Callable[[], Outcome]
+RouteRun = Callable[["Route | None"], Outcome]
+
+
+def _attempt(run: RouteRun, route: Route) -> tuple[Outcome | None, BaseException | None]:
+    try:
+        return run(route), None
+    except Exception as exc:  # Deferred: the case waits for a batch; anything else is its outcome
+        return None, exc
 
 
 class CaseRuns:
@@ -58,6 +76,37 @@ class CaseRuns:
             count += 1
         self.submitted = count
         return count
+
+    def run_in_rounds(self, runs: Sequence[tuple[str, RouteRun]], batches: BatchRun) -> None:
+        """``--prompt-batch``: run every case, each until a call of it waits for a batch; send those calls as
+        batches, wait, and run the waiting cases again, until every case has finished (or failed).
+
+        Each round runs the cases in the thread pool (a streamed call goes live); the answers a case already
+        has are replayed to it from what arrived, so a round costs only CPU up to its first new call.
+        """
+        self.started = time.perf_counter()
+        waiting = [(nodeid, run) for nodeid, run in runs if nodeid not in self._futures]
+        self.submitted = len(waiting)
+        route = batches.lane
+        with ThreadPoolExecutor(max_workers=max(1, self.concurrency), thread_name_prefix="promptdrift") as pool:
+            while waiting:
+                tried = list(zip(waiting, pool.map(lambda pair: _attempt(pair[1], route), waiting), strict=True))
+                waiting = []
+                for (nodeid, run), (outcome, error) in tried:
+                    if isinstance(error, Deferred):
+                        waiting.append((nodeid, run))
+                        continue
+                    future: Future[Outcome] = Future()
+                    if error is not None:
+                        future.set_exception(error)
+                    else:
+                        future.set_result(outcome)  # type: ignore[arg-type]
+                    with self._lock:
+                        self._futures[nodeid] = future
+                    self._done(future)
+                if waiting:
+                    batches.settle()
+        batches.finish()
 
     def _done(self, future: Future[Outcome]) -> None:
         with self._lock:

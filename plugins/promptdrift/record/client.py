@@ -10,7 +10,7 @@ replays, records or reports drift and hands the interaction back.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,19 +34,25 @@ REPLAY_KEY = "promptdrift-replay-no-key"
 
 
 def make_client(
-    settings: Settings, provider: Provider, recorder: Recorder, *, asynchronous: bool = False
+    settings: Settings,
+    provider: Provider,
+    recorder: Recorder,
+    *,
+    asynchronous: bool = False,
+    upstream: Callable[[], httpx2.BaseTransport] | None = None,
 ) -> openai.OpenAI | openai.AsyncOpenAI:
     """An ``OpenAI`` (or ``AzureOpenAI``; ``Async…`` with ``asynchronous``) client recording into ``recorder``.
 
     The SDK's own retries are off: the transport applies promptdrift's retry
     policy while recording, and a replay miss fails at once.
     ``openai`` is imported here, on first use: a replay that reads every answer
-    straight from its cassette never pays for importing the SDK.
+    straight from its cassette never pays for importing the SDK. ``upstream``:
+    where recorded requests go (the process's connection pool unless a batch
+    lane is given, see :mod:`promptdrift.record.batch`).
     """
-    # slow: openai (about a second) and httpx2 (the transport); a replay that reads every answer from the
-    # cassette never loads them
+    # slow: httpx2 and the transport (openai: provider_client); a replay that reads every answer from the cassette
+    # never loads them
     import httpx2
-    import openai
 
     from promptdrift.record.transport import AsyncCassetteTransport, CassetteTransport
     from promptdrift.record.upstream import shared_upstream
@@ -59,43 +65,70 @@ def make_client(
             f"Set {variable} (or provider.api_key_env), or replay with --prompt-record=none."
         )
     policy = RetryPolicy(settings.max_retries, settings.retry_backoff, settings.retry_max_wait)
-    transport = CassetteTransport(recorder, shared_upstream, policy)
+    transport = CassetteTransport(recorder, upstream or shared_upstream, policy)
     http_client: httpx2.Client | httpx2.AsyncClient
     if asynchronous:
         http_client = httpx2.AsyncClient(transport=AsyncCassetteTransport(transport), timeout=settings.timeout)
     else:
         http_client = httpx2.Client(transport=transport, timeout=settings.timeout)
+    # The SDK's own retries are off: the transport retries while recording (promptdrift.record.retry).
+    return provider_client(settings, provider, key=key or REPLAY_KEY, http_client=http_client, max_retries=0)
+
+
+def provider_client(
+    settings: Settings,
+    provider: Provider,
+    *,
+    key: str | None = None,
+    http_client: httpx2.Client | httpx2.AsyncClient | None = None,
+    max_retries: int = 2,
+) -> Any:
+    """An ``openai`` client of ``provider`` (``OpenAI`` or ``AzureOpenAI``; ``Async…`` for an async ``http_client``).
+
+    With no ``http_client`` it talks to the provider directly, with the SDK's
+    own retries: the Files and Batches calls of :mod:`promptdrift.record.batch`.
+    """
+    # slow: httpx2 and openai (about a second), only once a request goes through the SDK
+    import httpx2
+    import openai
+
+    asynchronous = isinstance(http_client, httpx2.AsyncClient)
     organization = settings.environ.get(provider.organization_env) if provider.organization_env else None
+    common: dict[str, Any] = {
+        "api_key": key or settings.api_key(provider) or REPLAY_KEY,
+        "organization": organization,
+        "max_retries": max_retries,
+        "timeout": settings.timeout,
+    }
+    if http_client is not None:
+        common["http_client"] = http_client
     if provider.azure_endpoint:
         azure = openai.AsyncAzureOpenAI if asynchronous else openai.AzureOpenAI
-        return azure(  # type: ignore[no-any-return]
-            api_key=key or REPLAY_KEY,
+        return azure(
             azure_endpoint=provider.azure_endpoint,
             azure_deployment=provider.azure_deployment,
             api_version=provider.azure_api_version or "2024-10-21",
-            organization=organization,
-            http_client=http_client,  # type: ignore[arg-type]
-            max_retries=0,  # the transport retries while recording (promptdrift.record.retry)
-            timeout=settings.timeout,
+            **common,
         )
     plain = openai.AsyncOpenAI if asynchronous else openai.OpenAI
-    return plain(  # type: ignore[no-any-return]
-        api_key=key or REPLAY_KEY,
-        base_url=settings.resolved_base_url(provider),
-        organization=organization,
-        http_client=http_client,  # type: ignore[arg-type]
-        max_retries=0,  # the transport retries while recording (promptdrift.record.retry)
-        timeout=settings.timeout,
-    )
+    return plain(base_url=settings.resolved_base_url(provider), **common)
 
 
-def open_channel(settings: Settings, path: Path, target: str, *, key_shapes: bool = True) -> Channel:
+# Where a channel's recorded requests go, per provider: a batch lane (promptdrift.record.batch) or, when None,
+# the process's connection pool.
+Route = Callable[[Recorder, Provider], "Callable[[], httpx2.BaseTransport]"]
+
+
+def open_channel(
+    settings: Settings, path: Path, target: str, *, key_shapes: bool = True, route: Route | None = None
+) -> Channel:
     """A channel on the cassette at ``path``; ``target`` is what to pass pytest to record it.
 
     Secrets are scrubbed from everything it writes: the values of credential
     variables (the API key variable in use, each provider's once it is used,
     and any ``*KEY*``/``*TOKEN*``/``*SECRET*`` variable) and, unless
-    ``key_shapes`` is off, strings shaped like keys.
+    ``key_shapes`` is off, strings shaped like keys. ``route``: where recorded
+    requests go (a batch's lanes under ``--prompt-batch``).
     """
     try:
         display = path.relative_to(settings.rootdir).as_posix()
@@ -105,7 +138,7 @@ def open_channel(settings: Settings, path: Path, target: str, *, key_shapes: boo
     recorder = Recorder(
         path, settings.record, display=display, target=target, scrubber=scrubber, strict=settings.strict_cassettes
     )
-    return Channel(settings, recorder)
+    return Channel(settings, recorder, route)
 
 
 class Channel:
@@ -115,9 +148,10 @@ class Channel:
     answer directly in the cassette never builds one.
     """
 
-    def __init__(self, settings: Settings, recorder: Recorder) -> None:
+    def __init__(self, settings: Settings, recorder: Recorder, route: Route | None = None) -> None:
         self.settings = settings
         self.recorder = recorder
+        self.route = route
         self._clients: dict[tuple[Provider, bool], Any] = {}
 
     def client(self, provider: Provider | None = None) -> openai.OpenAI:
@@ -138,7 +172,10 @@ class Channel:
         self._know(provider)
         key = (provider, asynchronous)
         if key not in self._clients:
-            self._clients[key] = make_client(self.settings, provider, self.recorder, asynchronous=asynchronous)
+            upstream = self.route(self.recorder, provider) if self.route is not None else None
+            self._clients[key] = make_client(
+                self.settings, provider, self.recorder, asynchronous=asynchronous, upstream=upstream
+            )
         return self._clients[key]
 
     def call(self, adapter: Adapter, body: Mapping[str, Any], where: str, provider: Provider | None = None) -> Answer:
@@ -158,7 +195,10 @@ class Channel:
                 response = self.client(provider).post(adapter.path, body=dict(body), cast_to=httpx2.Response)
             interaction = response.extensions[INTERACTION]
         return dataclasses.replace(
-            answer(adapter, interaction), requested_model=body.get("model"), latency_ms=interaction.latency_ms
+            answer(adapter, interaction),
+            requested_model=body.get("model"),
+            latency_ms=interaction.latency_ms,
+            batch=(interaction.meta or {}).get("batch"),
         )
 
     def chat(self, body: Mapping[str, Any], where: str, provider: Provider | None = None) -> Answer:

@@ -230,8 +230,12 @@ class Recorder:
         headers: httpx2.Headers,
         content: bytes,
         latency_ms: float,
+        batch: str | None = None,
     ) -> Interaction:
-        """Record a usable answer (the transport never passes an error status) and return it."""
+        """Record a usable answer (the transport never passes an error status) and return it.
+
+        ``batch``: the id of the provider batch that answered (``--prompt-batch``), kept in the call's metadata.
+        """
         scrub = self.scrubber
         stream = "text/event-stream" in headers.get("content-type", "")
         interaction = Interaction(
@@ -246,6 +250,9 @@ class Recorder:
             request_headers=cassettes.keep_headers(request.headers.multi_items(), cassettes.REQUEST_HEADERS),
         )
         meta = self._call_meta(interaction)
+        if batch is not None:
+            meta["batch"] = batch
+        interaction.meta = meta
         with self._lock:
             self.interactions.append(interaction)
             self.calls.append(meta)

@@ -29,6 +29,7 @@ from promptdrift.record.upstream import shared_upstream
 log = logging.getLogger("promptdrift")
 
 INTERACTION = "promptdrift.interaction"  # response.extensions key: the Interaction replayed or recorded
+BATCH = "promptdrift.batch"  # response.extensions key of an upstream answer: the provider batch it came from
 
 
 class CassetteTransport(httpx2.BaseTransport):
@@ -70,8 +71,9 @@ class CassetteTransport(httpx2.BaseTransport):
                 if 200 <= status < 300:
                     problem = answer_fault(headers.get("content-type", ""), content)
                     if problem is None:
+                        batch = response.extensions.get(BATCH)
                         kept = self.recorder.keep(
-                            request, body, status, response.reason_phrase, headers, content, latency_ms
+                            request, body, status, response.reason_phrase, headers, content, latency_ms, batch
                         )
                         return _forwarded(response, content, request, kept)
                     fault = f"HTTP {status}, but {problem}"

@@ -9,9 +9,9 @@ from promptdrift.cassettes import format as cassettes
 from promptdrift.cassettes.naming import case_cassette
 from promptdrift.config import Settings
 from promptdrift.core.answers import Answer, total_usage
-from promptdrift.core.errors import PromptdriftError
+from promptdrift.core.errors import PromptdriftError, gather_deferred
 from promptdrift.core.modes import RecordMode
-from promptdrift.record.client import Channel, open_channel
+from promptdrift.record.client import Channel, Route, open_channel
 from promptdrift.run import explore
 from promptdrift.run.conversation import Conversation
 from promptdrift.run.outcome import Outcome, Sample, passes
@@ -20,10 +20,13 @@ from promptdrift.spec.model import Case, Sampling, Suite
 GENERATED = "generated"  # the item and cassette name of a suite's generated cases
 
 
-def case_channel(settings: Settings, suite: Suite, case_id: str, nodeid: str) -> Channel:
-    """The channel (recorder and clients) of one case's cassette; ``nodeid`` is what re-records it."""
+def case_channel(settings: Settings, suite: Suite, case_id: str, nodeid: str, route: Route | None = None) -> Channel:
+    """The channel (recorder and clients) of one case's cassette; ``nodeid`` is what re-records it.
+
+    ``route``: where recorded requests go (a batch's lanes under ``--prompt-batch``; else the connection pool).
+    """
     path = case_cassette(settings.cassettes, suite.name, suite.variant, case_id)
-    return open_channel(settings, path, nodeid, key_shapes=suite.scrub_key_shapes)
+    return open_channel(settings, path, nodeid, key_shapes=suite.scrub_key_shapes, route=route)
 
 
 def stored_cassette(settings: Settings, suite: Suite, case_id: str) -> tuple[str, str | None]:
@@ -38,14 +41,19 @@ def stored_cassette(settings: Settings, suite: Suite, case_id: str) -> tuple[str
     return display, None if integrity == cassettes.INTACT else integrity
 
 
-def run_case(suite: Suite, case: Case, settings: Settings, nodeid: str) -> Outcome:
-    """Run one suite case end to end (each of its samples) and save its cassette if anything was recorded."""
-    channel = case_channel(settings, suite, case.id, nodeid)
+def run_case(suite: Suite, case: Case, settings: Settings, nodeid: str, route: Route | None = None) -> Outcome:
+    """Run one suite case end to end (each of its samples) and save its cassette if anything was recorded.
+
+    Under ``--prompt-batch`` (a ``route``), a call whose answer has not arrived raises
+    :class:`~promptdrift.core.errors.Deferred` and nothing is saved: the case runs again next round.
+    """
+    channel = case_channel(settings, suite, case.id, nodeid, route)
     conversation = Conversation(suite, case, settings, channel)
     sampling = case.sampling.over(suite.sampling)
     count = settings.samples or sampling.samples or 1
     # Identical requests (samples) are recorded in order and replayed in order; so are a conversation's turns.
-    samples = [conversation.run() for _ in range(count)]
+    # Under --prompt-batch every sample's call joins the same batch round.
+    samples = gather_deferred(conversation.run for _ in range(count))
     sampled = count > 1 or sampling.samples is not None
     outcome = _finish(
         channel,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from promptdrift.checks import CheckSpec, evaluate
 from promptdrift.config import Settings
 from promptdrift.core.answers import Answer, CheckResult, total_usage
-from promptdrift.core.errors import PromptdriftError
+from promptdrift.core.errors import PromptdriftError, gather_deferred
 from promptdrift.record.adapters import ADAPTERS, tool_call_message, tool_result_message
 from promptdrift.record.client import Channel
 from promptdrift.run import transform
@@ -203,8 +204,10 @@ def run_checks(
     specs: Sequence[CheckSpec], answer: Answer, variables: Mapping[str, Any], ctx: Context, where: str, path: str
 ) -> list[CheckResult]:
     """Evaluate checks, rendering templated arguments (``{{ reference }}``) with the case's variables."""
-    results = []
-    for spec in specs:
+
+    def run(spec: CheckSpec) -> CheckResult:
         arg = templating.render_deep(spec.arg, variables, where=f"{where}, check {spec.label}", path=path)
-        results.append(evaluate(spec, answer, arg, ctx))
-    return results
+        return evaluate(spec, answer, arg, ctx)
+
+    # Under --prompt-batch every grader of this answer joins the same batch round.
+    return gather_deferred(functools.partial(run, spec) for spec in specs)

@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from promptdrift.testing.batches import BatchDesk
 from promptdrift.text import yamlio
 
 Reply = str | dict[str, Any]
@@ -261,6 +262,9 @@ class DemoServer:
         self._server.expect_request("/v1/responses", method="POST").respond_with_handler(self._chat)
         self._server.expect_request("/v1/embeddings", method="POST").respond_with_handler(self._embeddings)
         self._server.expect_request("/v1/models", method="GET").respond_with_handler(self._models)
+        # Files and Batches (promptdrift.testing.batches): each batched request answered by the same script
+        self.batch = BatchDesk(self._answer_offline, _last_user_text)
+        self.batch.routes(self._server.expect_request, self._respond)
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -562,8 +566,18 @@ class DemoServer:
         )
         return self._respond(request, stream, mimetype="text/event-stream")
 
+    def _answer_offline(self, path: str, body: Mapping[str, Any]) -> tuple[int, Any]:
+        """A batched request's answer: what a live request to ``path`` would get (faults and latency aside)."""
+        with self._lock:
+            self.requests.append({"path": path, "headers": {}, "query": "", "json": dict(body), "batch": True})
+        request = _Offline(path)
+        response = self._embedding(request, body) if path.endswith("/embeddings") else self._answer(request, body)
+        return response.status_code, json.loads(response.get_data())
+
     def _embeddings(self, request: Any) -> Any:
-        body = self._log(request)
+        return self._embedding(request, self._log(request))
+
+    def _embedding(self, request: Any, body: Mapping[str, Any]) -> Any:
         inputs = body.get("input")
         texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
         data = [{"object": "embedding", "index": i, "embedding": embedding(str(t))} for i, t in enumerate(texts)]
@@ -583,3 +597,11 @@ class DemoServer:
         return self._respond(
             request, {"object": "list", "data": [{"id": "demo", "object": "model", "created": 0, "owned_by": "demo"}]}
         )
+
+
+@dataclass
+class _Offline:
+    """Stands in for the HTTP request of a batched line (its path; no headers: never compressed)."""
+
+    path: str
+    headers: dict[str, str] = field(default_factory=dict)

@@ -186,6 +186,7 @@ def baseline_summary(meta: Mapping[str, Any]) -> dict[str, Any]:
         "usage": _recorded_usage(meta) or dict(first.get("usage") or {}),
         "latency_ms": first.get("latency_ms"),
         "recorded_at": meta.get("recorded_at"),
+        "batch": first.get("batch"),  # recorded through a provider batch: priced at the batch rate
     }
 
 
@@ -292,7 +293,12 @@ def case_record(suite: Suite, case: Case, nodeid: str, outcome: Outcome, setting
         record.required_rate = outcome.required_rate
     if outcome.recorded and outcome.baseline:
         record.baseline = baseline_summary(outcome.baseline)
-        old_answer = Answer("", usage=record.baseline["usage"], requested_model=record.baseline["model_requested"])
+        old_answer = Answer(
+            "",
+            usage=record.baseline["usage"],
+            requested_model=record.baseline["model_requested"],
+            batch=record.baseline["batch"],
+        )
         record.baseline["cost_usd"] = price_of(settings.prices, old_answer)
         checks = outcome.baseline.get("checks") or []
         record.deltas = compare_checks(checks, record.checks, settings.tolerance, outcome.specs)

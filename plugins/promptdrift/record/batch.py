@@ -1,0 +1,532 @@
+"""Recording through the provider's Batch API (``--prompt-batch``): the same cassettes, at the batch price.
+
+It is the one record path with another upstream. A case runs as it always
+does; its channel (:func:`~promptdrift.record.client.open_channel` with a
+``route``) sends what must be recorded to a :class:`Lane` of this run's
+:class:`BatchRun` instead of the connection pool:
+
+* a request whose answer has arrived is answered with it, and the
+  :class:`~promptdrift.record.transport.CassetteTransport` records it exactly
+  as a live answer (same interaction, same cassette format), with the batch id
+  in the call's metadata;
+* any other request is queued, and the case stops with
+  :class:`~promptdrift.core.errors.Deferred` (nothing is saved).
+
+When every case has run or stopped, :meth:`BatchRun.settle` sends the queued
+requests as batches (one per provider, endpoint and model; more where a file
+would pass :data:`MAX_REQUESTS` or :data:`MAX_BYTES`), waits for them and
+takes in their output. The stopped cases run again: their earlier calls are
+answered from what arrived, and their next calls (a second turn, a tool round,
+a grader of the answer) make the next round. Calls that do not depend on each
+other (samples, the graders of one answer) share a round
+(:func:`~promptdrift.core.errors.gather_deferred`).
+
+Streamed requests (the Batch API has none) go live through the pool and are
+kept, so a case's next round never pays for them again.
+
+Nothing is paid twice: before waiting, each batch is written to a state file
+in ``<cassettes>/.batches/`` (which ignores itself in git) with the case
+cassette, request digest and occurrence behind each ``custom_id``. A run
+stopped by Ctrl-C, SIGKILL or a CI timeout and started again finds those
+batches and submits nothing they hold; one that died between creating a batch
+and writing its id finds it by its metadata through ``batches.list``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+from promptdrift.cassettes.format import answer_fault
+from promptdrift.config import Settings
+from promptdrift.core.errors import Deferred, RecordingError
+from promptdrift.record.client import provider_client
+from promptdrift.record.recorder import Recorder
+from promptdrift.record.transport import BATCH
+from promptdrift.record.upstream import shared_upstream
+from promptdrift.spec.model import Provider
+
+log = logging.getLogger("promptdrift")
+
+# The endpoints the Batch API serves, by the path the SDK posts to.
+ENDPOINTS = {
+    "/chat/completions": "/v1/chat/completions",
+    "/responses": "/v1/responses",
+    "/embeddings": "/v1/embeddings",
+}
+MAX_REQUESTS = 50_000  # per input file (the provider's limit)
+MAX_BYTES = 200 * 1024 * 1024  # per input file
+TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
+STATE_DIR = ".batches"
+
+Key = tuple[str, str, int]  # a call: its case's cassette, the digest of its body, its occurrence in the case
+
+
+def request_digest(body: bytes) -> str:
+    """A digest of a request body, the same in every process (JSON compared as data)."""
+    try:
+        text = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))
+    except ValueError:
+        text = body.decode("utf-8", "replace")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Arrived:
+    """A call's answer (or why there is none)."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = (("content-type", "application/json"),)
+    batch: str | None = None  # None: answered live (a streamed request)
+    error: str | None = None
+
+    def response(self, request: httpx2.Request) -> httpx2.Response:
+        extensions = {BATCH: self.batch} if self.batch else {}
+        return httpx2.Response(
+            self.status, headers=list(self.headers), content=self.body, request=request, extensions=extensions
+        )
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A request waiting for the next batch round."""
+
+    key: Key
+    provider: Provider
+    endpoint: str
+    model: str
+    body: dict[str, Any]
+
+
+class Lane(httpx2.BaseTransport):
+    """One case's way to the provider under ``--prompt-batch`` (one per channel and provider)."""
+
+    def __init__(self, run: BatchRun, display: str, provider: Provider) -> None:
+        self.run, self.display, self.provider = run, display, provider
+        self._seen: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        body = request.read()
+        key = request.extensions.get("promptdrift.call")
+        if key is None:  # the first attempt; a retry of the same request is the same call
+            digest = request_digest(body)
+            with self._lock:
+                key = (self.display, digest, self._seen[digest])
+                self._seen[digest] += 1
+            request.extensions["promptdrift.call"] = key
+        arrived = self.run.arrived(key)
+        if arrived is not None:
+            if arrived.error is not None:
+                raise RecordingError(arrived.error)
+            return arrived.response(request)
+        endpoint = next((e for path, e in ENDPOINTS.items() if request.url.path.endswith(path)), None)
+        data = json.loads(body)
+        if endpoint is None or not isinstance(data, dict) or data.get("stream"):
+            return self.run.live(key, request)
+        self.run.queue(Queued(key, self.provider, endpoint, str(data.get("model", "")), data))
+        raise Deferred(f"{self.display}: waiting for a batch")
+
+
+@dataclass
+class Part:
+    """One batch: its requests (``custom_id`` to call) and how far it got; saved as a state file."""
+
+    tag: str  # names the state file and the batch's metadata
+    provider: Provider
+    endpoint: str
+    model: str
+    requests: dict[str, Key]
+    input_file: str | None = None
+    batch: str | None = None
+    status: str = "submitting"
+    label: str = ""
+    submitted_at: int = 0
+    folded: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tag": self.tag,
+            "label": self.label,
+            "provider": {k: v for k, v in dataclasses.asdict(self.provider).items() if v is not None},
+            "endpoint": self.endpoint,
+            "model": self.model,
+            "input_file": self.input_file,
+            "batch": self.batch,
+            "status": self.status,
+            "submitted_at": self.submitted_at,
+            "requests": {cid: list(key) for cid, key in self.requests.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Part:
+        requests = {cid: (str(k[0]), str(k[1]), int(k[2])) for cid, k in data["requests"].items()}
+        return cls(
+            tag=data["tag"],
+            provider=Provider(**data.get("provider", {})),
+            endpoint=data["endpoint"],
+            model=data["model"],
+            requests=requests,
+            input_file=data.get("input_file"),
+            batch=data.get("batch"),
+            status=data.get("status", "submitting"),
+            label=data.get("label", ""),
+            submitted_at=int(data.get("submitted_at", 0)),
+        )
+
+
+def state_folder(settings: Settings) -> Path:
+    return settings.cassettes / STATE_DIR
+
+
+def save_part(folder: Path, part: Part) -> None:
+    """Write a part's state file atomically (the folder ignores itself in git)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# promptdrift's pending batches (--prompt-batch): local state, never committed\n*\n")
+    path = folder / f"{part.tag}.json"
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(part.to_json(), indent=1) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def load_parts(folder: Path) -> list[Part]:
+    """The batches a run submitted and has not finished with; an unreadable state file is an error naming it."""
+    parts = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            parts.append(Part.from_json(json.loads(path.read_text(encoding="utf-8"))))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RecordingError(
+                f"{path}: cannot read this batch state file ({exc}). Run `promptdrift batch status` to see the "
+                "batches, or delete the file to forget it (its batch is then not picked up again)."
+            ) from None
+    return parts
+
+
+def drop_part(folder: Path, part: Part) -> None:
+    (folder / f"{part.tag}.json").unlink(missing_ok=True)
+
+
+def plan(queued: Iterable[Queued], max_requests: int = MAX_REQUESTS, max_bytes: int = MAX_BYTES) -> list[list[Queued]]:
+    """The batches to submit: one per provider, endpoint and model, split where a file would pass the limits."""
+    groups: dict[tuple[Provider, str, str], list[Queued]] = {}
+    for item in queued:
+        groups.setdefault((item.provider, item.endpoint, item.model), []).append(item)
+    parts: list[list[Queued]] = []
+    for items in groups.values():
+        current: list[Queued] = []
+        size = 0
+        for item in items:
+            line = len(_line("r0", item)) + 1
+            if current and (len(current) >= max_requests or size + line > max_bytes):
+                parts.append(current)
+                current, size = [], 0
+            current.append(item)
+            size += line
+        if current:
+            parts.append(current)
+    return parts
+
+
+def _line(custom_id: str, item: Queued) -> bytes:
+    return json.dumps(
+        {"custom_id": custom_id, "method": "POST", "url": item.endpoint, "body": item.body}, ensure_ascii=False
+    ).encode("utf-8")
+
+
+class BatchRun:
+    """One pytest run's batch recording: queued calls, the batches that answer them, what has arrived."""
+
+    def __init__(self, settings: Settings, *, say: Callable[[str], None], label: str = "pytest", poll: float = 30.0):
+        self.settings = settings
+        self.say = say
+        self.label = label[:500]  # batch metadata values are at most 512 characters
+        self.poll = poll
+        self.folder = state_folder(settings)
+        self.parts = load_parts(self.folder)
+        self._known = {key: part for part in self.parts for key in part.requests.values()}
+        self._arrived: dict[Key, Arrived] = {}
+        self._queued: dict[Key, Queued] = {}
+        self._clients: dict[Provider, Any] = {}
+        self._lock = threading.Lock()
+        self.created = 0  # batches this process created
+        self.rounds = 0
+
+    # -- from the lanes (any thread) -------------------------------------------------
+
+    def lane(self, recorder: Recorder, provider: Provider) -> Callable[[], httpx2.BaseTransport]:
+        lane = Lane(self, recorder.display, provider)
+        return lambda: lane
+
+    def arrived(self, key: Key) -> Arrived | None:
+        with self._lock:
+            return self._arrived.get(key)
+
+    def queue(self, item: Queued) -> None:
+        with self._lock:
+            self._queued[item.key] = item
+
+    def live(self, key: Key, request: httpx2.Request) -> httpx2.Response:
+        """A request the Batch API cannot take, sent now; a usable answer is kept for the case's next round."""
+        response = shared_upstream().handle_request(request)
+        try:
+            content = response.read()
+        finally:
+            response.close()
+        headers = tuple(
+            (k, v)
+            for k, v in response.headers.multi_items()
+            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        )
+        arrived = Arrived(response.status_code, content, headers)
+        if 200 <= arrived.status < 300 and answer_fault(response.headers.get("content-type", ""), content) is None:
+            with self._lock:
+                self._arrived[key] = arrived
+        return arrived.response(request)
+
+    # -- between rounds (the scheduler's thread) ---------------------------------------
+
+    @property
+    def waiting(self) -> int:
+        return len(self._queued)
+
+    def settle(self) -> None:
+        """Submit what the last round queued (nothing a known batch already holds), wait, take in the output."""
+        with self._lock:
+            queued, self._queued = list(self._queued.values()), {}
+        self.rounds += 1
+        needed = {self._known[q.key].tag: self._known[q.key] for q in queued if q.key in self._known}
+        fresh = [q for q in queued if q.key not in self._known]
+        if needed:
+            self.say(f"promptdrift: picking up {len(needed)} batch(es) submitted by an earlier run (nothing resent)")
+        fresh_parts = []
+        for items in plan(fresh):
+            part = self._submit(items)
+            needed[part.tag] = part
+            fresh_parts.append(part)
+        for part in needed.values():
+            if part.batch is None:
+                self._create(part, search=part not in fresh_parts)
+        self._wait(list(needed.values()))
+        with self._lock:
+            for q in queued:
+                if q.key not in self._arrived:
+                    part = self._known[q.key]
+                    self._arrived[q.key] = Arrived(
+                        error=f"{q.key[0]}: batch {part.batch} ({part.status}) returned no answer for this request. "
+                        "Nothing was recorded for this case; re-run the same command to submit it again."
+                    )
+
+    def finish(self) -> None:
+        """Forget the batches whose answers were taken in (their cases have saved, or failed for good)."""
+        for part in self.parts:
+            if part.folded:
+                drop_part(self.folder, part)
+
+    # -- talking to the provider ------------------------------------------------------
+
+    def _client(self, provider: Provider) -> Any:
+        if provider not in self._clients:
+            self._clients[provider] = provider_client(self.settings, provider)
+        return self._clients[provider]
+
+    def _submit(self, items: list[Queued]) -> Part:
+        first = items[0]
+        provider = dataclasses.replace(first.provider, base_url=self.settings.resolved_base_url(first.provider))
+        part = Part(
+            tag="pd-" + secrets.token_hex(8),
+            provider=provider,
+            endpoint=first.endpoint,
+            model=first.model,
+            requests={f"r{n}": item.key for n, item in enumerate(items)},
+            label=self.label,
+            submitted_at=int(time.time()),
+        )
+        save_part(self.folder, part)  # before anything is sent: a run that dies now resends nothing paid for
+        self.parts.append(part)
+        with self._lock:
+            self._known.update({item.key: part for item in items})
+        data = b"\n".join(_line(f"r{n}", item) for n, item in enumerate(items)) + b"\n"
+        uploaded = self._client(first.provider).files.create(
+            file=(f"promptdrift-{part.tag}.jsonl", data), purpose="batch"
+        )
+        part.input_file = uploaded.id
+        save_part(self.folder, part)
+        return part
+
+    def _create(self, part: Part, *, search: bool) -> None:
+        """Create the part's batch; ``search``: first look for the one an earlier run created but did not note."""
+        client = self._client(part.provider)
+        found = _created_batch(client, part) if search else None
+        if found is not None:
+            part.batch, part.status = found.id, found.status
+        else:
+            if part.input_file is None:
+                raise RecordingError(
+                    f"{self.folder / (part.tag + '.json')}: this batch was never uploaded. Delete the file and "
+                    "re-run the same command to submit its requests again."
+                )
+            batch = client.batches.create(
+                input_file_id=part.input_file,
+                endpoint=part.endpoint,
+                completion_window="24h",
+                metadata={"promptdrift": part.tag, "promptdrift_run": part.label or self.label},
+            )
+            self.created += 1
+            part.batch, part.status = batch.id, batch.status
+        save_part(self.folder, part)
+        self.say(
+            f"promptdrift: batch {part.batch} submitted: {len(part.requests)} request(s) to {part.endpoint} "
+            f"({part.model}); state in {self._shown(self.folder)}"
+        )
+
+    def _wait(self, parts: list[Part]) -> None:
+        started = time.monotonic()
+        open_parts = list(parts)
+        shown: dict[str, str] = {}
+        while open_parts:
+            for part in list(open_parts):
+                batch = self._client(part.provider).batches.retrieve(part.batch)
+                part.status = batch.status
+                counts = batch.request_counts
+                done, failed, total = (counts.completed, counts.failed, counts.total) if counts else (0, 0, 0)
+                line = (
+                    f"promptdrift: batch {part.batch} ({part.endpoint}, {part.model}): {batch.status}, "
+                    f"{done}/{total or len(part.requests)} done, {failed} failed"
+                )
+                if shown.get(part.tag) != line:
+                    shown[part.tag] = line
+                    self.say(f"{line}, {time.monotonic() - started:.0f} s")
+                if batch.status in TERMINAL:
+                    self._fold(part, batch)
+                    open_parts.remove(part)
+            if open_parts:
+                time.sleep(self.poll)
+
+    def _fold(self, part: Part, batch: Any) -> None:
+        """Take in a finished batch's output and error files: each answer by its call, each failure by its case."""
+        client = self._client(part.provider)
+        arrived: dict[Key, Arrived] = {}
+        if batch.output_file_id:
+            for entry in _entries(client.files.content(batch.output_file_id).read()):
+                key = part.requests.get(entry.get("custom_id", ""))
+                if key is not None:
+                    arrived[key] = self._answer(part, key, entry)
+        if batch.error_file_id:
+            for entry in _entries(client.files.content(batch.error_file_id).read()):
+                key = part.requests.get(entry.get("custom_id", ""))
+                if key is not None and key not in arrived:
+                    arrived[key] = self._answer(part, key, entry)
+        if batch.status != "completed":
+            reasons = "; ".join(e.message for e in (batch.errors.data or [])) if batch.errors else ""
+            ended = f"ended {batch.status}" + (f" ({reasons})" if reasons else "")
+            for key in part.requests.values():
+                arrived.setdefault(
+                    key,
+                    Arrived(
+                        error=f"{key[0]}: batch {part.batch} {ended} before answering this request. Nothing was "
+                        "recorded for this case; re-run the same command to submit what is missing."
+                    ),
+                )
+        with self._lock:
+            self._arrived.update(arrived)
+        part.folded = True
+
+    def _answer(self, part: Part, key: Key, entry: dict[str, Any]) -> Arrived:
+        response = entry.get("response") or {}
+        status = int(response.get("status_code") or 0)
+        body = response.get("body")
+        if 200 <= status < 300 and isinstance(body, dict) and not entry.get("error"):
+            headers: tuple[tuple[str, str], ...] = (("content-type", "application/json"),)
+            if response.get("request_id"):
+                headers += (("x-request-id", str(response["request_id"])),)
+            return Arrived(status, json.dumps(body).encode("utf-8"), headers, batch=part.batch)
+        error = entry.get("error") or (body.get("error") if isinstance(body, dict) else None) or {}
+        message = error.get("message") if isinstance(error, dict) else str(error)
+        said = f"HTTP {status}: " if status else ""
+        return Arrived(
+            error=f"{key[0]}: batch {part.batch} could not answer this request ({said}{message or 'no message'}). "
+            "Nothing was recorded for this case; fix the cause and re-run the same command to submit it again."
+        )
+
+    def _shown(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.settings.rootdir).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def _created_batch(client: Any, part: Part) -> Any:
+    """The batch an earlier run created for ``part`` (by its metadata tag), newest first, back to the part's start."""
+    for batch in client.batches.list(limit=100):
+        if (batch.metadata or {}).get("promptdrift") == part.tag:
+            return batch
+        if part.submitted_at and batch.created_at < part.submitted_at - 3600:
+            return None  # older than the part itself: it was never created
+    return None
+
+
+def _entries(data: bytes) -> Iterator[dict[str, Any]]:
+    for line in data.decode("utf-8", "replace").splitlines():
+        if line.strip():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                log.warning("promptdrift: skipped an unreadable line of a batch output file")
+                continue
+            if isinstance(entry, dict):
+                yield entry
+
+
+@dataclass
+class PendingBatch:
+    """What ``promptdrift batch status`` shows of one state file."""
+
+    part: Part
+    status: str
+    counts: str = ""
+    problems: list[str] = field(default_factory=list)
+
+
+def pending_batches(settings: Settings) -> Iterator[PendingBatch]:
+    """The batches in the state folder, each with its status at the provider."""
+    for part in load_parts(state_folder(settings)):
+        if part.batch is None:
+            yield PendingBatch(part, "not created")
+            continue
+        batch = provider_client(settings, part.provider).batches.retrieve(part.batch)
+        counts = batch.request_counts
+        said = f"{counts.completed}/{counts.total} done, {counts.failed} failed" if counts else ""
+        yield PendingBatch(part, batch.status, said)
+
+
+def cancel_batches(settings: Settings) -> Iterator[tuple[Part, str]]:
+    """Cancel every pending batch and forget it; yields each with what happened."""
+    folder = state_folder(settings)
+    for part in load_parts(folder):
+        if part.batch is None:
+            drop_part(folder, part)
+            yield part, "never created: forgotten"
+            continue
+        client = provider_client(settings, part.provider)
+        status = client.batches.retrieve(part.batch).status
+        if status not in TERMINAL:
+            status = client.batches.cancel(part.batch).status
+        drop_part(folder, part)
+        yield part, status

@@ -1,0 +1,226 @@
+"""The demo server's Files and Batches endpoints: what the ``openai`` SDK's ``files`` and ``batches`` use.
+
+Upload (``POST /v1/files``, multipart), content download
+(``GET /v1/files/{id}/content``), and batches: create, retrieve, list (newest
+first, ``after``/``limit``), cancel. A batch's progress is scripted for tests:
+each retrieve moves it one step along :attr:`BatchDesk.progress` (by default
+straight to done), then it ends as :attr:`BatchDesk.outcome`. When it
+completes, each input line is answered by the server's own script, as a live
+request to that endpoint would be; lines whose last user message contains
+:attr:`BatchDesk.error_when` go to the error file instead. Like the real
+service, an input file must hold one model and only the batch's endpoint.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# (endpoint path, request body) -> (HTTP status, response body)
+Answerer = Callable[[str, Mapping[str, Any]], tuple[int, Any]]
+LastUserText = Callable[[Mapping[str, Any]], str]
+
+
+@dataclass
+class DemoBatch:
+    id: str
+    endpoint: str
+    input_file_id: str
+    metadata: dict[str, str]
+    created_at: int
+    status: str = "validating"
+    polls: int = 0
+    cancelled: bool = False
+    output_file_id: str | None = None
+    error_file_id: str | None = None
+    counts: dict[str, int] = field(default_factory=lambda: {"total": 0, "completed": 0, "failed": 0})
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "batch",
+            "endpoint": self.endpoint,
+            "errors": {"object": "list", "data": self.errors} if self.errors else None,
+            "input_file_id": self.input_file_id,
+            "completion_window": "24h",
+            "status": self.status,
+            "output_file_id": self.output_file_id,
+            "error_file_id": self.error_file_id,
+            "created_at": self.created_at,
+            "request_counts": dict(self.counts),
+            "metadata": self.metadata,
+        }
+
+
+class BatchDesk:
+    """The Files and Batches state of one demo server (see the module docstring)."""
+
+    def __init__(self, answer: Answerer, last_user_text: LastUserText) -> None:
+        self._answer = answer
+        self._last_user_text = last_user_text
+        self.files: dict[str, bytes] = {}
+        self.batches: dict[str, DemoBatch] = {}
+        self.progress: list[str] = []  # statuses shown by successive retrieves before the outcome
+        self.outcome = "completed"  # or failed, expired, cancelled
+        self.error_when: str | None = None  # requests whose last user message contains this fail
+        self.creations = 0
+        self._ids = itertools.count(1)
+        self._clock = itertools.count()
+        self._lock = threading.Lock()
+
+    def routes(self, expect: Callable[..., Any], respond: Callable[..., Any]) -> None:
+        """Register the endpoints on a pytest-httpserver ``expect_request``; ``respond(request, payload, status)``."""
+        self._respond = respond
+        expect("/v1/files", method="POST").respond_with_handler(self._upload)
+        expect(re.compile(r"^/v1/files/[^/]+/content$"), method="GET").respond_with_handler(self._content)
+        expect("/v1/batches", method="POST").respond_with_handler(self._create)
+        expect("/v1/batches", method="GET").respond_with_handler(self._list)
+        expect(re.compile(r"^/v1/batches/[^/]+/cancel$"), method="POST").respond_with_handler(self._cancel)
+        expect(re.compile(r"^/v1/batches/[^/]+$"), method="GET").respond_with_handler(self._retrieve)
+
+    # -- files ------------------------------------------------------------------------
+
+    def _upload(self, request: Any) -> Any:
+        upload = request.files.get("file")
+        if upload is None:
+            return self._respond(request, _error("a file is required"), 400)
+        data = upload.read()
+        ident = f"file-demo{next(self._ids)}"
+        with self._lock:
+            self.files[ident] = data
+        purpose = request.form.get("purpose", "batch")
+        return self._respond(
+            request,
+            {
+                "id": ident,
+                "object": "file",
+                "bytes": len(data),
+                "created_at": int(time.time()),
+                "filename": upload.filename or "input.jsonl",
+                "purpose": purpose,
+                "status": "processed",
+            },
+        )
+
+    def _content(self, request: Any) -> Any:
+        ident = request.path.split("/")[3]
+        with self._lock:
+            data = self.files.get(ident)
+        if data is None:
+            return self._respond(request, _error(f"no file {ident}"), 404)
+        return self._respond(request, data, mimetype="application/octet-stream")
+
+    # -- batches ----------------------------------------------------------------------
+
+    def _create(self, request: Any) -> Any:
+        body = json.loads(request.get_data(as_text=True) or "{}")
+        if body.get("input_file_id") not in self.files:
+            return self._respond(request, _error(f"no file {body.get('input_file_id')}"), 400)
+        with self._lock:
+            self.creations += 1
+            batch = DemoBatch(
+                id=f"batch_demo{next(self._ids)}",
+                endpoint=body.get("endpoint", ""),
+                input_file_id=body["input_file_id"],
+                metadata=dict(body.get("metadata") or {}),
+                created_at=int(time.time()) * 1000 + next(self._clock),  # strictly increasing: list order
+            )
+            batch.counts["total"] = sum(1 for line in self.files[batch.input_file_id].splitlines() if line.strip())
+            self.batches[batch.id] = batch
+        return self._respond(request, batch.to_json())
+
+    def _retrieve(self, request: Any) -> Any:
+        batch = self.batches.get(request.path.rsplit("/", 1)[1])
+        if batch is None:
+            return self._respond(request, _error("no such batch"), 404)
+        self._advance(batch)
+        return self._respond(request, batch.to_json())
+
+    def _list(self, request: Any) -> Any:
+        limit = int(request.args.get("limit", 20))
+        after = request.args.get("after")
+        ordered = sorted(self.batches.values(), key=lambda b: b.created_at, reverse=True)
+        if after:
+            ids = [b.id for b in ordered]
+            ordered = ordered[ids.index(after) + 1 :] if after in ids else []
+        page = ordered[:limit]
+        return self._respond(
+            request,
+            {
+                "object": "list",
+                "data": [b.to_json() for b in page],
+                "first_id": page[0].id if page else None,
+                "last_id": page[-1].id if page else None,
+                "has_more": len(ordered) > limit,
+            },
+        )
+
+    def _cancel(self, request: Any) -> Any:
+        batch = self.batches.get(request.path.split("/")[3])
+        if batch is None:
+            return self._respond(request, _error("no such batch"), 404)
+        if batch.status not in ("completed", "failed", "expired", "cancelled"):
+            batch.cancelled, batch.status = True, "cancelling"
+        return self._respond(request, batch.to_json())
+
+    def _advance(self, batch: DemoBatch) -> None:
+        with self._lock:
+            if batch.status in ("completed", "failed", "expired", "cancelled"):
+                return
+            if batch.cancelled:
+                batch.status = "cancelled"
+                return
+            batch.polls += 1
+            if batch.polls <= len(self.progress):
+                batch.status = self.progress[batch.polls - 1]
+                return
+            lines = [json.loads(line) for line in self.files[batch.input_file_id].decode().splitlines() if line]
+            batch.counts["total"] = len(lines)
+            models = {str(line.get("body", {}).get("model")) for line in lines}
+            urls = {line.get("url") for line in lines}
+            if len(models) > 1 or urls - {batch.endpoint}:
+                batch.status = "failed"
+                batch.errors = [{"code": "invalid_file", "message": "one model and the batch's endpoint per file"}]
+                return
+            if self.outcome != "completed":
+                batch.status = self.outcome
+                if self.outcome == "failed":
+                    batch.errors = [{"code": "scripted", "message": "the demo server was told to fail this batch"}]
+                return
+        self._complete(batch, lines)
+
+    def _complete(self, batch: DemoBatch, lines: list[dict[str, Any]]) -> None:
+        output: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for n, line in enumerate(lines):
+            body = line.get("body") or {}
+            entry: dict[str, Any] = {"id": f"batch_req_{batch.id}_{n}", "custom_id": line.get("custom_id")}
+            if self.error_when and self.error_when.casefold() in self._last_user_text(body).casefold():
+                message = f"the demo server was told to reject requests containing {self.error_when!r}"
+                entry["response"] = {"status_code": 400, "request_id": f"req_{n}", "body": _error(message)}
+                entry["error"] = None
+                errors.append(entry)
+                continue
+            status, payload = self._answer(line.get("url", ""), body)
+            entry["response"] = {"status_code": status, "request_id": f"req_{n}", "body": payload}
+            entry["error"] = None
+            (output if 200 <= status < 300 else errors).append(entry)
+        with self._lock:
+            for name, entries in (("output_file_id", output), ("error_file_id", errors)):
+                if entries:
+                    ident = f"file-demo{next(self._ids)}"
+                    self.files[ident] = "".join(json.dumps(e) + "\n" for e in entries).encode()
+                    setattr(batch, name, ident)
+            batch.counts.update(completed=len(output), failed=len(errors))
+            batch.status = "completed"
+
+
+def _error(message: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": "invalid_request_error"}}
