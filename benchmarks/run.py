@@ -16,7 +16,9 @@ separate ``pytest`` processes (each reports its own peak RSS, VmHWM):
   file (``baseline_test.py``); both are whole-process wall times;
 * replaying 10,000 cases against 1,000 (whole-process time and peak RSS), and
   for scale the same for plain pytest (pytest keeps a report per test);
-* the same 1,000-case replay under ``pytest -n 2``: the verdicts must match.
+* the same 1,000-case replay under ``pytest -n 2``: the verdicts must match;
+* (``--only batch``) recording 10,000 cases through one provider batch that
+  completes at once, against replaying them: time and peak RSS.
 
 Nothing here is asserted by the unit tests; the figures are for people.
 """
@@ -196,8 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=("core", "shards", "startup"),
-        help="run only these groups (repeatable): core (record, replay, memory), shards (merge), startup (fixed costs)",
+        choices=("core", "shards", "startup", "batch"),
+        help="run only these groups (repeatable): core (record, replay, memory), shards (merge), "
+        "startup (fixed costs), batch (recording through the Batch API)",
     )
     opts = parser.parse_args(argv)
 
@@ -208,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     print(f"promptdrift benchmark: {opts.runs} runs each, {os.cpu_count()} CPUs, projects in {work}", flush=True)
     rows: list[tuple[str, str, str, str]] = []
-    groups = opts.only or ["core", "shards", "startup"]
+    groups = opts.only or ["core", "shards", "startup", "batch"]
     try:
         if "core" in groups:
             core(opts, work, env, rows, n_record, n_small, n_large)
@@ -216,6 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             shards(opts, work, env, rows, n_record, n_large)
         if "startup" in groups:
             startup(opts, work, env, rows, n_large)
+        if "batch" in groups:
+            batch(opts, work, env, rows, n_large)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("\n| workload | target | median | ratio |\n|---|---|---|---|")
@@ -444,6 +449,52 @@ def startup(
                 verdict(collect.median(), 1.0),
             )
         )
+
+
+def batch(
+    opts: argparse.Namespace, work: Path, env: dict[str, str], rows: list[tuple[str, str, str, str]], n_large: int
+) -> None:
+    """Recording 10,000 single-call cases through one provider batch (completing at once) against replaying them.
+
+    The demo server runs in this process; the seconds it spends answering the batch's requests are the
+    provider's work, not promptdrift's, and are taken out of the batch run's wall time (both are printed).
+    """
+    project = work / f"batch{n_large}"
+    write_project(project, n_large)
+    offline = {**env, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
+    batched, replayed, local = [], [], []
+    with DemoServer(reply) as server:
+        recording = {**env, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "bench-key"}
+        args = ["--prompt-record=all", "--prompt-batch", "--prompt-batch-poll=0.2"]
+        for _ in range(opts.runs):  # in turn, so both see the same machine
+            shutil.rmtree(project / "cassettes", ignore_errors=True)
+            before = server.batch.busy
+            run = run_pytest(args, project, recording)
+            provider = server.batch.busy - before
+            batched.append(run)
+            local.append(run.seconds - provider)
+            replayed.append(run_pytest([], project, offline))
+            print(
+                f"  batch record {n_large} cases: process {run.seconds:.2f} s (demo provider {provider:.2f} s of it), "
+                f"peak RSS {run.rss_mb:.0f} MB; replay {replayed[-1].seconds:.2f} s, {replayed[-1].rss_mb:.0f} MB",
+                flush=True,
+            )
+    seconds, replay_seconds = statistics.median(local), statistics.median(r.seconds for r in replayed)
+    rss, replay_rss = statistics.median(r.rss_mb for r in batched), statistics.median(r.rss_mb for r in replayed)
+    rows += [
+        (
+            f"record {n_large} cases through a batch (local work) vs replaying them",
+            "≤ 2 x",
+            f"{seconds:.2f} s vs {replay_seconds:.2f} s",
+            verdict(seconds / replay_seconds, 2.0),
+        ),
+        (
+            f"record {n_large} cases through a batch vs replay, peak RSS",
+            "≤ 1.5 x",
+            f"{rss:.0f} MB vs {replay_rss:.0f} MB",
+            verdict(rss / replay_rss, 1.5),
+        ),
+    ]
 
 
 def verdict(ratio: float, limit: float) -> str:

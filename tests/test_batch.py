@@ -228,7 +228,9 @@ def test_batch_status_and_cancel(pytester: pytest.Pytester, demo: DemoServer) ->
     assert demo.batch.creations == 2  # cancelled, so submitted again
 
 
-def test_a_rejected_request_fails_its_case_and_a_rerun_sends_only_it(pytester: pytest.Pytester, demo: DemoServer) -> None:
+def test_a_rejected_request_fails_its_case_and_a_rerun_sends_only_it(
+    pytester: pytest.Pytester, demo: DemoServer
+) -> None:
     folder = many_cases(pytester, 5, gate=False)
     demo.batch.error_when = "order 3 is"
     result = pytester.runpytest(*BATCH)
@@ -304,10 +306,10 @@ def test_batch_options_are_checked(pytester: pytest.Pytester, demo: DemoServer) 
     result.stderr.fnmatch_lines(["*--prompt-batch collects the calls of one process into batches: drop -n*"])
 
 
-def case_costs(pytester: pytest.Pytester, *args: str) -> list[float]:
+def case_costs(pytester: pytest.Pytester, *args: str, baseline: bool = False) -> list[float]:
     pytester.runpytest(*args, "--prompt-report=report.json").assert_outcomes(passed=2)
     report = json.loads((pytester.path / "report.json").read_text())
-    return [case["cost_usd"] for case in report["cases"]]
+    return [case["baseline"]["cost_usd"] if baseline else case["cost_usd"] for case in report["cases"]]
 
 
 def test_batch_answers_are_priced_at_the_batch_rate(pytester: pytest.Pytester, demo: DemoServer) -> None:
@@ -321,6 +323,9 @@ def test_batch_answers_are_priced_at_the_batch_rate(pytester: pytest.Pytester, d
         '[tool.promptdrift.prices]\n"gpt-4o-mini" = {input = 1.0, output = 2.0, batch_input = 0.1, batch_output = 0.2}\n'
     )
     assert case_costs(pytester) == pytest.approx([cost / 10 for cost in live])  # the configured batch rate
+    # Re-recorded live against a batch-recorded baseline: the baseline keeps its batch price.
+    rerecorded = case_costs(pytester, "--prompt-record=all", baseline=True)
+    assert rerecorded == pytest.approx([cost / 10 for cost in live])
 
 
 def test_batches_split_by_endpoint_model_and_size() -> None:

@@ -129,8 +129,9 @@ def pytest_runtestloop(session: pytest.Session) -> None:
 
 def _record_in_batches(session: pytest.Session, runs: CaseRuns, cases: list[CaseItem], reporter: Any) -> None:
     """``--prompt-batch``: record the suites' cases in rounds of provider batches before the items report them."""
+    # slow: the items and the batch layer, only under --prompt-batch
     from promptdrift.plugin.items import GeneratedItem
-    from promptdrift.record.batch import BatchRun  # slow: the batch layer, only under --prompt-batch
+    from promptdrift.record.batch import BatchRun
 
     settings = session.config.stash[SETTINGS_KEY]
 

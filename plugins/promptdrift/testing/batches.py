@@ -71,6 +71,7 @@ class BatchDesk:
         self.outcome = "completed"  # or failed, expired, cancelled
         self.error_when: str | None = None  # requests whose last user message contains this fail
         self.creations = 0
+        self.busy = 0.0  # seconds spent answering batched requests (the provider's work, for benchmarks)
         self._ids = itertools.count(1)
         self._clock = itertools.count()
         self._lock = threading.Lock()
@@ -140,7 +141,9 @@ class BatchDesk:
         batch = self.batches.get(request.path.rsplit("/", 1)[1])
         if batch is None:
             return self._respond(request, _error("no such batch"), 404)
+        started = time.perf_counter()
         self._advance(batch)
+        self.busy += time.perf_counter() - started
         return self._respond(request, batch.to_json())
 
     def _list(self, request: Any) -> Any:

@@ -186,7 +186,8 @@ def baseline_summary(meta: Mapping[str, Any]) -> dict[str, Any]:
         "usage": _recorded_usage(meta) or dict(first.get("usage") or {}),
         "latency_ms": first.get("latency_ms"),
         "recorded_at": meta.get("recorded_at"),
-        "batch": first.get("batch"),  # recorded through a provider batch: priced at the batch rate
+        # recorded through a provider batch: priced at the batch rate
+        **({"batch": first["batch"]} if first.get("batch") else {}),
     }
 
 
@@ -297,7 +298,7 @@ def case_record(suite: Suite, case: Case, nodeid: str, outcome: Outcome, setting
             "",
             usage=record.baseline["usage"],
             requested_model=record.baseline["model_requested"],
-            batch=record.baseline["batch"],
+            batch=record.baseline.get("batch"),
         )
         record.baseline["cost_usd"] = price_of(settings.prices, old_answer)
         checks = outcome.baseline.get("checks") or []
