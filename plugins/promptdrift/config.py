@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from promptdrift.cassettes.secrets import secret_variables
 from promptdrift.core.errors import ConfigError
 from promptdrift.core.modes import RecordMode
 
@@ -162,6 +164,11 @@ class Settings:
     @property
     def cassettes(self) -> Path:
         return self.rootdir / self.cassette_dir
+
+    @cached_property
+    def credentials(self) -> dict[str, str]:
+        """``{value: "$VARIABLE"}`` of the credential variables scrubbed from every cassette (worked out once)."""
+        return {value: f"${name}" for value, name in secret_variables(self.environ, [self.api_key_env]).items()}
 
     def api_key(self, provider: Provider) -> str | None:
         return self.environ.get(provider.api_key_env or self.api_key_env) or None

@@ -9,6 +9,7 @@ shapes, the values of credential-looking environment variables
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -59,6 +60,14 @@ SHAPES = (
 )
 
 
+# Every shape needs one of these in the text: most strings (keys, roles, answers) have none, and are not
+# searched shape by shape.
+_HINT = re.compile(rf"sk-|bearer|org-|proj_|[?&](?:api[-_]?key|key|token|access_token|sig)=|{_HEADER_NAMES}", re.I)
+
+
+_JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')  # characters json.dumps escapes (with ensure_ascii off)
+
+
 def secret_variables(environ: Mapping[str, str], names: Iterable[str] = ()) -> dict[str, str]:
     """``{value: variable}`` for credential-looking variables and the ``names`` given (API key variables)."""
     wanted = set(names)
@@ -88,7 +97,7 @@ def secret_spans(text: str, known: Mapping[str, str], *, shapes: bool = True) ->
         while start >= 0:
             found.append((start, start + len(value), kind))
             start = text.find(value, start + len(value))
-    if shapes:
+    if shapes and _HINT.search(text):
         for shape in SHAPES:
             for match in shape.pattern.finditer(text):
                 start, end = shape.span(match)
@@ -183,13 +192,37 @@ class Scrubber:
         return replace_spans(fragments, spans, placeholder) if spans else fragments
 
     def data(self, value: Any) -> Any:
-        """Every string in decoded JSON (keys and values), scrubbed."""
+        """Every string in decoded JSON (keys and values), scrubbed.
+
+        Usually nothing is to be scrubbed: the whole value is looked at once, as JSON text, and given back as
+        it is when no known value and no hint of a shape is in it (neither can hide in JSON's escapes: known
+        values that JSON would escape are always searched string by string).
+        """
+        if isinstance(value, dict | list) and self.clean_json(value):
+            return value
+        return self._walk(value)
+
+    def clean(self, text: str) -> bool:
+        """Whether ``text`` (or any part of it) surely holds nothing to scrub."""
+        if any(value in text for value in self.known):
+            return False
+        return not (self.shapes and _HINT.search(text))
+
+    def clean_json(self, value: Any) -> bool:
+        if any(_JSON_ESCAPED.search(known) for known in self.known):
+            return False
+        try:
+            return self.clean(json.dumps(value, ensure_ascii=False))
+        except (TypeError, ValueError):
+            return False
+
+    def _walk(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
-            return {self.text(k): self.data(v) for k, v in value.items()}
+            return {self.text(k): self._walk(v) for k, v in value.items()}
         if isinstance(value, list):
-            return [self.data(v) for v in value]
+            return [self._walk(v) for v in value]
         return value
 
 

@@ -41,10 +41,15 @@ Run = Callable[[], Outcome]
 RouteRun = Callable[["Route | None"], Outcome]
 
 
+WAITING = Deferred("waiting for a batch")  # one for every waiting case: each case's own would keep its frames
+
+
 def _attempt(run: RouteRun, route: Route) -> tuple[Outcome | None, BaseException | None]:
     try:
         return run(route), None
-    except Exception as exc:  # Deferred: the case waits for a batch; anything else is its outcome
+    except Deferred:  # the case waits for a batch: runs again next round
+        return None, WAITING
+    except Exception as exc:  # anything else is its outcome
         return None, exc
 
 
@@ -93,7 +98,7 @@ class CaseRuns:
                 tried = list(zip(waiting, pool.map(lambda pair: _attempt(pair[1], route), waiting), strict=True))
                 waiting = []
                 for (nodeid, run), (outcome, error) in tried:
-                    if isinstance(error, Deferred):
+                    if error is WAITING:
                         waiting.append((nodeid, run))
                         continue
                     future: Future[Outcome] = Future()

@@ -43,7 +43,7 @@ import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,12 +75,13 @@ STATE_DIR = ".batches"
 Key = tuple[str, str, int]  # a call: its case's cassette, the digest of its body, its occurrence in the case
 
 
-def request_digest(body: bytes) -> str:
-    """A digest of a request body, the same in every process (JSON compared as data)."""
+def request_digest(body: bytes | Mapping[str, Any]) -> str:
+    """A digest of a request body (sent bytes, or the body before it is sent), the same in every process."""
     try:
-        text = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))
+        data = json.loads(body) if isinstance(body, bytes) else body
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     except ValueError:
-        text = body.decode("utf-8", "replace")
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else repr(body)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
@@ -120,6 +121,18 @@ class Lane(httpx2.BaseTransport):
         self._seen: Counter[str] = Counter()
         self._lock = threading.Lock()
 
+    def ask(self, path: str, body: Mapping[str, Any]) -> None:
+        """Before a call is sent through the SDK: raise :class:`Deferred` (the call queued) unless its answer has
+        arrived or it goes live; the SDK's request then reaches :meth:`handle_request` as the same call.
+
+        A waiting call costs no ``openai`` client and no HTTP request (most calls of a first round wait).
+        """
+        digest = request_digest(body)
+        with self._lock:
+            key = (self.display, digest, self._seen[digest])
+        if self.run.arrived(key) is None:
+            self._wait(key, path, body, consumed=False)
+
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         body = request.read()
         key = request.extensions.get("promptdrift.call")
@@ -134,11 +147,19 @@ class Lane(httpx2.BaseTransport):
             if arrived.error is not None:
                 raise RecordingError(arrived.error)
             return arrived.response(request)
-        endpoint = next((e for path, e in ENDPOINTS.items() if request.url.path.endswith(path)), None)
         data = json.loads(body)
-        if endpoint is None or not isinstance(data, dict) or data.get("stream"):
-            return self.run.live(key, request)
-        self.run.queue(Queued(key, self.provider, endpoint, str(data.get("model", "")), data))
+        self._wait(key, request.url.path, data, consumed=True)
+        return self.run.live(key, request)  # not batchable (streamed, or another endpoint)
+
+    def _wait(self, key: Key, path: str, data: Any, *, consumed: bool) -> None:
+        """Queue a batchable call and raise :class:`Deferred`; return for a call that must go live."""
+        endpoint = next((e for suffix, e in ENDPOINTS.items() if path.endswith(suffix)), None)
+        if endpoint is None or not isinstance(data, Mapping) or data.get("stream"):
+            return
+        if not consumed:
+            with self._lock:
+                self._seen[key[1]] += 1
+        self.run.queue(Queued(key, self.provider, endpoint, str(data.get("model", "")), dict(data)))
         raise Deferred(f"{self.display}: waiting for a batch")
 
 
@@ -270,9 +291,9 @@ class BatchRun:
 
     # -- from the lanes (any thread) -------------------------------------------------
 
-    def lane(self, recorder: Recorder, provider: Provider) -> Callable[[], httpx2.BaseTransport]:
-        lane = Lane(self, recorder.display, provider)
-        return lambda: lane
+    def lane(self, recorder: Recorder, provider: Provider) -> Lane:
+        """The lane of one case's channel to ``provider`` (a :data:`~promptdrift.record.client.Route`)."""
+        return Lane(self, recorder.display, provider)
 
     def arrived(self, key: Key) -> Arrived | None:
         with self._lock:

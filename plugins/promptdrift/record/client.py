@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from promptdrift.cassettes.secrets import Scrubber
 from promptdrift.config import Settings
@@ -39,7 +39,7 @@ def make_client(
     recorder: Recorder,
     *,
     asynchronous: bool = False,
-    upstream: Callable[[], httpx2.BaseTransport] | None = None,
+    upstream: Callable[[], Any] | None = None,  # an httpx2 transport, or a Lane
 ) -> openai.OpenAI | openai.AsyncOpenAI:
     """An ``OpenAI`` (or ``AzureOpenAI``; ``Async…`` with ``asynchronous``) client recording into ``recorder``.
 
@@ -114,9 +114,18 @@ def provider_client(
     return plain(base_url=settings.resolved_base_url(provider), **common)
 
 
-# Where a channel's recorded requests go, per provider: a batch lane (promptdrift.record.batch) or, when None,
-# the process's connection pool.
-Route = Callable[[Recorder, Provider], "Callable[[], httpx2.BaseTransport]"]
+class Lane(Protocol):
+    """Where one channel's recorded requests go instead of the connection pool (promptdrift.record.batch)."""
+
+    def ask(self, path: str, body: Mapping[str, Any]) -> None:
+        """Before the SDK sends ``body``: raise :class:`~promptdrift.core.errors.Deferred` if it is to wait."""
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        """The upstream answer to a request the recorder did not replay."""
+
+
+# A channel's lane to a provider (the batch lanes under --prompt-batch); without one, the connection pool.
+Route = Callable[[Recorder, Provider], Lane]
 
 
 def open_channel(
@@ -134,7 +143,7 @@ def open_channel(
         display = path.relative_to(settings.rootdir).as_posix()
     except ValueError:
         display = str(path)
-    scrubber = Scrubber.for_environ(settings.environ, [settings.api_key_env], shapes=key_shapes)
+    scrubber = Scrubber(dict(settings.credentials), shapes=key_shapes)
     recorder = Recorder(
         path, settings.record, display=display, target=target, scrubber=scrubber, strict=settings.strict_cassettes
     )
@@ -152,6 +161,7 @@ class Channel:
         self.settings = settings
         self.recorder = recorder
         self.route = route
+        self._lanes: dict[Provider, Lane] = {}
         self._clients: dict[tuple[Provider, bool], Any] = {}
 
     def client(self, provider: Provider | None = None) -> openai.OpenAI:
@@ -172,17 +182,31 @@ class Channel:
         self._know(provider)
         key = (provider, asynchronous)
         if key not in self._clients:
-            upstream = self.route(self.recorder, provider) if self.route is not None else None
+            lane = self._lane(provider)
             self._clients[key] = make_client(
-                self.settings, provider, self.recorder, asynchronous=asynchronous, upstream=upstream
+                self.settings,
+                provider,
+                self.recorder,
+                asynchronous=asynchronous,
+                upstream=(lambda: lane) if lane is not None else None,
             )
         return self._clients[key]
+
+    def _lane(self, provider: Provider) -> Lane | None:
+        if self.route is None:
+            return None
+        if provider not in self._lanes:
+            self._lanes[provider] = self.route(self.recorder, provider)
+        return self._lanes[provider]
 
     def call(self, adapter: Adapter, body: Mapping[str, Any], where: str, provider: Provider | None = None) -> Answer:
         """One model call through this channel's recorder; SDK errors become promptdrift errors."""
         self._know(provider)
         interaction = self.recorder.find("POST", adapter.path, body)
         if interaction is None:
+            lane = self._lane(provider or Provider()) if self.recorder.recording else None
+            if lane is not None:
+                lane.ask(adapter.path, body)  # a call waiting for a batch stops here, before any client is built
             # slow: httpx2 and the transport, only when a request goes through the SDK
             import httpx2
 

@@ -7,6 +7,8 @@ they started on so that errors can point at it.
 
 from __future__ import annotations
 
+import functools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -162,18 +164,60 @@ class _ReadablePyDumper(yaml.SafeDumper):
 _OTHER_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
 
 
+_OTHER_BREAK = re.compile("[" + "".join(_OTHER_BREAKS) + "]")
+
+
 def _represent_str(dumper: Any, data: str) -> yaml.ScalarNode:
-    if any(mark in data for mark in _OTHER_BREAKS):
+    if _OTHER_BREAK.search(data):
         return dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"')  # escaped: round-trips exactly
     if "\n" in data:
         return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
     return dumper.represent_scalar("tag:yaml.org,2002:str", data)
 
 
+_MAP_TAG, _SEQ_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+
+
+def _node(dumper: Any, data: Any) -> yaml.Node:
+    """The node of plain data, built directly: what the safe representer builds, without its generic dispatch
+    and alias bookkeeping (most of the time of writing a cassette). Anything else goes to the representer."""
+    kind = type(data)
+    if kind is str:
+        return _represent_str(dumper, data)
+    if kind is dict or kind is LineDict:
+        pairs = [(_node(dumper, key), _node(dumper, value)) for key, value in data.items()]
+        return yaml.MappingNode(_MAP_TAG, pairs, flow_style=False)
+    if kind is list or kind is LineList:
+        return yaml.SequenceNode(_SEQ_TAG, [_node(dumper, item) for item in data], flow_style=False)
+    return dumper.represent_data(data)  # numbers, booleans, None: the safe representer's own rules
+
+
+def _represent(dumper: Any, data: Any) -> None:
+    dumper.serialize(_node(dumper, data))
+    dumper.represented_objects, dumper.object_keeper, dumper.alias_key = {}, [], None
+
+
+_SCALAR_RESOLVER = yaml.resolver.Resolver()  # implicit resolvers are class data, and no path resolver is set
+
+
+@functools.lru_cache(maxsize=8192)
+def _resolve_scalar(value: str, implicit: tuple[bool, bool]) -> str:
+    return _SCALAR_RESOLVER.resolve(yaml.ScalarNode, value, implicit)  # type: ignore[no-any-return]
+
+
+def _cached_resolve(dumper: Any, kind: type, value: Any, implicit: Any) -> str:
+    """The tag a scalar would resolve to, remembered: cassettes repeat the same keys and values."""
+    if kind is yaml.ScalarNode and isinstance(value, str):
+        return _resolve_scalar(value, tuple(implicit))
+    return yaml.resolver.BaseResolver.resolve(dumper, kind, value, implicit)  # type: ignore[no-any-return]
+
+
 for _dumper in (_ReadableDumper, _ReadablePyDumper):
     _dumper.add_representer(str, _represent_str)
     _dumper.add_representer(LineDict, yaml.representer.SafeRepresenter.represent_dict)
     _dumper.add_representer(LineList, yaml.representer.SafeRepresenter.represent_list)
+    _dumper.represent = _represent
+    _dumper.resolve = _cached_resolve
 
 
 def dumps(data: Any) -> str:
