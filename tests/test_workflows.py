@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,3 +75,23 @@ def test_drift_watch_is_scheduled_and_records_into_a_scratch_folder() -> None:
     assert data["on"]["schedule"][0]["cron"]
     steps = _steps(data)
     assert "--prompt-record=all" in steps and '--prompt-cassette-dir "$RUNNER_TEMP/scratch-cassettes"' in steps
+
+
+@pytest.mark.parametrize("batch", ["true", "false"])
+def test_rerecord_takes_a_batch_input(batch: str) -> None:
+    data = _load("rerecord.yml")
+    assert data["on"]["workflow_dispatch"]["inputs"]["batch"]["type"] == "boolean"
+    job = data["jobs"]["rerecord"]
+    step = next(s for s in job["steps"] if "--prompt-record=all" in s.get("run", ""))
+    assert step["env"]["BATCH"] == "${{ inputs.batch }}"
+    script = step["run"].replace("${{ env.SHARDS }}", "2").replace("${{ matrix.shard }}", "1")
+    # The step's own shell script, with a python that prints the arguments it was given.
+    shown = subprocess.run(
+        ["bash", "-c", 'python() { printf "%s\\n" "$@"; }\n' + script],
+        env={"BATCH": batch, "MODEL": "gpt-new", "PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
+    assert ("--prompt-batch" in shown) == (batch == "true")
+    assert shown[:6] == ["-m", "pytest", "suites", "--prompt-record=all", "--prompt-model", "gpt-new"]

@@ -152,11 +152,22 @@ def load_file(path: Path, *, display: str | None = None) -> Any:
     return loads(text, path=shown)
 
 
-class _ReadableDumper(_Dumper):  # type: ignore[misc,valid-type]
+class _Fast:
+    """Plain data represented directly, and scalar tags remembered (see :func:`_node`, :func:`_cached_resolve`)."""
+
+    def represent(self, data: Any) -> None:
+        # No alias bookkeeping to reset: nothing is shared between nodes, and each dump has its own dumper.
+        self.serialize(_node(self, data))  # type: ignore[attr-defined]
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        return _cached_resolve(self, kind, value, implicit)
+
+
+class _ReadableDumper(_Fast, _Dumper):  # type: ignore[misc,valid-type]
     """Writes multi-line strings as literal blocks so diffs of cassettes read well."""
 
 
-class _ReadablePyDumper(yaml.SafeDumper):
+class _ReadablePyDumper(_Fast, yaml.SafeDumper):
     """The same in pure Python: libyaml escapes characters beyond the BMP (emoji), this one writes them."""
 
 
@@ -192,11 +203,6 @@ def _node(dumper: Any, data: Any) -> yaml.Node:
     return dumper.represent_data(data)  # numbers, booleans, None: the safe representer's own rules
 
 
-def _represent(dumper: Any, data: Any) -> None:
-    dumper.serialize(_node(dumper, data))
-    dumper.represented_objects, dumper.object_keeper, dumper.alias_key = {}, [], None
-
-
 _SCALAR_RESOLVER = yaml.resolver.Resolver()  # implicit resolvers are class data, and no path resolver is set
 
 
@@ -216,8 +222,6 @@ for _dumper in (_ReadableDumper, _ReadablePyDumper):
     _dumper.add_representer(str, _represent_str)
     _dumper.add_representer(LineDict, yaml.representer.SafeRepresenter.represent_dict)
     _dumper.add_representer(LineList, yaml.representer.SafeRepresenter.represent_list)
-    _dumper.represent = _represent
-    _dumper.resolve = _cached_resolve
 
 
 def dumps(data: Any) -> str:
