@@ -34,8 +34,10 @@ from promptdrift.core.errors import Deferred
 from promptdrift.run.case import Outcome
 
 if TYPE_CHECKING:
-    from promptdrift.record.batch import BatchRun
+    from promptdrift.record.batch import BatchRun, Lane
     from promptdrift.record.client import Route
+    from promptdrift.record.recorder import Recorder
+    from promptdrift.spec.model import Provider
 
 Run = Callable[[], Outcome]
 RouteRun = Callable[["Route | None"], Outcome]
@@ -59,6 +61,7 @@ class CaseRuns:
     def __init__(self, concurrency: int) -> None:
         self.concurrency = concurrency
         self._futures: dict[str, Future[Outcome]] = {}
+        self._settled: dict[str, tuple[Outcome | None, BaseException | None]] = {}  # batch rounds: no Future each
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self.started: float | None = None
@@ -90,30 +93,37 @@ class CaseRuns:
         has are replayed to it from what arrived, so a round costs only CPU up to its first new call.
         """
         self.started = time.perf_counter()
-        waiting = [(nodeid, run) for nodeid, run in runs if nodeid not in self._futures]
+        waiting = [(nodeid, run) for nodeid, run in runs if not self.ran_here(nodeid)]
         self.submitted = len(waiting)
-        route = batches.lane
+
+        def attempt(pair: tuple[str, RouteRun]) -> tuple[Outcome | None, BaseException | None]:
+            lanes: list[Lane] = []
+
+            def route(recorder: Recorder, provider: Provider) -> Lane:
+                lanes.append(batches.lane(recorder, provider))
+                return lanes[-1]
+
+            outcome, error = _attempt(pair[1], route)
+            if error is not WAITING:
+                batches.forget({lane.display for lane in lanes})  # its answers are in its cassette now
+            return outcome, error
+
         with ThreadPoolExecutor(max_workers=max(1, self.concurrency), thread_name_prefix="promptdrift") as pool:
             while waiting:
-                tried = list(zip(waiting, pool.map(lambda pair: _attempt(pair[1], route), waiting), strict=True))
+                tried = list(zip(waiting, pool.map(attempt, waiting), strict=True))
                 waiting = []
                 for (nodeid, run), (outcome, error) in tried:
                     if error is WAITING:
                         waiting.append((nodeid, run))
                         continue
-                    future: Future[Outcome] = Future()
-                    if error is not None:
-                        future.set_exception(error)
-                    else:
-                        future.set_result(outcome)  # type: ignore[arg-type]
                     with self._lock:
-                        self._futures[nodeid] = future
-                    self._done(future)
+                        self._settled[nodeid] = (outcome, error)
+                    self._done(None)
                 if waiting:
                     batches.settle()
         batches.finish()
 
-    def _done(self, future: Future[Outcome]) -> None:
+    def _done(self, future: Future[Outcome] | None) -> None:
         with self._lock:
             self.finished += 1
             self.last_done = time.perf_counter()
@@ -128,7 +138,7 @@ class CaseRuns:
     def ran_here(self, nodeid: str) -> bool:
         """Whether this process ran (or is running) the case: its outcome can be read without running it."""
         with self._lock:
-            return nodeid in self._futures
+            return nodeid in self._futures or nodeid in self._settled
 
     def outcome(self, nodeid: str, run: Run, *, keep: bool = True) -> Outcome:
         """The case's outcome: from the pool, from an earlier call, or by running it now.
@@ -136,6 +146,14 @@ class CaseRuns:
         Raises what the run raised. ``keep=False`` forgets it afterwards (no gate needs it),
         so a long replay does not hold every answer in memory.
         """
+        with self._lock:
+            settled = self._settled.get(nodeid) if keep else self._settled.pop(nodeid, None)
+        if settled is not None:
+            outcome, error = settled
+            if error is not None:
+                raise error
+            assert outcome is not None
+            return outcome
         with self._lock:
             future = self._futures.get(nodeid)
             if future is None:

@@ -282,7 +282,7 @@ class BatchRun:
         self.folder = state_folder(settings)
         self.parts = load_parts(self.folder)
         self._known = {key: part for part in self.parts for key in part.requests.values()}
-        self._arrived: dict[Key, Arrived] = {}
+        self._arrived: dict[str, dict[tuple[str, int], Arrived]] = {}  # by case cassette, then call
         self._queued: dict[Key, Queued] = {}
         self._clients: dict[Provider, Any] = {}
         self._lock = threading.Lock()
@@ -297,7 +297,18 @@ class BatchRun:
 
     def arrived(self, key: Key) -> Arrived | None:
         with self._lock:
-            return self._arrived.get(key)
+            return self._arrived.get(key[0], {}).get(key[1:])
+
+    def _keep(self, key: Key, arrived: Arrived) -> None:
+        """Note an answer (the lock held)."""
+        self._arrived.setdefault(key[0], {})[key[1:]] = arrived
+
+    def forget(self, displays: set[str]) -> None:
+        """Drop what arrived for these cases: they finished, and their answers are in their cassettes."""
+        if displays:
+            with self._lock:
+                for display in displays:
+                    self._arrived.pop(display, None)
 
     def queue(self, item: Queued) -> None:
         with self._lock:
@@ -318,7 +329,7 @@ class BatchRun:
         arrived = Arrived(response.status_code, content, headers)
         if 200 <= arrived.status < 300 and answer_fault(response.headers.get("content-type", ""), content) is None:
             with self._lock:
-                self._arrived[key] = arrived
+                self._keep(key, arrived)
         return arrived.response(request)
 
     # -- between rounds (the scheduler's thread) ---------------------------------------
@@ -347,12 +358,13 @@ class BatchRun:
         self._wait(list(needed.values()))
         with self._lock:
             for q in queued:
-                if q.key not in self._arrived:
+                if self._arrived.get(q.key[0], {}).get(q.key[1:]) is None:
                     part = self._known[q.key]
-                    self._arrived[q.key] = Arrived(
-                        error=f"{q.key[0]}: batch {part.batch} ({part.status}) returned no answer for this request. "
+                    missing = (
+                        f"{q.key[0]}: batch {part.batch} ({part.status}) returned no answer for this request. "
                         "Nothing was recorded for this case; re-run the same command to submit it again."
                     )
+                    self._keep(q.key, Arrived(error=missing))
 
     def finish(self) -> None:
         """Forget the batches whose answers were taken in (their cases have saved, or failed for good)."""
@@ -466,7 +478,8 @@ class BatchRun:
                     ),
                 )
         with self._lock:
-            self._arrived.update(arrived)
+            for key, answer in arrived.items():
+                self._keep(key, answer)
         part.folded = True
 
     def _answer(self, part: Part, key: Key, entry: dict[str, Any]) -> Arrived:

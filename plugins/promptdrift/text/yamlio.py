@@ -206,14 +206,14 @@ def _node(dumper: Any, data: Any) -> yaml.Node:
 _SCALAR_RESOLVER = yaml.resolver.Resolver()  # implicit resolvers are class data, and no path resolver is set
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=4096)
 def _resolve_scalar(value: str, implicit: tuple[bool, bool]) -> str:
     return _SCALAR_RESOLVER.resolve(yaml.ScalarNode, value, implicit)  # type: ignore[no-any-return]
 
 
 def _cached_resolve(dumper: Any, kind: type, value: Any, implicit: Any) -> str:
     """The tag a scalar would resolve to, remembered: cassettes repeat the same keys and values."""
-    if kind is yaml.ScalarNode and isinstance(value, str):
+    if kind is yaml.ScalarNode and isinstance(value, str) and len(value) <= 64:  # keys and short values repeat
         return _resolve_scalar(value, tuple(implicit))
     return yaml.resolver.BaseResolver.resolve(dumper, kind, value, implicit)  # type: ignore[no-any-return]
 
