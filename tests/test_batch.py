@@ -341,3 +341,50 @@ def test_batches_split_by_endpoint_model_and_size() -> None:
     assert [len(part) for part in plan(many, max_requests=3)] == [3, 3, 1]
     line = len(json.dumps({"custom_id": "r0", "method": "POST", "url": "/v1/chat/completions", "body": many[0].body}))
     assert [len(part) for part in plan(many, max_bytes=2 * (line + 1))] == [2, 2, 2, 1]
+
+
+def test_responses_api_and_embeddings_go_through_batches_of_their_own(
+    pytester: pytest.Pytester, demo: DemoServer
+) -> None:
+    script(demo, {"when": {"contains": "late"}, "reply": "I'm so sorry your order is late."})
+    write(
+        pytester,
+        "suites/responses.yaml",
+        """
+        suite: responses
+        model: gpt-4o-mini
+        api: responses
+        prompt: {user: "{{ message }}"}
+        cases:
+          - id: late
+            vars: {message: "My order is late"}
+            expect: [{contains: sorry}, {similar: {to: "sorry your order is late", min: 0.5}}]
+        """,
+    )
+    result = pytester.runpytest(*BATCH)
+    result.assert_outcomes(passed=1)
+    # Round 1: the answer (Responses API); round 2: the similar check's embeddings, a batch of its own endpoint.
+    result.stdout.fnmatch_lines(
+        [
+            "promptdrift: batch batch_demo* submitted: 1 request(s) to /v1/responses (gpt-4o-mini)*",
+            "promptdrift: batch batch_demo* submitted: 1 request(s) to /v1/embeddings (text-embedding-3-small)*",
+        ]
+    )
+    cassette = cassettes.load(pytester.path / "cassettes/responses/late.yaml")
+    assert [i.path for i in cassette.interactions] == ["/v1/responses", "/v1/embeddings"]
+    assert {call["batch"] for call in cassette.meta["interactions"]} == set(cassette.meta["batches"])
+    demo.stop()
+    block_sockets(pytester)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_changed_mode_batches_only_the_requests_that_changed(pytester: pytest.Pytester, demo: DemoServer) -> None:
+    folder = many_cases(pytester, 4, gate=False)
+    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=4)
+    suite = pytester.path / "suites/many.yaml"
+    suite.write_text(suite.read_text().replace("order 2 is late", "order 2 is very late"))
+    result = pytester.runpytest("--prompt-record=changed", "--prompt-batch", "--prompt-batch-poll=0.01")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["promptdrift: batch batch_demo* submitted: 1 request(s) to /v1/chat/completions*"])
+    assert "very late" in cassettes.load(folder / "c002.yaml").interactions[0].request_body
+    assert "recorded_via" not in cassettes.load(folder / "c001.yaml").meta  # replayed, untouched
