@@ -7,7 +7,6 @@ they started on so that errors can point at it.
 
 from __future__ import annotations
 
-import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -153,14 +152,23 @@ def load_file(path: Path, *, display: str | None = None) -> Any:
 
 
 class _Fast:
-    """Plain data represented directly, and scalar tags remembered (see :func:`_node`, :func:`_cached_resolve`)."""
+    """Plain data represented directly (:func:`_node`), and scalar tags remembered."""
 
     def represent(self, data: Any) -> None:
         # No alias bookkeeping to reset: nothing is shared between nodes, and each dump has its own dumper.
         self.serialize(_node(self, data))  # type: ignore[attr-defined]
 
     def resolve(self, kind: type, value: Any, implicit: Any) -> str:
-        return _cached_resolve(self, kind, value, implicit)
+        """The tag a scalar would resolve to, remembered for short strings (keys and short values repeat)."""
+        if kind is yaml.ScalarNode and type(value) is str and len(value) <= 64:
+            key = (value, implicit)
+            tag = _TAGS.get(key)
+            if tag is None:
+                if len(_TAGS) > 4096:
+                    _TAGS.clear()
+                tag = _TAGS[key] = _SCALAR_RESOLVER.resolve(kind, value, implicit)
+            return tag
+        return yaml.resolver.BaseResolver.resolve(self, kind, value, implicit)  # type: ignore[arg-type,no-any-return]
 
 
 class _ReadableDumper(_Fast, _Dumper):  # type: ignore[misc,valid-type]
@@ -180,10 +188,8 @@ _OTHER_BREAK = re.compile("[" + "".join(_OTHER_BREAKS) + "]")
 
 def _represent_str(dumper: Any, data: str) -> yaml.ScalarNode:
     if _OTHER_BREAK.search(data):
-        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"')  # escaped: round-trips exactly
-    if "\n" in data:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+        return yaml.ScalarNode(_STR_TAG, data, style='"')  # escaped: round-trips exactly
+    return yaml.ScalarNode(_STR_TAG, data, style="|" if "\n" in data else None)
 
 
 _MAP_TAG, _SEQ_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
@@ -200,22 +206,18 @@ def _node(dumper: Any, data: Any) -> yaml.Node:
         return yaml.MappingNode(_MAP_TAG, pairs, flow_style=False)
     if kind is list or kind is LineList:
         return yaml.SequenceNode(_SEQ_TAG, [_node(dumper, item) for item in data], flow_style=False)
-    return dumper.represent_data(data)  # numbers, booleans, None: the safe representer's own rules
+    if kind is int:
+        return yaml.ScalarNode(_INT_TAG, str(data))
+    if kind is bool:
+        return yaml.ScalarNode(_BOOL_TAG, "true" if data else "false")
+    if data is None:
+        return yaml.ScalarNode(_NULL_TAG, "null")
+    return dumper.represent_data(data)  # floats and anything else: the safe representer's own rules
 
 
+_INT_TAG, _BOOL_TAG, _NULL_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"
 _SCALAR_RESOLVER = yaml.resolver.Resolver()  # implicit resolvers are class data, and no path resolver is set
-
-
-@functools.lru_cache(maxsize=4096)
-def _resolve_scalar(value: str, implicit: tuple[bool, bool]) -> str:
-    return _SCALAR_RESOLVER.resolve(yaml.ScalarNode, value, implicit)  # type: ignore[no-any-return]
-
-
-def _cached_resolve(dumper: Any, kind: type, value: Any, implicit: Any) -> str:
-    """The tag a scalar would resolve to, remembered: cassettes repeat the same keys and values."""
-    if kind is yaml.ScalarNode and isinstance(value, str) and len(value) <= 64:  # keys and short values repeat
-        return _resolve_scalar(value, tuple(implicit))
-    return yaml.resolver.BaseResolver.resolve(dumper, kind, value, implicit)  # type: ignore[no-any-return]
+_TAGS: dict[tuple[str, Any], str] = {}  # (scalar, implicit) -> tag, for short scalars
 
 
 for _dumper in (_ReadableDumper, _ReadablePyDumper):
