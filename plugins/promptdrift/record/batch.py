@@ -44,7 +44,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ from promptdrift.config import Settings
 from promptdrift.core.errors import Deferred, RecordingError
 from promptdrift.record.client import provider_client
 from promptdrift.record.recorder import Recorder
-from promptdrift.record.transport import BATCH
+from promptdrift.record.transport import BATCH, plain_headers
 from promptdrift.record.upstream import shared_upstream
 from promptdrift.spec.model import Provider
 
@@ -321,12 +321,7 @@ class BatchRun:
             content = response.read()
         finally:
             response.close()
-        headers = tuple(
-            (k, v)
-            for k, v in response.headers.multi_items()
-            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
-        )
-        arrived = Arrived(response.status_code, content, headers)
+        arrived = Arrived(response.status_code, content, tuple(plain_headers(response)))
         if 200 <= arrived.status < 300 and answer_fault(response.headers.get("content-type", ""), content) is None:
             with self._lock:
                 self._keep(key, arrived)
@@ -535,7 +530,6 @@ class PendingBatch:
     part: Part
     status: str
     counts: str = ""
-    problems: list[str] = field(default_factory=list)
 
 
 def pending_batches(settings: Settings) -> Iterator[PendingBatch]:

@@ -123,11 +123,16 @@ def _replayed(interaction: Interaction, request: httpx2.Request) -> httpx2.Respo
     )
 
 
+def plain_headers(response: httpx2.Response) -> list[tuple[str, str]]:
+    """A read response's headers without those of its encoding on the wire (its content is decoded)."""
+    drop = {"content-encoding", "content-length", "transfer-encoding"}
+    return [(k, v) for k, v in response.headers.multi_items() if k.lower() not in drop]
+
+
 def _forwarded(
     response: httpx2.Response, content: bytes, request: httpx2.Request, kept: Interaction | None
 ) -> httpx2.Response:
-    drop = {"content-encoding", "content-length", "transfer-encoding"}
-    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in drop]
+    headers = plain_headers(response)
     extensions = {INTERACTION: kept} if kept is not None else {}
     return httpx2.Response(
         response.status_code, headers=headers, content=content, request=request, extensions=extensions
