@@ -388,3 +388,24 @@ def test_changed_mode_batches_only_the_requests_that_changed(pytester: pytest.Py
     result.stdout.fnmatch_lines(["promptdrift: batch batch_demo* submitted: 1 request(s) to /v1/chat/completions*"])
     assert "very late" in cassettes.load(folder / "c002.yaml").interactions[0].request_body
     assert "recorded_via" not in cassettes.load(folder / "c001.yaml").meta  # replayed, untouched
+
+
+def test_a_failing_batch_api_stops_the_run_with_what_to_do(pytester: pytest.Pytester, demo: DemoServer) -> None:
+    folder = many_cases(pytester, 2, gate=False)
+    demo.batch.refuse_uploads = 401
+    result = pytester.runpytest(*BATCH)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*promptdrift: the provider's Batch API failed (AuthenticationError: *the demo server was told to refuse "
+            "uploads*). Batches already submitted are noted in cassettes/.batches: re-run the same command to pick "
+            "them up (promptdrift batch status shows them).*"
+        ]
+    )
+    assert "Traceback" not in result.stdout.str() and "INTERNALERROR" not in result.stdout.str()
+    assert os.environ["OPENAI_API_KEY"] not in result.stdout.str()
+    assert not list(folder.glob("*.yaml"))
+    demo.batch.refuse_uploads = None
+    pytester.runpytest(*BATCH).assert_outcomes(passed=2)  # the noted, never-uploaded batch is sent afresh
+    assert demo.batch.creations == 1
+    assert not state_files(pytester)

@@ -146,7 +146,10 @@ def _record_in_batches(session: pytest.Session, runs: CaseRuns, cases: list[Case
     batches = BatchRun(settings, say=say, label=label, poll=settings.batch_poll)
     if cases:
         say(f"promptdrift: recording {len(cases)} cases through the Batch API (--prompt-batch), in rounds")
-    runs.run_in_rounds([(item.nodeid, item.run) for item in cases], batches)
+    try:
+        runs.run_in_rounds([(item.nodeid, item.run) for item in cases], batches)
+    except PromptdriftError as exc:  # the provider's Files or Batches API failed: no case can be reported
+        pytest.exit(f"promptdrift: {exc}", returncode=pytest.ExitCode.TESTS_FAILED)
     if batches.rounds:
         say(f"promptdrift: {batches.rounds} batch round(s), {batches.created} batch(es) created by this run")
 

@@ -49,10 +49,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import openai
 
 from promptdrift.cassettes.format import answer_fault
+from promptdrift.cassettes.secrets import Scrubber
 from promptdrift.config import Settings
 from promptdrift.core.errors import Deferred, RecordingError
+from promptdrift.record.adapters import short
 from promptdrift.record.client import provider_client
 from promptdrift.record.recorder import Recorder
 from promptdrift.record.transport import BATCH, plain_headers
@@ -329,15 +332,32 @@ class BatchRun:
 
     # -- between rounds (the scheduler's thread) ---------------------------------------
 
-    @property
-    def waiting(self) -> int:
-        return len(self._queued)
-
     def settle(self) -> None:
-        """Submit what the last round queued (nothing a known batch already holds), wait, take in the output."""
+        """Submit what the last round queued (nothing a known batch already holds), wait, take in the output.
+
+        A failure of the provider's Files or Batches API is a :class:`RecordingError` that says what to do;
+        what was submitted stays noted in the state folder, so the same command picks it up.
+        """
+        try:
+            self._settle()
+        except openai.APIError as exc:
+            said = Scrubber(dict(self.settings.credentials)).text(short(str(exc)))
+            raise RecordingError(
+                f"the provider's Batch API failed ({type(exc).__name__}: {said}). Batches already submitted are "
+                f"noted in {self._shown(self.folder)}: re-run the same command to pick them up "
+                "(promptdrift batch status shows them)."
+            ) from None
+
+    def _settle(self) -> None:
         with self._lock:
             queued, self._queued = list(self._queued.values()), {}
         self.rounds += 1
+        for part in [p for p in self.parts if p.batch is None and p.input_file is None]:
+            # Noted, then stopped before its upload: it never reached the provider; its calls go out afresh.
+            self.parts.remove(part)
+            drop_part(self.folder, part)
+            for key in part.requests.values():
+                self._known.pop(key, None)
         needed = {self._known[q.key].tag: self._known[q.key] for q in queued if q.key in self._known}
         fresh = [q for q in queued if q.key not in self._known]
         if needed:
@@ -405,11 +425,6 @@ class BatchRun:
         if found is not None:
             part.batch, part.status = found.id, found.status
         else:
-            if part.input_file is None:
-                raise RecordingError(
-                    f"{self.folder / (part.tag + '.json')}: this batch was never uploaded. Delete the file and "
-                    "re-run the same command to submit its requests again."
-                )
             batch = client.batches.create(
                 input_file_id=part.input_file,
                 endpoint=part.endpoint,

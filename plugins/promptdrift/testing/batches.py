@@ -70,6 +70,7 @@ class BatchDesk:
         self.progress: list[str] = []  # statuses shown by successive retrieves before the outcome
         self.outcome = "completed"  # or failed, expired, cancelled
         self.error_when: str | None = None  # requests whose last user message contains this fail
+        self.refuse_uploads: int | None = None  # answer every upload with this HTTP status (e.g. 401)
         self.creations = 0
         self.busy = 0.0  # seconds spent answering batched requests (the provider's work, for benchmarks)
         self._ids = itertools.count(1)
@@ -89,6 +90,8 @@ class BatchDesk:
     # -- files ------------------------------------------------------------------------
 
     def _upload(self, request: Any) -> Any:
+        if self.refuse_uploads is not None:
+            return self._respond(request, _error("the demo server was told to refuse uploads"), self.refuse_uploads)
         upload = request.files.get("file")
         if upload is None:
             return self._respond(request, _error("a file is required"), 400)
