@@ -24,7 +24,7 @@ from promptdrift.run.conversation import Conversation
 from promptdrift.spec.reader import load_suite
 from promptdrift.testing.demo import DemoServer
 
-from .conftest import block_sockets, write
+from .conftest import block_sockets, many_cases, write
 
 
 def test_record_then_replay_with_server_stopped(
@@ -222,3 +222,17 @@ def test_fast_replay_reads_the_same_answers_as_the_sdk() -> None:
                 apis += api.name == "responses"
             compared += 1
     assert compared >= 20 and apis >= 2
+
+
+def test_a_recording_run_flushes_its_cassettes_to_disk_once(
+    pytester: pytest.Pytester, demo: DemoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    syncs: list[int] = []
+    monkeypatch.setattr(os, "sync", lambda: syncs.append(1))
+    many_cases(pytester, 3)
+    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=4)
+    assert syncs == [1]  # one flush for the run, not one per cassette
+    pytester.runpytest().assert_outcomes(passed=4)
+    assert syncs == [1]  # a replay writes nothing, so flushes nothing

@@ -396,16 +396,35 @@ def save(cassette: Cassette) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     _sweep(folder)
     tmp = folder / f".{cassette.path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    global _unsynced
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if not hasattr(os, "sync"):  # no flush of the whole disk at the end (Windows): one per file
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, cassette.path)
+        _unsynced = True
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+_unsynced = False  # cassettes written since the last sync_saved()
+
+
+def sync_saved() -> None:
+    """Flush every cassette this process wrote to disk, at once (the plugin calls it when a run ends).
+
+    One ``os.sync()`` instead of an ``fsync`` per file: 10,000 cassettes spent 12 s in ``fsync``. A
+    cassette is complete on disk as soon as it is renamed into place, so a killed process loses
+    nothing; only a machine that loses power before the end of the run could.
+    """
+    global _unsynced
+    if _unsynced and hasattr(os, "sync"):
+        os.sync()
+    _unsynced = False
 
 
 _swept: set[Path] = set()

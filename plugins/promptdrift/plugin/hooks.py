@@ -196,6 +196,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     runs = config.stash.get(RUNS_KEY, None)
     if runs is not None:
         runs.shutdown(wait=exitstatus != pytest.ExitCode.INTERRUPTED)
+        from promptdrift.cassettes.format import sync_saved  # slow: the cassette layer, loaded by any such run
+
+        sync_saved()  # every cassette this run wrote, flushed to disk at once
     if hasattr(config, "workerinput") or RECORDS_AT_KEY not in config.stash:
         return
     folder, _ = config.stash[RECORDS_AT_KEY]
