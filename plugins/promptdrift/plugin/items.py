@@ -14,9 +14,9 @@ from promptdrift.core.errors import DriftError, PromptdriftError
 from promptdrift.core.modes import RecordMode
 from promptdrift.plugin.keys import RECORDS_AT_KEY, RUNS_KEY, SETTINGS_KEY, STORE_KEY
 from promptdrift.plugin.schedule import CaseRuns
-from promptdrift.run.case import GENERATED, run_case, run_generated, stored_cassette
 from promptdrift.run.outcome import Outcome
 from promptdrift.spec.gates import Gate
+from promptdrift.spec.generate import GENERATED
 from promptdrift.spec.model import Case, Suite
 from promptdrift.spec.reader import load_suite
 from promptdrift.text import yamlio
@@ -138,6 +138,8 @@ class CaseItem(pytest.Item):
 
     def run(self, route: Route | None = None) -> Outcome:
         """Run the case (called by :class:`CaseRuns`, in a pool thread while recording; ``route``: batch lanes)."""
+        from promptdrift.run.case import run_case  # slow: the run layer (templates, the client), not for collection
+
         return run_case(self.suite, self.case, settings_of(self.config), self.nodeid, route)
 
     def runtest(self) -> None:
@@ -150,6 +152,8 @@ class CaseItem(pytest.Item):
             status = "drift" if isinstance(exc, DriftError) else "error"
             record = CaseRecord(self.suite.label, self.case.id, self.nodeid, status, False, error=str(exc))
             record.variant, record.variant_index = self.suite.variant, self.suite.variant_index
+            from promptdrift.run.case import stored_cassette  # slow: the run layer, loaded by run() already
+
             record.cassette, record.cassette_state = stored_cassette(settings, self.suite, self.case.id)
             self._report(record)
             raise
@@ -197,6 +201,8 @@ class GeneratedItem(CaseItem):
     pooled = False
 
     def run(self, route: Route | None = None) -> Outcome:
+        from promptdrift.run.case import run_generated  # slow: the run layer, not for collection
+
         return run_generated(self.suite, settings_of(self.config), self.nodeid)  # explored live, never batched
 
 
@@ -260,6 +266,8 @@ def suite_outcomes(
     deselected runs here, or with ``run_missing=False`` is :data:`NOT_HERE` (while recording, a suite-level
     item never records a case itself).
     """
+    from promptdrift.run.case import run_case  # slow: the run layer, not for collection
+
     settings = settings_of(item.config)
     runs = runs_of(item.config)
     base = item.nodeid.rsplit("::", 1)[0]

@@ -31,7 +31,7 @@ from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import TYPE_CHECKING
 
 from promptdrift.core.errors import Deferred
-from promptdrift.run.case import Outcome
+from promptdrift.run.outcome import Outcome
 
 if TYPE_CHECKING:
     from promptdrift.record.batch import BatchRun, Lane

@@ -15,9 +15,8 @@ from promptdrift.record.client import Channel, Route, open_channel
 from promptdrift.run import explore
 from promptdrift.run.conversation import Conversation
 from promptdrift.run.outcome import Outcome, Sample, passes
+from promptdrift.spec.generate import GENERATED
 from promptdrift.spec.model import Case, Sampling, Suite
-
-GENERATED = "generated"  # the item and cassette name of a suite's generated cases
 
 
 def case_channel(settings: Settings, suite: Suite, case_id: str, nodeid: str, route: Route | None = None) -> Channel:

@@ -31,6 +31,8 @@ from promptdrift.core.errors import PromptdriftError, SuiteError
 from promptdrift.text.paths import read_text, resolve_in_root
 from promptdrift.text.yamlio import line_of, load_file
 
+GENERATED = "generated"  # the item and cassette name of a suite's generated cases
+
 STRATEGIES = {
     "integers": "{min, max}",
     "floats": "{min, max}",
