@@ -60,6 +60,9 @@ def test_batch_and_live_recordings_are_the_same(pytester: pytest.Pytester, demo:
         ]
     )
     assert demo.batch.creations == 1
+    (batch,) = demo.batch.batches.values()
+    assert batch.metadata["promptdrift"].startswith("pd-")  # the tag a resumed run finds it by
+    assert batch.metadata["promptdrift_run"].startswith("pytest " + " ".join(BATCH))  # names the run
     assert all(r.get("batch") for r in demo.requests if r["path"].endswith("/chat/completions"))
     assert interactions(folder) == recorded_live
     meta = cassettes.load(folder / "c007.yaml").meta
@@ -409,3 +412,34 @@ def test_a_failing_batch_api_stops_the_run_with_what_to_do(pytester: pytest.Pyte
     pytester.runpytest(*BATCH).assert_outcomes(passed=2)  # the noted, never-uploaded batch is sent afresh
     assert demo.batch.creations == 1
     assert not state_files(pytester)
+
+
+def test_generated_cases_stay_live_and_the_run_says_so(pytester: pytest.Pytester, demo: DemoServer) -> None:
+    script(demo, {"when": {"contains": "order"}, "reply": "Sorry, order noted."})
+    write(
+        pytester,
+        "suites/explored.yaml",
+        """
+        suite: explored
+        model: gpt-4o-mini
+        prompt: {user: "order {{ n }}"}
+        generate:
+          max_examples: 3
+          vars: {n: {integers: {min: 1, max: 9}}}
+        expect: [{contains: "Sorry"}]
+        cases:
+          - {id: fixed, vars: {n: 5}}
+        """,
+    )
+    result = pytester.runpytest(*BATCH)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "promptdrift: suites/explored.yaml: generate: explores live with Hypothesis "
+            "(each input depends on the last answer)"
+        ]
+    )
+    chat = [r for r in demo.requests if r["path"].endswith("/chat/completions")]
+    assert [r for r in chat if r.get("batch")] and [r for r in chat if not r.get("batch")]  # the case batched
+    assert cassettes.load(pytester.path / "cassettes/explored/fixed.yaml").meta["recorded_via"] == "batch"
+    assert "recorded_via" not in cassettes.load(pytester.path / "cassettes/explored/generated.yaml").meta

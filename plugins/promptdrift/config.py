@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from promptdrift.cassettes.secrets import secret_variables
+from promptdrift.cassettes.secrets import Scrubber
 from promptdrift.core.errors import ConfigError
 from promptdrift.core.modes import RecordMode
 
@@ -168,7 +168,7 @@ class Settings:
     @cached_property
     def credentials(self) -> dict[str, str]:
         """``{value: "$VARIABLE"}`` of the credential variables scrubbed from every cassette (worked out once)."""
-        return {value: f"${name}" for value, name in secret_variables(self.environ, [self.api_key_env]).items()}
+        return Scrubber.for_environ(self.environ, [self.api_key_env]).known
 
     def api_key(self, provider: Provider) -> str | None:
         return self.environ.get(provider.api_key_env or self.api_key_env) or None

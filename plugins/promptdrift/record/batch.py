@@ -45,6 +45,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,12 @@ class Queued:
     endpoint: str
     model: str
     body: dict[str, Any]
+
+    @cached_property
+    def encoded(self) -> bytes:
+        """Its input-file line after the ``custom_id`` (encoded once: sized by :func:`plan`, then sent)."""
+        rest = {"method": "POST", "url": self.endpoint, "body": self.body}
+        return json.dumps(rest, ensure_ascii=False).encode("utf-8")[1:]
 
 
 class Lane(httpx2.BaseTransport):
@@ -269,9 +276,8 @@ def plan(queued: Iterable[Queued], max_requests: int = MAX_REQUESTS, max_bytes: 
 
 
 def _line(custom_id: str, item: Queued) -> bytes:
-    return json.dumps(
-        {"custom_id": custom_id, "method": "POST", "url": item.endpoint, "body": item.body}, ensure_ascii=False
-    ).encode("utf-8")
+    """One line of the JSONL input file: ``{"custom_id": ..., "method": "POST", "url": ..., "body": ...}``."""
+    return b'{"custom_id": ' + json.dumps(custom_id).encode("ascii") + b", " + item.encoded
 
 
 class BatchRun:
