@@ -104,6 +104,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     # slow: the record layer (httpx2), the runner and items load only in a run that uses promptdrift
     from promptdrift.plugin.items import CaseItem
     from promptdrift.plugin.schedule import CaseRuns
+    from promptdrift.record.client import load_sdk
     from promptdrift.record.upstream import shared_upstream
 
     runs = config.stash[RUNS_KEY] = CaseRuns(settings.concurrency)
@@ -113,12 +114,12 @@ def pytest_runtestloop(session: pytest.Session) -> None:
         return
     cases = [item for item in session.items if isinstance(item, CaseItem) and item.pooled]
     reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if settings.batch or (settings.concurrency > 1 and len(cases) > 1):
+        load_sdk()  # once, here, rather than in every pool thread at the same time
     if settings.batch:
         _record_in_batches(session, runs, cases, reporter)
         return
     if settings.concurrency > 1 and len(cases) > 1:
-        import openai  # noqa: F401 - once, here, rather than in every pool thread at the same time
-
         count = runs.start((item.nodeid, item.run) for item in cases)
         if reporter is not None and count:
             reporter.write_line(

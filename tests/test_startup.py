@@ -1,0 +1,68 @@
+"""The fixed costs of a run: what a replay leaves unimported, and how the SDK is loaded when a run records.
+
+Each check runs in a fresh ``pytest`` process (``runpytest_subprocess``): the
+test process itself has the SDK loaded already (see ``conftest.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from promptdrift.testing.demo import DemoServer
+
+from .conftest import many_cases
+
+# A plugin that writes, at the end of the run, what the process imported and what the garbage collector froze.
+PROBE = """
+import gc, json, sys
+
+def pytest_sessionfinish(session):
+    with open("probe.json", "w") as out:
+        json.dump({"modules": sorted(m for m in ("openai", "httpx2", "vcr") if m in sys.modules),
+                   "frozen": gc.get_freeze_count(), "gc_enabled": gc.isenabled()}, out)
+"""
+
+
+def probe(pytester: pytest.Pytester, *args: str) -> dict:
+    pytester.makepyfile(probe_plugin=PROBE)
+    result = pytester.runpytest_subprocess("-p", "probe_plugin", "-p", "no:cacheprovider", *args)
+    assert result.ret == 0, result.stdout.str()
+    return json.loads((pytester.path / "probe.json").read_text())
+
+
+def test_a_replay_imports_neither_the_sdk_nor_vcrpy(pytester: pytest.Pytester, demo: DemoServer) -> None:
+    many_cases(pytester, 6, gate=False)
+    pytester.syspathinsert()
+    recorded = probe(pytester, "--prompt-record=new", "--prompt-concurrency=3")
+    assert recorded["modules"] == ["httpx2", "openai", "vcr"]  # the probe sees them when they are loaded
+    demo.stop()
+    replayed = probe(pytester)
+    assert replayed["modules"] == []
+    assert replayed["frozen"] == 0  # nothing frozen where the SDK was never loaded
+
+
+def test_recording_loads_the_sdk_once_and_freezes_what_it_built(pytester: pytest.Pytester, demo: DemoServer) -> None:
+    many_cases(pytester, 6, gate=False)
+    pytester.syspathinsert()
+    recorded = probe(pytester, "--prompt-record=new", "--prompt-concurrency=3")
+    assert recorded["frozen"] > 10_000  # the SDK's classes and modules are out of the collector's way
+    assert recorded["gc_enabled"]  # and the collector runs again for everything the run makes afterwards
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_load_sdk_leaves_the_collector_as_it_found_it(enabled: bool) -> None:
+    code = (
+        "import gc, sys\n"
+        f"{'' if enabled else 'gc.disable()'}\n"
+        "from promptdrift.record.client import load_sdk\n"
+        "load_sdk()\n"
+        "first = gc.get_freeze_count()\n"
+        "load_sdk()\n"
+        "print(gc.isenabled(), first > 10_000, gc.get_freeze_count() == first, 'openai' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == [str(enabled), "True", "True", "True"]
