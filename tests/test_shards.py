@@ -19,6 +19,7 @@ import pytest
 
 from promptdrift.cli.main import main as cli
 from promptdrift.testing.demo import DemoServer, Script
+from promptdrift.verdict.records import RecordStore, has_pending_gates
 from promptdrift.verdict.shards import Shard, merged_exitstatus
 
 from .conftest import write
@@ -228,3 +229,11 @@ def test_pytest_split_chooses_the_slices_and_promptdrift_names_them(
     assert code == one.ret == 0
     merged = without_timings(json.loads((pytester.path / "merged.json").read_text()))
     assert merged == without_timings(json.loads((pytester.path / "one.json").read_text()))
+
+
+def test_pending_gates_are_found_line_by_line(tmp_path: Path) -> None:
+    store = RecordStore(tmp_path, "main")
+    store.add("case", {"nodeid": "suites/a.yaml::c1", "answer": 'it says "gate-pending" in its text'})
+    assert not has_pending_gates(tmp_path)  # only a record of that kind counts, not the words
+    RecordStore(tmp_path, "gw1").add("gate-pending", {"suite": "a", "gate": "pass_rate"})
+    assert has_pending_gates(tmp_path)

@@ -204,11 +204,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     folder, _ = config.stash[RECORDS_AT_KEY]
     index, count = config.stash[SHARD_KEY]
-    if count == 1 and any("gate-pending" in path.read_text(encoding="utf-8") for path in folder.glob("*.jsonl")):
-        from promptdrift.verdict.records import read_records  # slow: the verdict layer, only for pending gates
+    from promptdrift.verdict.records import has_pending_gates, read_records  # slow: the verdict layer
 
-        if read_records([folder], keep=lambda record: False).failed_gates and session.exitstatus == 0:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if (
+        count == 1
+        and has_pending_gates(folder)
+        and read_records([folder], keep=lambda record: False).failed_gates
+        and session.exitstatus == 0
+    ):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     settings = config.stash[SETTINGS_KEY]
     if settings.records:
         from promptdrift.verdict.shards import Shard, current_commit, write_identity  # slow: the verdict layer

@@ -33,6 +33,18 @@ class RecordStore:
         return read_records([self.folder], keep)
 
 
+def has_pending_gates(folder: Path) -> bool:
+    """Whether a process of this run left a gate pending in ``folder`` (read line by line, never a whole file)."""
+    for path in folder.glob("*.jsonl"):
+        with path.open(encoding="utf-8") as fh:
+            if any(line.startswith(_PENDING) for line in fh):
+                return True
+    return False
+
+
+_PENDING = json.dumps({"kind": "gate-pending"})[:-1]  # how RecordStore.add starts such a line
+
+
 def read_records(folders: Iterable[Path], keep: Callable[[CaseRecord], bool] | None = None) -> Records:
     """The records in ``folders``: per-suite summaries and status counts over all cases, the case records
     themselves where ``keep`` says so (all by default), gates, and pending gates settled from every case.
