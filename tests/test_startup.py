@@ -23,6 +23,7 @@ import gc, json, sys
 def pytest_sessionfinish(session):
     with open("probe.json", "w") as out:
         json.dump({"modules": sorted(m for m in ("openai", "httpx2", "vcr") if m in sys.modules),
+                   "own": sorted(m for m in sys.modules if m.startswith("promptdrift.")),
                    "frozen": gc.get_freeze_count(), "gc_enabled": gc.isenabled()}, out)
 """
 
@@ -32,6 +33,15 @@ def probe(pytester: pytest.Pytester, *args: str) -> dict:
     result = pytester.runpytest_subprocess("-p", "probe_plugin", "-p", "no:cacheprovider", *args)
     assert result.ret == 0, result.stdout.str()
     return json.loads((pytester.path / "probe.json").read_text())
+
+
+def test_a_run_with_no_suite_loads_none_of_the_working_layers(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_plain="def test_one():\n    assert True\n")
+    pytester.syspathinsert()
+    loaded = probe(pytester)
+    working = ("checks", "record", "run", "verdict", "cassettes.format", "spec.reader", "text.yamlio")
+    assert [m for m in loaded["own"] if m.removeprefix("promptdrift.").startswith(working)] == []
+    assert loaded["modules"] == [] and loaded["frozen"] == 0
 
 
 def test_a_replay_imports_neither_the_sdk_nor_vcrpy(pytester: pytest.Pytester, demo: DemoServer) -> None:

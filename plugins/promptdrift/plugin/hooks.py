@@ -204,15 +204,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     folder, _ = config.stash[RECORDS_AT_KEY]
     index, count = config.stash[SHARD_KEY]
-    from promptdrift.verdict.records import has_pending_gates, read_records  # slow: the verdict layer
+    if count == 1 and any(folder.glob("*.jsonl")):
+        # slow: the verdict layer, only where a process of this run wrote records (never in a run with no suite)
+        from promptdrift.verdict.records import has_pending_gates, read_records
 
-    if (
-        count == 1
-        and has_pending_gates(folder)
-        and read_records([folder], keep=lambda record: False).failed_gates
-        and session.exitstatus == 0
-    ):
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if (
+            has_pending_gates(folder)
+            and read_records([folder], keep=lambda record: False).failed_gates
+            and session.exitstatus == 0
+        ):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
     settings = config.stash[SETTINGS_KEY]
     if settings.records:
         from promptdrift.verdict.shards import Shard, current_commit, write_identity  # slow: the verdict layer
