@@ -465,7 +465,7 @@ def startup(
         # Two short runs differ by less than the machine's noise: the runs go in pairs (with, then without the
         # plugin), many of them, and the median of the pairs' differences counts.
         differences = []
-        for _ in range(4 * opts.runs):
+        for _ in range(8 * opts.runs):
             with_plugin = run_pytest([], plain, run_env)
             differences.append(with_plugin.seconds - run_pytest(["-p", "no:promptdrift"], plain, run_env).seconds)
         added = statistics.median(differences) * 1000
