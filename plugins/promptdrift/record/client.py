@@ -48,13 +48,13 @@ def load_sdk() -> None:
     """
     if "openai" in sys.modules:
         return
-    paused = gc.isenabled()
+    was_enabled = gc.isenabled()
     gc.disable()
     try:
-        import httpx2  # noqa: F401
+        import httpx2  # noqa: F401 - slow, on purpose: this is where the SDK is loaded
         import openai  # noqa: F401
     finally:
-        if paused:
+        if was_enabled:
             gc.enable()
     gc.freeze()
 
