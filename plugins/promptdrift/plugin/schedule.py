@@ -118,12 +118,13 @@ class CaseRuns:
                         continue
                     with self._lock:
                         self._settled[nodeid] = (outcome, error)
-                    self._done(None)
+                    self._done()
                 if waiting:
                     batches.settle()
         batches.finish()
 
-    def _done(self, future: Future[Outcome] | None) -> None:
+    def _done(self, _future: object = None) -> None:
+        """One case finished (a pool future's done-callback, or a batch round's own count)."""
         with self._lock:
             self.finished += 1
             self.last_done = time.perf_counter()

@@ -306,7 +306,11 @@ class BatchRun:
 
     def arrived(self, key: Key) -> Arrived | None:
         with self._lock:
-            return self._arrived.get(key[0], {}).get(key[1:])
+            return self._found(key)
+
+    def _found(self, key: Key) -> Arrived | None:
+        """The answer noted for a call (the lock held)."""
+        return self._arrived.get(key[0], {}).get(key[1:])
 
     def _keep(self, key: Key, arrived: Arrived) -> None:
         """Note an answer (the lock held)."""
@@ -379,7 +383,7 @@ class BatchRun:
         self._wait(list(needed.values()))
         with self._lock:
             for q in queued:
-                if self._arrived.get(q.key[0], {}).get(q.key[1:]) is None:
+                if self._found(q.key) is None:
                     part = self._known[q.key]
                     missing = (
                         f"{q.key[0]}: batch {part.batch} ({part.status}) returned no answer for this request. "
