@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from promptdrift.cassettes.format import canonical_body, readable_body, scrub_event_stream, sse_documents
-from promptdrift.cassettes.secrets import Scrubber
+from promptdrift.cassettes.secrets import SHAPES, Scrubber, Shape, hinted, secret_spans
 
 EXAMPLES = 300 if os.environ.get("PROMPTDRIFT_STRESS") else 60
 KEYCHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -96,3 +96,15 @@ def test_a_secret_split_over_stream_deltas_is_scrubbed(
         assert docs[-1]["response"]["output_text"] == SCRUBBER.text(text)
     assert streamed == SCRUBBER.text(text)  # the deltas read back as the whole text scrubbed at once
     assert scrubbed.rstrip().endswith("data: [DONE]") or api == "responses"
+
+
+@settings(max_examples=EXAMPLES * 3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), shape=st.sampled_from(SHAPES))
+def test_the_fast_hint_never_misses_a_shape(data: st.DataObject, shape: Shape) -> None:
+    """``hinted`` skips the shape search for most texts: any text a shape matches must pass it."""
+    text = data.draw(st.from_regex(shape.pattern))
+    assert shape.pattern.search(text)
+    assert hinted(text), f"{shape.kind}: {text!r}"
+    start, end = shape.span(shape.pattern.search(text))
+    if start < end:  # a header with an empty value holds nothing to replace
+        assert secret_spans(text, {}), text

@@ -60,9 +60,30 @@ SHAPES = (
 )
 
 
-# Every shape needs one of these in the text: most strings (keys, roles, answers) have none, and are not
-# searched shape by shape.
-_HINT = re.compile(rf"sk-|bearer|org-|proj_|[?&](?:api[-_]?key|key|token|access_token|sig)=|{_HEADER_NAMES}", re.I)
+# Every shape needs one of these in the lower-cased text: most texts (keys, roles, answers, whole bodies) have
+# none, and are not searched shape by shape. Substring tests, because a case-insensitive alternation of the same
+# words took 0.5 ms on a 2 KB body (several per recorded call).
+_HINTS = (
+    "sk-",
+    "bearer",
+    "org-",
+    "proj_",
+    "key=",  # the query-string shape: ...key=, ...token=, sig=
+    "token=",
+    "sig=",
+    "cookie",  # the credential headers: set-cookie, cookie, (proxy-)authorization, (x-)api-key, openai-...
+    "authorization",
+    "api-key",
+    "openai-organization",
+    "openai-project",
+)
+_X_HEADER = re.compile(r"x-[a-z0-9-]*(?:token|key|secret|session|auth)")  # lower-cased x-...token headers
+
+
+def hinted(text: str) -> bool:
+    """Whether ``text`` may hold a shaped secret: ``False`` means no shape can match it (a fast test)."""
+    lower = text.lower()
+    return any(hint in lower for hint in _HINTS) or ("x-" in lower and _X_HEADER.search(lower) is not None)
 
 
 _JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')  # characters json.dumps escapes (with ensure_ascii off)
@@ -97,7 +118,7 @@ def secret_spans(text: str, known: Mapping[str, str], *, shapes: bool = True) ->
         while start >= 0:
             found.append((start, start + len(value), kind))
             start = text.find(value, start + len(value))
-    if shapes and _HINT.search(text):
+    if shapes and hinted(text):
         for shape in SHAPES:
             for match in shape.pattern.finditer(text):
                 start, end = shape.span(match)
@@ -206,7 +227,7 @@ class Scrubber:
         """Whether ``text`` (or any part of it) surely holds nothing to scrub."""
         if any(value in text for value in self.known):
             return False
-        return not (self.shapes and _HINT.search(text))
+        return not (self.shapes and hinted(text))
 
     def clean_json(self, value: Any) -> bool:
         if any(_JSON_ESCAPED.search(known) for known in self.known):
