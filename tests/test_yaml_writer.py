@@ -1,7 +1,8 @@
-"""The cassette YAML writer builds nodes directly and remembers scalar tags; its text is PyYAML's own."""
+"""The cassette YAML writer builds PyYAML's events directly and remembers short scalars; its text is PyYAML's own."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import yaml
@@ -53,3 +54,8 @@ def test_a_nan_and_line_dicts_are_written_like_plain_data() -> None:
     data = yamlio.loads("a: [1, {b: c}]\n", path="x.yaml")
     assert yamlio.dumps(data) == reference_dump({"a": [1, {"b": "c"}]})
     assert yamlio.dumps({"x": float("nan")}) == reference_dump({"x": float("nan")})
+
+
+def test_other_types_go_through_the_safe_representer() -> None:
+    data = {"set": {1, 2}, "date": datetime.date(2026, 1, 1), "bytes": b"xy", "float": 1.5, "inf": float("inf")}
+    assert yamlio.dumps(data) == reference_dump(data)

@@ -7,6 +7,7 @@ they started on so that errors can point at it.
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 from typing import Any
@@ -151,34 +152,6 @@ def load_file(path: Path, *, display: str | None = None) -> Any:
     return loads(text, path=shown)
 
 
-class _Fast:
-    """Plain data represented directly (:func:`_node`), and scalar tags remembered."""
-
-    def represent(self, data: Any) -> None:
-        # No alias bookkeeping to reset: nothing is shared between nodes, and each dump has its own dumper.
-        self.serialize(_node(self, data))  # type: ignore[attr-defined]
-
-    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
-        """The tag a scalar would resolve to, remembered for short strings (keys and short values repeat)."""
-        if kind is yaml.ScalarNode and type(value) is str and len(value) <= 64:
-            key = (value, implicit)
-            tag = _TAGS.get(key)
-            if tag is None:
-                if len(_TAGS) > 4096:
-                    _TAGS.clear()
-                tag = _TAGS[key] = _SCALAR_RESOLVER.resolve(kind, value, implicit)
-            return tag
-        return yaml.resolver.BaseResolver.resolve(self, kind, value, implicit)  # type: ignore[arg-type,no-any-return]
-
-
-class _ReadableDumper(_Fast, _Dumper):  # type: ignore[misc,valid-type]
-    """Writes multi-line strings as literal blocks so diffs of cassettes read well."""
-
-
-class _ReadablePyDumper(_Fast, yaml.SafeDumper):
-    """The same in pure Python: libyaml escapes characters beyond the BMP (emoji), this one writes them."""
-
-
 # Line breaks YAML knows besides \n: a reader turns them into \n (or a space) in every style but double quotes.
 _OTHER_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
 
@@ -187,37 +160,109 @@ _OTHER_BREAK = re.compile("[" + "".join(_OTHER_BREAKS) + "]")
 
 
 def _represent_str(dumper: Any, data: str) -> yaml.ScalarNode:
+    """How a string is written: literal block when it has line breaks, escaped when it has other breaks."""
+    return yaml.ScalarNode(_STR_TAG, data, style=_str_style(data))
+
+
+def _str_style(data: str) -> str | None:
     if _OTHER_BREAK.search(data):
-        return yaml.ScalarNode(_STR_TAG, data, style='"')  # escaped: round-trips exactly
-    return yaml.ScalarNode(_STR_TAG, data, style="|" if "\n" in data else None)
+        return '"'  # escaped: round-trips exactly
+    return "|" if "\n" in data else None
 
 
 _MAP_TAG, _SEQ_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
-
-
-def _node(dumper: Any, data: Any) -> yaml.Node:
-    """The node of plain data, built directly: what the safe representer builds, without its generic dispatch
-    and alias bookkeeping (most of the time of writing a cassette). Anything else goes to the representer."""
-    kind = type(data)
-    if kind is str:
-        return _represent_str(dumper, data)
-    if kind is dict or kind is LineDict:
-        pairs = [(_node(dumper, key), _node(dumper, value)) for key, value in data.items()]
-        return yaml.MappingNode(_MAP_TAG, pairs, flow_style=False)
-    if kind is list or kind is LineList:
-        return yaml.SequenceNode(_SEQ_TAG, [_node(dumper, item) for item in data], flow_style=False)
-    if kind is int:
-        return yaml.ScalarNode(_INT_TAG, str(data))
-    if kind is bool:
-        return yaml.ScalarNode(_BOOL_TAG, "true" if data else "false")
-    if data is None:
-        return yaml.ScalarNode(_NULL_TAG, "null")
-    return dumper.represent_data(data)  # floats and anything else: the safe representer's own rules
-
-
 _INT_TAG, _BOOL_TAG, _NULL_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"
 _SCALAR_RESOLVER = yaml.resolver.Resolver()  # implicit resolvers are class data, and no path resolver is set
-_TAGS: dict[tuple[str, Any], str] = {}  # (scalar, implicit) -> tag, for short scalars
+_SCALARS_SEEN: dict[tuple[str, str, str | None], yaml.ScalarEvent] = {}  # short scalars repeat (keys)
+_MAP_START = yaml.MappingStartEvent(None, _MAP_TAG, True, flow_style=False)
+_MAP_END = yaml.MappingEndEvent()
+_SEQ_START = yaml.SequenceStartEvent(None, _SEQ_TAG, True, flow_style=False)
+_SEQ_END = yaml.SequenceEndEvent()
+
+
+def _scalar(tag: str, value: str, style: str | None = None) -> yaml.ScalarEvent:
+    """A scalar event, with the implicit flags PyYAML's serializer would work out for its node: whether the
+    value reads back as ``tag`` written plain, and quoted. Remembered for short scalars (keys repeat)."""
+    key = (tag, value, style)
+    event = _SCALARS_SEEN.get(key)
+    if event is None:
+        plain = _SCALAR_RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) == tag
+        event = yaml.ScalarEvent(None, tag, (plain, tag == _STR_TAG), value, style=style)
+        if len(value) <= 64:
+            if len(_SCALARS_SEEN) > 4096:
+                _SCALARS_SEEN.clear()
+            _SCALARS_SEEN[key] = event
+    return event
+
+
+def _events(data: Any, out: list[yaml.Event], dumper: Any) -> None:
+    """The events of plain data, built directly: what PyYAML's representer and serializer produce for it,
+    without their generic dispatch, alias bookkeeping and a resolver call per scalar (most of the time of
+    writing a cassette). Anything else (floats) goes through the safe representer's own rules."""
+    kind = type(data)
+    if kind is str:
+        out.append(_scalar(_STR_TAG, data, _str_style(data)))
+    elif kind is dict or kind is LineDict:
+        out.append(_MAP_START)
+        for key, value in data.items():
+            _events(key, out, dumper)
+            _events(value, out, dumper)
+        out.append(_MAP_END)
+    elif kind is list or kind is LineList:
+        out.append(_SEQ_START)
+        for item in data:
+            _events(item, out, dumper)
+        out.append(_SEQ_END)
+    elif kind is int:
+        out.append(_scalar(_INT_TAG, str(data)))
+    elif kind is bool:
+        out.append(_scalar(_BOOL_TAG, "true" if data else "false"))
+    elif data is None:
+        out.append(_scalar(_NULL_TAG, "null"))
+    else:
+        _node_events(dumper.represent_data(data), out)
+
+
+def _node_events(node: yaml.Node, out: list[yaml.Event]) -> None:
+    """The events PyYAML's serializer emits for a node (no anchors: nothing written here is shared)."""
+    if isinstance(node, yaml.ScalarNode):
+        out.append(_scalar(node.tag, node.value, node.style))
+    elif isinstance(node, yaml.MappingNode):
+        out.append(yaml.MappingStartEvent(None, node.tag, node.tag == _MAP_TAG, flow_style=node.flow_style))
+        for key, value in node.value:
+            _node_events(key, out)
+            _node_events(value, out)
+        out.append(_MAP_END)
+    elif isinstance(node, yaml.SequenceNode):
+        out.append(yaml.SequenceStartEvent(None, node.tag, node.tag == _SEQ_TAG, flow_style=node.flow_style))
+        for item in node.value:
+            _node_events(item, out)
+        out.append(_SEQ_END)
+
+
+_OPTIONS: dict[str, Any] = {"default_flow_style": False, "allow_unicode": True, "width": 100, "sort_keys": False}
+
+
+def _emit(data: Any, dumper_class: type) -> str:
+    stream = io.StringIO()
+    dumper = dumper_class(stream, **_OPTIONS)
+    try:
+        events: list[yaml.Event] = [yaml.StreamStartEvent(), yaml.DocumentStartEvent(explicit=False)]
+        _events(data, events, dumper)
+        events += [yaml.DocumentEndEvent(explicit=False), yaml.StreamEndEvent()]
+        for event in events:
+            dumper.emit(event)
+    finally:
+        dumper.dispose()
+    return stream.getvalue()
+
+
+class _ReadableDumper(_Dumper):  # type: ignore[misc,valid-type]
+    """Writes multi-line strings as literal blocks so diffs of cassettes read well."""
+
+
+class _ReadablePyDumper(yaml.SafeDumper):
+    """The same in pure Python: libyaml escapes characters beyond the BMP (emoji), this one writes them."""
 
 
 for _dumper in (_ReadableDumper, _ReadablePyDumper):
@@ -233,8 +278,7 @@ def dumps(data: Any) -> str:
     character beyond the BMP (``\\U0001F44B``), the slower pure-Python emitter
     writes the text as it is, so answers stay readable in a diff.
     """
-    options: dict[str, Any] = {"sort_keys": False, "allow_unicode": True, "width": 100}
-    text: str = yaml.dump(data, Dumper=_ReadableDumper, **options)
+    text = _emit(data, _ReadableDumper)
     if "\\U" in text:
-        text = yaml.dump(data, Dumper=_ReadablePyDumper, **options)
+        text = _emit(data, _ReadablePyDumper)
     return text
