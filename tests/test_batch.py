@@ -299,6 +299,31 @@ def test_streamed_calls_stay_live_and_are_not_paid_twice(pytester: pytest.Pytest
     assert demo.batch.creations == 1
 
 
+def test_live_calls_of_a_batch_round_overlap(pytester: pytest.Pytester, demo: DemoServer) -> None:
+    """Cases take turns at their own work in a round, but one waiting for a live call gives its turn up."""
+    script(demo, {"when": {"contains": "late"}, "reply": "I'm so sorry your order is late."})
+    write(
+        pytester,
+        "suites/streamed.yaml",
+        """
+        suite: streamed
+        model: gpt-4o-mini
+        params: {stream: true}
+        prompt: {user: "My order {{ n }} is late"}
+        expect: [{contains: sorry}]
+        cases:
+          - {id: a, vars: {n: 1}}
+          - {id: b, vars: {n: 2}}
+          - {id: c, vars: {n: 3}}
+          - {id: d, vars: {n: 4}}
+        """,
+    )
+    demo.gather(4, timeout=3.0)
+    pytester.runpytest(*BATCH, "--prompt-concurrency=4").assert_outcomes(passed=4)
+    assert demo.max_in_flight == 4
+    assert demo.batch.creations == 0
+
+
 def test_batch_options_are_checked(pytester: pytest.Pytester, demo: DemoServer) -> None:
     many_cases(pytester, 2)
     result = pytester.runpytest("--prompt-batch")

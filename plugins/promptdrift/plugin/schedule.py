@@ -89,7 +89,8 @@ class CaseRuns:
         """``--prompt-batch``: run every case, each until a call of it waits for a batch; send those calls as
         batches, wait, and run the waiting cases again, until every case has finished (or failed).
 
-        Each round runs the cases in the thread pool (a streamed call goes live); the answers a case already
+        Each round runs the cases in the thread pool, taking turns at their own work (:meth:`BatchRun.turn`:
+        a round is CPU work) except while a call goes live (a streamed request); the answers a case already
         has are replayed to it from what arrived, so a round costs only CPU up to its first new call.
         """
         self.started = time.perf_counter()
@@ -103,7 +104,8 @@ class CaseRuns:
                 lanes.append(batches.lane(recorder, provider))
                 return lanes[-1]
 
-            outcome, error = _attempt(pair[1], route)
+            with batches.turn():
+                outcome, error = _attempt(pair[1], route)
             if error is not WAITING:
                 batches.forget({lane.display for lane in lanes})  # its answers are in its cassette now
             return outcome, error
