@@ -309,7 +309,10 @@ class BatchRun:
 
         A round is CPU work (its answers come from batches), so threads that take turns finish it sooner
         than threads contending for the interpreter lock (fewer switches). A live call (:meth:`live`)
-        gives the turn up while it waits for the provider, so those calls still overlap.
+        gives the turn up while it waits for the provider, so those calls still overlap. The turn is taken
+        before a request slot (:mod:`promptdrift.record.upstream`) and a live call gives it up holding one:
+        this cannot deadlock because the rounds' pool has no more threads than there are slots (both are
+        ``--prompt-concurrency``), so the turn's holder always finds a slot free.
         """
         with self._turn:
             self._in_turn.held = True
