@@ -299,9 +299,14 @@ def test_streamed_calls_stay_live_and_are_not_paid_twice(pytester: pytest.Pytest
     assert demo.batch.creations == 1
 
 
-def test_live_calls_of_a_batch_round_overlap(pytester: pytest.Pytester, demo: DemoServer) -> None:
-    """Cases take turns at their own work in a round, but one waiting for a live call gives its turn up."""
+@pytest.mark.parametrize(("cases", "concurrency"), [(4, 4), (6, 2)])
+def test_live_calls_of_a_batch_round_overlap(
+    pytester: pytest.Pytester, demo: DemoServer, cases: int, concurrency: int
+) -> None:
+    """Cases take turns at their own work in a round, but one waiting for a live call gives its turn up
+    (with more cases than threads too: the turn's holder always finds a request slot)."""
     script(demo, {"when": {"contains": "late"}, "reply": "I'm so sorry your order is late."})
+    listed = ", ".join(f"{{id: c{n}, vars: {{n: {n}}}}}" for n in range(cases))
     write(
         pytester,
         "suites/streamed.yaml",
@@ -311,16 +316,12 @@ def test_live_calls_of_a_batch_round_overlap(pytester: pytest.Pytester, demo: De
         params: {stream: true}
         prompt: {user: "My order {{ n }} is late"}
         expect: [{contains: sorry}]
-        cases:
-          - {id: a, vars: {n: 1}}
-          - {id: b, vars: {n: 2}}
-          - {id: c, vars: {n: 3}}
-          - {id: d, vars: {n: 4}}
-        """,
+        cases: [LISTED]
+        """.replace("LISTED", listed),
     )
-    demo.gather(4, timeout=3.0)
-    pytester.runpytest(*BATCH, "--prompt-concurrency=4").assert_outcomes(passed=4)
-    assert demo.max_in_flight == 4
+    demo.gather(concurrency, timeout=3.0)
+    pytester.runpytest(*BATCH, f"--prompt-concurrency={concurrency}").assert_outcomes(passed=cases)
+    assert demo.max_in_flight == concurrency
     assert demo.batch.creations == 0
 
 
