@@ -24,9 +24,8 @@ class RecordStore:
         self.path = folder / f"{name}.jsonl"
 
     def add(self, kind: str, data: Mapping[str, Any]) -> None:
-        line = json.dumps({"kind": kind, **data}, ensure_ascii=False, default=str)
         with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
+            fh.write(_line(kind, data) + "\n")
 
     def read(self, keep: Callable[[CaseRecord], bool] | None = None) -> Records:
         """Every process's records in this store's folder (see :func:`read_records`)."""
@@ -42,7 +41,12 @@ def has_pending_gates(folder: Path) -> bool:
     return False
 
 
-_PENDING = json.dumps({"kind": "gate-pending"})[:-1]  # how RecordStore.add starts such a line
+def _line(kind: str, data: Mapping[str, Any]) -> str:
+    """One record as its JSON line (the kind first)."""
+    return json.dumps({"kind": kind, **data}, ensure_ascii=False, default=str)
+
+
+_PENDING = _line("gate-pending", {})[:-1]  # how the line of a pending gate starts
 
 
 def read_records(folders: Iterable[Path], keep: Callable[[CaseRecord], bool] | None = None) -> Records:
