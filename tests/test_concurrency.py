@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from promptdrift.cassettes import format as cassettes
+from promptdrift.config import Settings
+from promptdrift.record.client import shared_client
+from promptdrift.spec.model import Provider
 from promptdrift.testing.demo import DemoServer
 
 from .conftest import many_cases
@@ -100,3 +105,15 @@ def test_xdist_records_200_cases_and_loses_nothing(pytester: pytest.Pytester, de
     demo.stop()
     pytester.runpytest("-n", "4").assert_outcomes(passed=201)
     pytester.runpytest().assert_outcomes(passed=201)
+
+
+def test_cases_share_one_openai_client_per_endpoint_and_key(tmp_path: Path) -> None:
+    """Cases' calls go through one client per endpoint and key, not one each; another key or URL gets its own."""
+    settings = Settings(rootdir=tmp_path, environ={"OPENAI_API_KEY": "sk-a" * 6, "OTHER_KEY": "sk-b" * 6})
+    default, other_key, other_url = Provider(), Provider(api_key_env="OTHER_KEY"), Provider(base_url="http://x/v1")
+    client = shared_client(settings, default)
+    assert shared_client(settings, default) is client
+    assert shared_client(settings, other_key) is not client
+    assert shared_client(settings, other_key).api_key == "sk-b" * 6
+    assert shared_client(settings, other_url) is not client
+    assert str(shared_client(settings, other_url).base_url) == "http://x/v1/"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,8 @@ from promptdrift.spec.model import Provider
 if TYPE_CHECKING:
     import httpx2
     import openai
+
+    from promptdrift.record.transport import CassetteTransport
 
 # Sent only when no key is set; replay never lets a request leave the process.
 REPLAY_KEY = "promptdrift-replay-no-key"
@@ -59,53 +62,91 @@ def load_sdk() -> None:
     gc.freeze()
 
 
-def make_client(
-    settings: Settings,
-    provider: Provider,
-    recorder: Recorder,
-    *,
-    asynchronous: bool = False,
-    upstream: Callable[[], Any] | None = None,  # an httpx2 transport, or a Lane
-) -> openai.OpenAI | openai.AsyncOpenAI:
-    """An ``OpenAI`` (or ``AzureOpenAI``; ``Async…`` with ``asynchronous``) client recording into ``recorder``.
+def cassette_transport(
+    settings: Settings, provider: Provider, recorder: Recorder, upstream: Callable[[], Any] | None = None
+) -> CassetteTransport:
+    """The transport that replays from, or records into, ``recorder`` for ``provider``'s requests.
 
     The SDK's own retries are off: the transport applies promptdrift's retry
-    policy while recording, and a replay miss fails at once.
-    ``openai`` is imported here, on first use: a replay that reads every answer
-    straight from its cassette never pays for importing the SDK. ``upstream``:
+    policy while recording, and a replay miss fails at once. ``upstream``:
     where recorded requests go (the process's connection pool unless a batch
     lane is given, see :mod:`promptdrift.record.batch`).
     """
-    # slow: httpx2 and the transport (openai: provider_client); a replay that reads every answer from the cassette
-    # never loads them
-    import httpx2
-
-    from promptdrift.record.transport import AsyncCassetteTransport, CassetteTransport
+    # slow: httpx2 and the transport; a replay that reads every answer from the cassette never loads them
+    from promptdrift.record.transport import CassetteTransport
     from promptdrift.record.upstream import shared_upstream
 
-    key = settings.api_key(provider)
-    if key is None and recorder.mode is not RecordMode.NONE:
+    if settings.api_key(provider) is None and recorder.mode is not RecordMode.NONE:
         variable = provider.api_key_env or settings.api_key_env
         recorder.api_key_missing = (
             f"{variable} is not set, and recording {recorder.display} needs an API key. "
             f"Set {variable} (or provider.api_key_env), or replay with --prompt-record=none."
         )
     policy = RetryPolicy(settings.max_retries, settings.retry_backoff, settings.retry_max_wait)
-    transport = CassetteTransport(recorder, upstream or shared_upstream, policy)
+    return CassetteTransport(recorder, upstream or shared_upstream, policy)
+
+
+def make_client(
+    settings: Settings, provider: Provider, transport: CassetteTransport, *, asynchronous: bool = False
+) -> openai.OpenAI | openai.AsyncOpenAI:
+    """An ``OpenAI`` (or ``AzureOpenAI``; ``Async…`` with ``asynchronous``) client of its own on ``transport``.
+
+    Code-first tests are handed these (``prompt.client``): whatever thread or
+    task they call from, the client records into its test's cassette.
+    """
+    import httpx2  # slow: only once a client is built
+
+    from promptdrift.record.transport import AsyncCassetteTransport
+
     http_client: httpx2.Client | httpx2.AsyncClient
     if asynchronous:
         http_client = httpx2.AsyncClient(transport=AsyncCassetteTransport(transport), timeout=settings.timeout)
     else:
         http_client = httpx2.Client(transport=transport, timeout=settings.timeout)
     # The SDK's own retries are off: the transport retries while recording (promptdrift.record.retry).
-    return provider_client(settings, provider, key=key or REPLAY_KEY, http_client=http_client, max_retries=0)
+    return provider_client(settings, provider, http_client=http_client, max_retries=0)  # type: ignore[no-any-return]
+
+
+_SHARED_CLIENTS: dict[tuple[Any, ...], Any] = {}
+_SHARED_LOCK = threading.Lock()
+_SHARED_MAX = 32  # distinct endpoints and keys kept at once (a test process may run many demo servers)
+
+
+def shared_client(settings: Settings, provider: Provider) -> openai.OpenAI:
+    """The process's one ``OpenAI`` client per endpoint and key, for :meth:`Channel.call`.
+
+    Its transport hands each request to the cassette transport of the call in
+    progress (:data:`~promptdrift.record.transport.CURRENT`), so ten thousand
+    cases make one client rather than one each (building an ``openai`` client
+    parses its URLs and headers: about a tenth of a recorded call's own CPU).
+    """
+    import httpx2  # slow: only once a request goes through the SDK
+
+    from promptdrift.record.transport import ContextTransport
+
+    organization = settings.environ.get(provider.organization_env) if provider.organization_env else None
+    identity = (
+        provider,
+        settings.resolved_base_url(provider),
+        settings.api_key(provider),
+        organization,
+        settings.timeout,
+    )
+    with _SHARED_LOCK:
+        client = _SHARED_CLIENTS.get(identity)
+        if client is None:
+            http_client = httpx2.Client(transport=ContextTransport(), timeout=settings.timeout)
+            client = provider_client(settings, provider, http_client=http_client, max_retries=0)
+            if len(_SHARED_CLIENTS) >= _SHARED_MAX:
+                _SHARED_CLIENTS.pop(next(iter(_SHARED_CLIENTS)))
+            _SHARED_CLIENTS[identity] = client
+    return client  # type: ignore[no-any-return]
 
 
 def provider_client(
     settings: Settings,
     provider: Provider,
     *,
-    key: str | None = None,
     http_client: httpx2.Client | httpx2.AsyncClient | None = None,
     max_retries: int = 2,
 ) -> Any:
@@ -122,7 +163,7 @@ def provider_client(
     asynchronous = isinstance(http_client, httpx2.AsyncClient)
     organization = settings.environ.get(provider.organization_env) if provider.organization_env else None
     common: dict[str, Any] = {
-        "api_key": key or settings.api_key(provider) or REPLAY_KEY,
+        "api_key": settings.api_key(provider) or REPLAY_KEY,
         "organization": organization,
         "max_retries": max_retries,
         "timeout": settings.timeout,
@@ -190,6 +231,7 @@ class Channel:
         self.route = route
         self._lanes: dict[Provider, Lane] = {}
         self._clients: dict[tuple[Provider, bool], Any] = {}
+        self._transports: dict[Provider, CassetteTransport] = {}
 
     def client(self, provider: Provider | None = None) -> openai.OpenAI:
         return self._client(provider or Provider(), False)  # type: ignore[no-any-return]
@@ -209,15 +251,18 @@ class Channel:
         self._know(provider)
         key = (provider, asynchronous)
         if key not in self._clients:
-            lane = self._lane(provider)
             self._clients[key] = make_client(
-                self.settings,
-                provider,
-                self.recorder,
-                asynchronous=asynchronous,
-                upstream=(lambda: lane) if lane is not None else None,
+                self.settings, provider, self._transport(provider), asynchronous=asynchronous
             )
         return self._clients[key]
+
+    def _transport(self, provider: Provider) -> CassetteTransport:
+        """The one transport of this channel to ``provider``: its own clients' and :meth:`call`'s."""
+        if provider not in self._transports:
+            lane = self._lane(provider)
+            upstream = (lambda: lane) if lane is not None else None
+            self._transports[provider] = cassette_transport(self.settings, provider, self.recorder, upstream)
+        return self._transports[provider]
 
     def _lane(self, provider: Provider) -> Lane | None:
         if self.route is None:
@@ -237,13 +282,19 @@ class Channel:
             # slow: httpx2 and the transport, only when a request goes through the SDK
             import httpx2
 
-            from promptdrift.record.transport import INTERACTION
+            from promptdrift.record.transport import CURRENT, INTERACTION
 
-            with sdk_errors(where, self.recorder.scrubber):
-                # The client's own POST: its base URL, Azure routing, auth, headers and timeout, with the
-                # body sent exactly as the suite built it (no per-parameter transform; a third of the CPU
-                # of a call). The transport has the whole answer, streamed or not, before this returns.
-                response = self.client(provider).post(adapter.path, body=dict(body), cast_to=httpx2.Response)
+            provider = provider or Provider()
+            through = CURRENT.set(self._transport(provider))
+            try:
+                with sdk_errors(where, self.recorder.scrubber):
+                    # The client's own POST: its base URL, Azure routing, auth, headers and timeout, with the
+                    # body sent exactly as the suite built it (no per-parameter transform; a third of the CPU
+                    # of a call). The transport has the whole answer, streamed or not, before this returns.
+                    client = shared_client(self.settings, provider)
+                    response = client.post(adapter.path, body=dict(body), cast_to=httpx2.Response)
+            finally:
+                CURRENT.reset(through)
             interaction = response.extensions[INTERACTION]
         return dataclasses.replace(
             answer(adapter, interaction),

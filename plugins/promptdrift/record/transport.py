@@ -15,6 +15,7 @@ never reads it back from the recorder's state, which other threads share.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Callable
@@ -94,6 +95,26 @@ class CassetteTransport(httpx2.BaseTransport):
             )
             time.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+# The cassette transport of the call in progress in this thread or task (set by Channel.call).
+CURRENT: contextvars.ContextVar[CassetteTransport | None] = contextvars.ContextVar(
+    "promptdrift_transport", default=None
+)
+
+
+class ContextTransport(httpx2.BaseTransport):
+    """The transport of the process's shared ``openai`` clients: each request goes to :data:`CURRENT`.
+
+    :meth:`~promptdrift.record.client.Channel.call` sets it around the SDK call,
+    in the thread that makes it, so one client serves every case's cassette.
+    """
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        transport = CURRENT.get()
+        if transport is None:
+            raise RuntimeError("promptdrift's shared openai client was used outside Channel.call")
+        return transport.handle_request(request)
 
 
 class AsyncCassetteTransport(httpx2.AsyncBaseTransport):
