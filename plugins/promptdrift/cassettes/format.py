@@ -94,9 +94,9 @@ def readable_body(body: bytes, scrubber: Scrubber | None = None, *, event_stream
         except ValueError:
             pass
         else:
-            if scrubber is not None:
-                data = scrubber.data(data)
             pretty = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+            if scrubber is not None and not scrubber.clean_dump(pretty):
+                pretty = json.dumps(scrubber.data(data), indent=2, ensure_ascii=False) + "\n"
             # Inside JSON strings only: escaped, they keep the body a readable literal block in the cassette.
             return pretty.replace("\x85", "\\u0085").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     return scrubber.text(text) if scrubber is not None else text
@@ -393,12 +393,16 @@ def save(cassette: Cassette) -> None:
     """
     text = dumps(cassette)
     folder = cassette.path.parent
-    folder.mkdir(parents=True, exist_ok=True)
     _sweep(folder)
     tmp = folder / f".{cassette.path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
     global _unsynced
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
+        try:
+            fh = open(tmp, "w", encoding="utf-8")  # noqa: SIM115 - closed below, after a second try
+        except FileNotFoundError:  # the folder's first cassette: made here rather than looked for at every save
+            folder.mkdir(parents=True, exist_ok=True)
+            fh = open(tmp, "w", encoding="utf-8")  # noqa: SIM115
+        with fh:
             fh.write(text)
             if not hasattr(os, "sync"):  # no flush of the whole disk at the end (Windows): one per file
                 fh.flush()

@@ -230,12 +230,18 @@ class Scrubber:
         return not (self.shapes and hinted(text))
 
     def clean_json(self, value: Any) -> bool:
-        if any(_JSON_ESCAPED.search(known) for known in self.known):
-            return False
         try:
-            return self.clean(json.dumps(value, ensure_ascii=False))
+            return self.clean_dump(json.dumps(value, ensure_ascii=False))
         except (TypeError, ValueError):
             return False
+
+    def clean_dump(self, dump: str) -> bool:
+        """Whether JSON text written by ``json.dumps(..., ensure_ascii=False)``, indented or not, surely holds
+        nothing to scrub in any of its strings (a hint or a known value cannot span two strings: neither
+        holds a quote; known values that JSON would escape are always searched string by string)."""
+        if any(_JSON_ESCAPED.search(known) for known in self.known):
+            return False
+        return self.clean(dump)
 
     def _walk(self, value: Any) -> Any:
         if isinstance(value, str):
