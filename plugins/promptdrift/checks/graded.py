@@ -1,6 +1,6 @@
 """Checks that call a model: embedding similarity and model-graded rubrics.
 
-Their calls go through the case's own client, so they are recorded in the
+Their calls go through the case's own channel, so they are recorded in the
 case's cassette like the answer and replay offline with the same scores.
 """
 

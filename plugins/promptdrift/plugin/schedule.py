@@ -5,8 +5,8 @@ cases of the run are submitted, in collection order, to a pool of
 ``--prompt-concurrency`` threads as the run starts; each case item then waits
 for its own case. A case runs whole in one thread, so the turns of a
 conversation keep their order; different cases overlap. Every case has its
-own cassette, recorder and client (see :mod:`promptdrift.record.recorder`), so
-nothing is shared but the connection pool.
+own cassette, recorder and transport (see :mod:`promptdrift.record.transport`), so
+nothing is shared but the connection pool and the ``openai`` client in front of it.
 
 Replay is CPU-bound: there the cases run one by one, in the item that asks.
 Either way :class:`CaseRuns` runs each case once per process and keeps the

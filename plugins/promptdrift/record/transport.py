@@ -4,8 +4,11 @@ Why a transport and not ``vcr.use_cassette``: ``use_cassette`` patches httpx
 for the whole process, so with two cases in flight (threads, asyncio tasks,
 concurrent recording) the cassette entered last receives every request. Here
 each case or test gets its own :class:`~promptdrift.record.recorder.Recorder`
-and a transport bound to it, handed to its own ``openai`` client; nothing
-global is patched, so any number of cases can record at once in one process.
+and a transport bound to it; nothing global is patched, so any number of
+cases can record at once in one process. A code-first test's ``openai``
+client is built on its transport; the calls promptdrift makes itself go
+through one shared client per endpoint, whose :class:`ContextTransport`
+hands each request to the transport of the call in progress (:data:`CURRENT`).
 
 Whatever the transport replayed or recorded is handed back to its caller on
 the response, under :data:`INTERACTION` in ``response.extensions``: the caller
