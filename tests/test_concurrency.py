@@ -117,3 +117,6 @@ def test_cases_share_one_openai_client_per_endpoint_and_key(tmp_path: Path) -> N
     assert shared_client(settings, other_key).api_key == "sk-b" * 6
     assert shared_client(settings, other_url) is not client
     assert str(shared_client(settings, other_url).base_url) == "http://x/v1/"
+    east, west = (Provider(azure_endpoint="https://a.example", azure_deployment=d) for d in ("east", "west"))
+    assert shared_client(settings, east) is shared_client(settings, east)
+    assert shared_client(settings, east) is not shared_client(settings, west)

@@ -124,14 +124,7 @@ def shared_client(settings: Settings, provider: Provider) -> openai.OpenAI:
 
     from promptdrift.record.transport import ContextTransport
 
-    organization = settings.environ.get(provider.organization_env) if provider.organization_env else None
-    identity = (
-        provider,
-        settings.resolved_base_url(provider),
-        settings.api_key(provider),
-        organization,
-        settings.timeout,
-    )
+    identity = tuple(client_options(settings, provider, max_retries=0).items())  # what the client is made of
     with _SHARED_LOCK:
         client = _SHARED_CLIENTS.get(identity)
         if client is None:
@@ -161,25 +154,30 @@ def provider_client(
     import openai
 
     asynchronous = isinstance(http_client, httpx2.AsyncClient)
+    options = client_options(settings, provider, max_retries=max_retries)
+    if http_client is not None:
+        options["http_client"] = http_client
+    if provider.azure_endpoint:
+        return (openai.AsyncAzureOpenAI if asynchronous else openai.AzureOpenAI)(**options)
+    return (openai.AsyncOpenAI if asynchronous else openai.OpenAI)(**options)
+
+
+def client_options(settings: Settings, provider: Provider, *, max_retries: int) -> dict[str, Any]:
+    """The arguments an ``openai`` client of ``provider`` is made with (endpoint, key, organization, timeout)."""
     organization = settings.environ.get(provider.organization_env) if provider.organization_env else None
-    common: dict[str, Any] = {
+    options: dict[str, Any] = {
         "api_key": settings.api_key(provider) or REPLAY_KEY,
         "organization": organization,
         "max_retries": max_retries,
         "timeout": settings.timeout,
     }
-    if http_client is not None:
-        common["http_client"] = http_client
     if provider.azure_endpoint:
-        azure = openai.AsyncAzureOpenAI if asynchronous else openai.AzureOpenAI
-        return azure(
-            azure_endpoint=provider.azure_endpoint,
-            azure_deployment=provider.azure_deployment,
-            api_version=provider.azure_api_version or "2024-10-21",
-            **common,
-        )
-    plain = openai.AsyncOpenAI if asynchronous else openai.OpenAI
-    return plain(base_url=settings.resolved_base_url(provider), **common)
+        options["azure_endpoint"] = provider.azure_endpoint
+        options["azure_deployment"] = provider.azure_deployment
+        options["api_version"] = provider.azure_api_version or "2024-10-21"
+    else:
+        options["base_url"] = settings.resolved_base_url(provider)
+    return options
 
 
 class Lane(Protocol):
@@ -282,19 +280,13 @@ class Channel:
             # slow: httpx2 and the transport, only when a request goes through the SDK
             import httpx2
 
-            from promptdrift.record.transport import CURRENT, INTERACTION
+            from promptdrift.record.transport import INTERACTION
 
-            provider = provider or Provider()
-            through = CURRENT.set(self._transport(provider))
-            try:
-                with sdk_errors(where, self.recorder.scrubber):
-                    # The client's own POST: its base URL, Azure routing, auth, headers and timeout, with the
-                    # body sent exactly as the suite built it (no per-parameter transform; a third of the CPU
-                    # of a call). The transport has the whole answer, streamed or not, before this returns.
-                    client = shared_client(self.settings, provider)
-                    response = client.post(adapter.path, body=dict(body), cast_to=httpx2.Response)
-            finally:
-                CURRENT.reset(through)
+            with self._sdk(provider or Provider(), where) as client:
+                # The client's own POST: its base URL, Azure routing, auth, headers and timeout, with the
+                # body sent exactly as the suite built it (no per-parameter transform; a third of the CPU
+                # of a call). The transport has the whole answer, streamed or not, before this returns.
+                response = client.post(adapter.path, body=dict(body), cast_to=httpx2.Response)
             interaction = response.extensions[INTERACTION]
         return dataclasses.replace(
             answer(adapter, interaction),
@@ -309,9 +301,22 @@ class Channel:
 
     def embed(self, model: str, texts: Sequence[str], where: str) -> list[list[float]]:
         """Embedding vectors of ``texts``, in order, through the SDK's embeddings endpoint (recorded like any call)."""
-        with sdk_errors(where, self.recorder.scrubber):
-            response = self.client().embeddings.create(model=model, input=list(texts))
+        with self._sdk(Provider(), where) as client:
+            response = client.embeddings.create(model=model, input=list(texts))
         return [list(item.embedding) for item in sorted(response.data, key=lambda d: d.index)]
+
+    @contextmanager
+    def _sdk(self, provider: Provider, where: str) -> Iterator[openai.OpenAI]:
+        """The process's shared client of ``provider``, its requests going to this channel's transport meanwhile
+        (SDK errors become promptdrift errors)."""
+        from promptdrift.record.transport import CURRENT  # slow: httpx2, only once a request goes through the SDK
+
+        through = CURRENT.set(self._transport(provider))
+        try:
+            with sdk_errors(where, self.recorder.scrubber):
+                yield shared_client(self.settings, provider)
+        finally:
+            CURRENT.reset(through)
 
 
 @contextmanager
