@@ -237,3 +237,17 @@ def test_pending_gates_are_found_line_by_line(tmp_path: Path) -> None:
     assert not has_pending_gates(tmp_path)  # only a record of that kind counts, not the words
     RecordStore(tmp_path, "gw1").add("gate-pending", {"suite": "a", "gate": "pass_rate"})
     assert has_pending_gates(tmp_path)
+
+
+def test_each_record_is_on_disk_as_soon_as_it_is_added(tmp_path: Path) -> None:
+    # The store keeps its file open for the whole run; a process killed mid-run must still leave every record
+    # it added readable (the merge and the main process read the files while, or after, it writes them).
+    store = RecordStore(tmp_path, "main")
+    for number in (1, 2):
+        store.add("case", {"nodeid": f"suites/a.yaml::c{number}"})
+        assert len((tmp_path / "main.jsonl").read_text(encoding="utf-8").splitlines()) == number
+    store.close()
+    store.add("case", {"nodeid": "suites/a.yaml::c3"})  # after close: opened again, appending
+    store.close()
+    lines = (tmp_path / "main.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["nodeid"] for line in lines] == [f"suites/a.yaml::c{n}" for n in (1, 2, 3)]

@@ -52,6 +52,7 @@ def store_of(config: pytest.Config) -> RecordStore:
     if store is None:
         folder, name = config.stash[RECORDS_AT_KEY]
         store = config.stash[STORE_KEY] = RecordStore(folder, name)
+        config.add_cleanup(store.close)  # before the folder of a run without --prompt-records is removed
     return store
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from promptdrift.core.errors import PromptdriftError
 from promptdrift.spec.gates import Gate
@@ -17,15 +18,32 @@ from promptdrift.verdict.gates import GateCase, evaluate_gate, gate_record
 
 
 class RecordStore:
-    """Append-only JSON-lines records in a folder shared by all processes of a run."""
+    """Append-only JSON-lines records in a folder shared by all processes of a run.
+
+    The file is opened on the first record and kept open until :meth:`close`; each
+    record is written through at once (one ``write`` a line), so what a killed
+    process wrote is on disk, and the other processes read whole lines.
+    """
 
     def __init__(self, folder: Path, name: str) -> None:
         self.folder = folder
         self.path = folder / f"{name}.jsonl"
+        self._file: IO[str] | None = None
+        self._lock = threading.Lock()
 
     def add(self, kind: str, data: Mapping[str, Any]) -> None:
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(_line(kind, data) + "\n")
+        line = _line(kind, data) + "\n"
+        with self._lock:
+            if self._file is None:
+                self._file = self.path.open("a", encoding="utf-8")
+            self._file.write(line)
+            self._file.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
     def read(self, keep: Callable[[CaseRecord], bool] | None = None) -> Records:
         """Every process's records in this store's folder (see :func:`read_records`)."""
