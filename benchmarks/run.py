@@ -163,8 +163,16 @@ MERGE_CHILD = CHILD.replace("import resource, sys, pytest", "import resource, sy
 )
 
 
-def together(commands: Sequence[tuple[Sequence[str], Path, Mapping[str, str]]]) -> float:
+@dataclass
+class Together:
+    seconds: float  # wall, until the last process is done
+    cpu: float  # user + system seconds of the processes
+    here_cpu: float  # of this process meanwhile: the demo server's threads, when it runs here
+
+
+def together(commands: Sequence[tuple[Sequence[str], Path, Mapping[str, str]]]) -> Together:
     """Start the pytest processes at once (stand-ins for CI runners); wall time until the last is done."""
+    before = os.times()
     start = time.perf_counter()
     procs = [
         subprocess.Popen(
@@ -173,9 +181,12 @@ def together(commands: Sequence[tuple[Sequence[str], Path, Mapping[str, str]]]) 
         for args, cwd, env in commands
     ]
     codes = [proc.wait() for proc in procs]
+    seconds = time.perf_counter() - start
+    after = os.times()
     if any(code != 0 for code in codes):
         sys.exit(f"a shard failed: exit statuses {codes}")
-    return time.perf_counter() - start
+    cpu = after.children_user + after.children_system - before.children_user - before.children_system
+    return Together(seconds, cpu, after.user + after.system - before.user - before.system)
 
 
 @dataclass
@@ -388,12 +399,24 @@ def shards(
         single, sharded = [], []
         for _ in range(opts.runs):  # in turn, so both see the same machine
             shutil.rmtree(one / "cassettes", ignore_errors=True)
-            single.append(together([(record, one, recording)]))
+            alone = together([(record, one, recording)])
             shutil.rmtree(four / "cassettes", ignore_errors=True)
             shard_args = [
                 ([*record, f"--prompt-shard={i}/{n_shards}"], four, recording) for i in range(1, n_shards + 1)
             ]
-            sharded.append(together(shard_args))
+            four_at_once = together(shard_args)
+            single.append(alone.seconds)
+            sharded.append(four_at_once.seconds)
+            # On a machine this busy the four processes are CPU-bound: their CPU and the demo server's (it runs
+            # in this process, standing in for the provider's machines) over the cores is the floor of the wall.
+            floor = (four_at_once.cpu + four_at_once.here_cpu) / (os.cpu_count() or 1)
+            print(
+                f"  one process {alone.seconds:.2f} s ({alone.cpu:.2f} s CPU, demo server {alone.here_cpu:.2f} s); "
+                f"{n_shards} at once {four_at_once.seconds:.2f} s ({four_at_once.cpu:.2f} s CPU, demo server "
+                f"{four_at_once.here_cpu:.2f} s, over {os.cpu_count()} cores at least {floor:.2f} s): "
+                f"{four_at_once.seconds / alone.seconds:.2f} x",
+                flush=True,
+            )
         server.latency = 0.0
         large = work / f"shard-replay{n_large}"
         write_project(large, n_large)
@@ -431,8 +454,8 @@ def shards(
     )
     one_process, two_shards = [], []
     for _ in range(opts.runs):
-        one_process.append(together([([], large, offline)]))
-        two_shards.append(together([([f"--prompt-shard={i}/2"], large, offline) for i in (1, 2)]))
+        one_process.append(together([([], large, offline)]).seconds)
+        two_shards.append(together([([f"--prompt-shard={i}/2"], large, offline) for i in (1, 2)]).seconds)
     ratio = statistics.median(two_shards) / statistics.median(one_process)
     rows.append(
         (
