@@ -87,7 +87,7 @@ def test_truncated_stream_is_retried(pytester: pytest.Pytester, demo: DemoServer
         ("502-html", "HTTP 502 BAD GATEWAY"),
         ("200-html", "HTTP 200, but the endpoint sent an HTML page instead of an answer"),
         ("truncate", "HTTP 200, but the answer is not valid JSON"),
-        ("reset", "RemoteProtocolError"),
+        ("reset", "ReadError*Connection reset by peer"),  # a TCP reset, as a dropped connection looks
         ("stall", "ReadTimeout"),
     ],
 )

@@ -3,7 +3,8 @@
 There is no model account on a CI machine; the plugin's own tests and the
 bundled example cassettes use this server instead. It speaks the parts of the
 API promptdrift uses (chat completions, plain and streamed; embeddings;
-models) on 127.0.0.1, built on pytest-httpserver (werkzeug).
+models) on 127.0.0.1: pytest-httpserver routes the requests (werkzeug requests and
+responses), :mod:`promptdrift.testing.keepalive` serves them over keep-alive HTTP/1.1.
 
 A script is YAML::
 
@@ -40,11 +41,8 @@ import gzip
 import hashlib
 import itertools
 import json
-import logging
 import math
 import re
-import socket
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -242,6 +240,9 @@ class DemoServer:
 
     def __init__(self, script: Script | Handler | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
         from pytest_httpserver import HTTPServer  # optional: the demo extra
+        from werkzeug import Request  # optional: the demo extra (under pytest-httpserver)
+
+        from promptdrift.testing.keepalive import KeepAliveServer  # slow: asyncio, and httptools of the demo extra
 
         self.script = script or Script()
         self.requests: list[dict[str, Any]] = []
@@ -254,7 +255,9 @@ class DemoServer:
         self._arrived = threading.Condition(self._lock)
         self._gather = 0  # hold chat requests until this many are in flight at once (see gather())
         self._gather_timeout = 0.0
-        self._server = HTTPServer(host=host, port=port, threaded=True)
+        # pytest-httpserver routes each request to its handler; the keep-alive server serves its application
+        self._server = HTTPServer(host=host, port=port)
+        self._http = KeepAliveServer(Request.application(self._server.application), host, port)
         self._server.no_handler_status_code = 404
         self._server.expect_request("/v1/chat/completions", method="POST").respond_with_handler(self._chat)
         azure = re.compile(r"^/openai/deployments/[^/]+/chat/completions$")
@@ -269,13 +272,12 @@ class DemoServer:
     # -- lifecycle -----------------------------------------------------------------
 
     def start(self) -> DemoServer:
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request on stderr
-        self._server.start()
+        self._http.start()
+        self._server.port = self._http.port  # the port bound (port=0: one the system chose), for url_for
         return self
 
     def stop(self) -> None:
-        if self._server.is_running():
-            self._server.stop()
+        self._http.stop()
 
     def __enter__(self) -> DemoServer:
         return self.start()
@@ -395,9 +397,9 @@ class DemoServer:
         if fault is not None and fault.kind == "stall":
             time.sleep(fault.seconds)
         if fault is not None and fault.kind == "reset":
-            connection = request.environ["werkzeug.socket"]
-            connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            connection.shutdown(socket.SHUT_RDWR)  # the client sees the connection drop with no answer
+            from promptdrift.testing.keepalive import RESET  # slow: asyncio (loaded with the server already)
+
+            request.environ[RESET]()  # the client sees the connection drop with no answer (a TCP reset)
             return self._respond(request, "")
         response = self._answer(request, body)
         if fault is not None and fault.kind == "truncate":
