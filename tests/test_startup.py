@@ -76,3 +76,45 @@ def test_load_sdk_leaves_the_collector_as_it_found_it(enabled: bool) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == [str(enabled), "True", "True", "True"]
+
+
+# Whether Hypothesis was imported by the time the run ended (after the terminal summary).
+HYPOTHESIS_PROBE = """
+import sys
+
+def pytest_unconfigure(config):
+    with open("hypothesis-imported", "w") as out:
+        out.write(str("hypothesis" in sys.modules))
+"""
+
+
+def hypothesis_imported(pytester: pytest.Pytester, *args: str) -> tuple[bool, str]:
+    pytester.makepyfile(hypothesis_probe=HYPOTHESIS_PROBE)
+    pytester.syspathinsert()
+    result = pytester.runpytest_subprocess("-p", "hypothesis_probe", "-p", "no:cacheprovider", *args)
+    return (pytester.path / "hypothesis-imported").read_text() == "True", result.stdout.str()
+
+
+def test_a_run_that_uses_no_hypothesis_never_imports_it(pytester: pytest.Pytester) -> None:
+    # Hypothesis's own plugin would import all of it in its terminal summary (0.3 s a run): spared when idle.
+    many_cases(pytester, 3, gate=False)
+    pytester.makepyfile(test_plain="def test_one():\n    assert True\n")
+    (pytester.path / "cassettes").mkdir()
+    imported, output = hypothesis_imported(pytester, "--prompt-record=none", "-k", "plain")
+    assert "1 passed" in output and not imported
+
+
+def test_hypothesis_keeps_its_summary_where_it_has_something_to_say(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_prop="""
+        from hypothesis import given, strategies as st
+
+        @given(st.integers())
+        def test_small(n):
+            assert n < 100
+        """
+    )
+    imported, output = hypothesis_imported(pytester, "--hypothesis-show-statistics")
+    assert imported and "Hypothesis Statistics" in output and "Failing test case: test_small(" in output
+    imported, output = hypothesis_imported(pytester, "--hypothesis-show-statistics", "-n", "2")
+    assert "Hypothesis Statistics" in output and "test_small" in output.split("Hypothesis Statistics")[-1]

@@ -25,6 +25,7 @@ import pytest
 from promptdrift import config as config_mod
 from promptdrift.core.errors import PromptdriftError
 from promptdrift.core.modes import RecordMode
+from promptdrift.plugin.idle_hypothesis import skip_idle_summary
 from promptdrift.plugin.keys import (
     CALL_PASSED_KEY,
     NODEIDS_KEY,
@@ -192,8 +193,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     gates left pending (their cases recorded elsewhere) are settled from every case's
     record (a failing one fails the run), unless this is one shard of several, which
     ``promptdrift merge`` settles; with ``--prompt-records`` the run's identity is written.
+    First of all, Hypothesis's plugin is spared its idle summary (:mod:`promptdrift.plugin.idle_hypothesis`).
     """
     config = session.config
+    skip_idle_summary(config)
     runs = config.stash.get(RUNS_KEY, None)
     if runs is not None:
         runs.shutdown(wait=exitstatus != pytest.ExitCode.INTERRUPTED)
