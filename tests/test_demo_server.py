@@ -85,3 +85,10 @@ def test_stopping_closes_idle_connections_and_does_not_wait_for_a_stalled_answer
     assert not waiting.is_alive() and failed  # its connection was closed with the server
     with pytest.raises(httpx2.ConnectError):
         httpx2.get(f"{demo.base_url}/models")
+
+
+def test_a_port_already_taken_is_an_error_at_start() -> None:
+    with DemoServer() as demo:
+        port = int(demo.base_url.rsplit(":", 1)[1].split("/")[0])
+        with pytest.raises(OSError, match="in use"):
+            DemoServer(port=port).start()

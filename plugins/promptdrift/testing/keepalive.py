@@ -81,12 +81,7 @@ class KeepAliveServer:
         async def main() -> None:
             loop = self._loop = asyncio.get_running_loop()
             self._stopped = asyncio.Event()
-            try:
-                server = await loop.create_server(lambda: _Connection(self, loop), self.host, self.port, backlog=1024)
-            except BaseException as exc:
-                failure.append(exc)
-                ready.set()
-                return
+            server = await loop.create_server(lambda: _Connection(self, loop), self.host, self.port, backlog=1024)
             self.port = server.sockets[0].getsockname()[1]
             ready.set()
             await self._stopped.wait()
@@ -95,7 +90,15 @@ class KeepAliveServer:
                 connection.transport.close()  # open keep-alive connections: closed with the server
             await server.wait_closed()
 
-        asyncio.run(main())
+        try:
+            asyncio.run(main())
+        except BaseException as exc:
+            if ready.is_set():  # while serving: nobody waits for it
+                log.exception("the demo server stopped")
+            else:  # could not start (the port is taken, say): start() raises it
+                failure.append(exc)
+        finally:
+            ready.set()
 
 
 @dataclass
