@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CheckResult:
     """The verdict of one check on one answer.
 
@@ -40,7 +39,10 @@ class CheckResult:
         return out
 
 
-@dataclass
+_UNPARSED: Any = object()
+
+
+@dataclass(slots=True)  # a recording or batch run holds one per case until its test reports it
 class Answer:
     """What the model answered, as the checks see it."""
 
@@ -54,16 +56,19 @@ class Answer:
     raw: str | None = None  # the model's own text, when extract / transform changed what the checks see
     context: list[dict[str, str]] = field(default_factory=list)  # retrieval documents the prompt was given
     batch: str | None = None  # the provider batch the answer was recorded through (priced at the batch rate)
+    _json: Any = field(default=_UNPARSED, init=False, repr=False, compare=False)
 
     @property
     def model_text(self) -> str:
         """What the model said, before any extract / transform (the report and the cassette keep this)."""
         return self.text if self.raw is None else self.raw
 
-    @cached_property
+    @property
     def json(self) -> Any:
-        """The answer parsed as JSON; raises ``ValueError`` when it is not JSON."""
-        return json.loads(self.text)
+        """The answer parsed as JSON (once); raises ``ValueError`` when it is not JSON."""
+        if self._json is _UNPARSED:
+            self._json = json.loads(self.text)
+        return self._json
 
 
 def total_usage(usages: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     pass
 
 
-@dataclass
+@dataclass(slots=True)
 class Sample:
     """One answer of a case and its check results."""
 
@@ -32,7 +32,7 @@ class Sample:
         return meta
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """What a case produced: its answer(s), the check results, and how they were obtained.
 
