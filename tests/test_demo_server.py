@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterator
 
 import httpx2
 import pytest
@@ -92,3 +93,25 @@ def test_a_port_already_taken_is_an_error_at_start() -> None:
         port = int(demo.base_url.rsplit(":", 1)[1].split("/")[0])
         with pytest.raises(OSError, match="in use"):
             DemoServer(port=port).start()
+
+
+def test_an_answer_without_a_length_is_sent_chunked_piece_by_piece() -> None:
+    from promptdrift.testing.keepalive import KeepAliveServer
+
+    def app(environ: dict, start_response) -> Iterator[bytes]:  # a stream: no content-length
+        start_response("200 OK", [("Content-Type", "text/event-stream")])
+        for n in range(3):
+            yield f"data: {n}\n\n".encode()
+
+    server = KeepAliveServer(app)
+    server.start()
+    try:
+        with httpx2.Client() as client:
+            for _ in range(2):  # the connection is still in step after a chunked answer
+                response = client.get(f"http://127.0.0.1:{server.port}/")
+                assert response.headers["transfer-encoding"] == "chunked"
+                assert response.text == "data: 0\n\ndata: 1\n\ndata: 2\n\n"
+        old = raw_exchange(server.port, b"GET / HTTP/1.0\r\n\r\n")  # HTTP/1.0: no chunks, the close ends it
+        assert old.endswith(b"data: 2\n\n") and b"chunked" not in old and b"Connection: close" in old
+    finally:
+        server.stop()

@@ -4,8 +4,7 @@ One thread runs an ``asyncio`` loop for the sockets; ``httptools`` (the C
 parser uvicorn uses) reads the requests; each request's application call runs
 in a worker thread, because the demo server's handlers sleep (latency, stalls)
 and wait for each other (``gather``). An answer without a length (a stream) is
-sent chunked as it is made.
-Workers are daemon threads kept for the next request, so a handler still
+sent chunked as it is made. Workers are daemon threads kept for the next request, so a handler still
 sleeping when the server stops never holds up the interpreter's exit.
 
 A connection stays open for the client's next request. werkzeug's development
@@ -51,10 +50,6 @@ class KeepAliveServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Event | None = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
 
     def start(self) -> None:
         ready = threading.Event()
