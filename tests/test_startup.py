@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from promptdrift.plugin.idle_hypothesis import PLUGIN, skip_idle_summary
 from promptdrift.testing.demo import DemoServer
 
 from .conftest import many_cases
@@ -97,11 +98,25 @@ def hypothesis_imported(pytester: pytest.Pytester, *args: str) -> tuple[bool, st
 
 def test_a_run_that_uses_no_hypothesis_never_imports_it(pytester: pytest.Pytester) -> None:
     # Hypothesis's own plugin would import all of it in its terminal summary (0.3 s a run): spared when idle.
-    many_cases(pytester, 3, gate=False)
     pytester.makepyfile(test_plain="def test_one():\n    assert True\n")
-    (pytester.path / "cassettes").mkdir()
-    imported, output = hypothesis_imported(pytester, "--prompt-record=none", "-k", "plain")
-    assert "1 passed" in output and not imported
+    for args in ((), ("-n", "2")):
+        imported, output = hypothesis_imported(pytester, *args)
+        assert "1 passed" in output and not imported
+
+
+def test_a_failing_example_keeps_hypothesis_s_summary(pytester: pytest.Pytester, monkeypatch) -> None:
+    # Its summary turns a failing example (in a report, from an xdist worker too) into a patch: it must run.
+    config = pytester.parseconfigure()
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    monkeypatch.delitem(sys.modules, "hypothesis", raising=False)  # as in a process where no test used it
+    report = pytest.TestReport("t.py::t", ("t.py", 0, "t"), {}, "failed", None, "teardown")
+    report.__dict__["_hypothesis_failing_examples"] = "[]"
+    reporter.stats["failed"] = [report]
+    skip_idle_summary(config)
+    assert config.pluginmanager.get_plugin(PLUGIN) is not None
+    del report.__dict__["_hypothesis_failing_examples"]
+    skip_idle_summary(config)
+    assert config.pluginmanager.get_plugin(PLUGIN) is None
 
 
 def test_hypothesis_keeps_its_summary_where_it_has_something_to_say(pytester: pytest.Pytester) -> None:

@@ -8,10 +8,11 @@ promptdrift has that plugin. When its summary provably has nothing to say, it
 is unregistered before the summary, and the import never happens.
 
 Nothing to say: Hypothesis was never imported in this process (the plugin
-imports it as soon as a test uses it), its statistics were not asked for, and no
-test report (an xdist worker's included) carries its statistics or a failing
-example. A version of the plugin without the names this relies on is left as
-it is. Drop this module once the upstream fix is released.
+imports it as soon as a test uses it), its statistics were not asked for (it
+prints them only then), and no test report (an xdist worker's included) carries
+a failing example for it to turn into a patch. A version of the plugin without
+the names this relies on is left as it is. Drop this module once the upstream
+fix is released.
 """
 
 from __future__ import annotations
@@ -29,18 +30,15 @@ def skip_idle_summary(config: pytest.Config) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if plugin is None or reporter is None or "hypothesis" in sys.modules:
         return
-    keys = (getattr(plugin, "STATS_KEY", None), getattr(plugin, "FAILING_EXAMPLES_KEY", None))
+    failing = getattr(plugin, "FAILING_EXAMPLES_KEY", None)
     option = getattr(plugin, "PRINT_STATISTICS_OPTION", None)
-    if None in keys or option is None:
+    if failing is None or option is None:
         return
     try:
         if config.getoption(option):
             return
     except ValueError:  # not an option of this version
         return
-    for reports in reporter.stats.values():
-        for report in reports:
-            fields = getattr(report, "__dict__", {})
-            if keys[0] in fields or keys[1] in fields:
-                return
+    if any(failing in getattr(report, "__dict__", {}) for reports in reporter.stats.values() for report in reports):
+        return
     config.pluginmanager.unregister(plugin)

@@ -397,7 +397,7 @@ class DemoServer:
         if fault is not None and fault.kind == "stall":
             time.sleep(fault.seconds)
         if fault is not None and fault.kind == "reset":
-            from promptdrift.testing.keepalive import RESET  # slow: asyncio (loaded with the server already)
+            from promptdrift.testing.keepalive import RESET  # slow: httptools of the demo extra (loaded by now)
 
             request.environ[RESET]()  # the client sees the connection drop with no answer (a TCP reset)
             return self._respond(request, "")
