@@ -115,6 +115,7 @@ class Run:
     seconds: float  # whole process
     rss_mb: float
     output: str
+    cpu: float = float("nan")  # user + system seconds of the process
 
     @property
     def phase(self) -> float | None:
@@ -145,16 +146,17 @@ PEAK = re.compile(r"PEAK-RSS-KB (\d+)")
 
 def run_pytest(args: Sequence[str], cwd: Path, env: Mapping[str, str], child: str = CHILD) -> Run:
     """One pytest process (or another child): wall time and its peak RSS; exits loudly if it fails."""
-    start = time.perf_counter()
+    before, start = os.times(), time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", child, "-q", *args], cwd=cwd, env=dict(env), capture_output=True, text=True
     )
-    seconds = time.perf_counter() - start
+    seconds, after = time.perf_counter() - start, os.times()
+    cpu = after.children_user + after.children_system - before.children_user - before.children_system
     output = proc.stdout + proc.stderr
     if proc.returncode != 0:
         sys.exit(f"{' '.join(args)} failed in {cwd}:\n{output[-3000:]}")
     found = PEAK.search(output)
-    return Run(seconds, int(found.group(1)) / 1024 if found else float("nan"), output)
+    return Run(seconds, int(found.group(1)) / 1024 if found else float("nan"), output, cpu)
 
 
 # promptdrift merge in a child process, reporting its own peak RSS like CHILD.
@@ -392,15 +394,15 @@ def shards(
     with DemoServer(reply) as server:
         recording = {**env, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "bench-key"}
         server.latency = opts.latency
-        one, four = work / "shard-one", work / "shard-four"
-        write_project(one, n_record)
-        write_project(four, n_shards * n_record)
         record = ["--prompt-record=all", "--prompt-concurrency=16"]
         single, sharded = [], []
-        for _ in range(opts.runs):  # in turn, so both see the same machine
-            shutil.rmtree(one / "cassettes", ignore_errors=True)
+        for number in range(opts.runs):  # in turn, so both see the same machine
+            # Projects of their own, deleted at the end (see batch(): deleting cassettes right before recording
+            # new ones costs kernel time on this file system).
+            one, four = work / f"shard-one-{number + 1}", work / f"shard-four-{number + 1}"
+            write_project(one, n_record)
+            write_project(four, n_shards * n_record)
             alone = together([(record, one, recording)])
-            shutil.rmtree(four / "cassettes", ignore_errors=True)
             shard_args = [
                 ([*record, f"--prompt-shard={i}/{n_shards}"], four, recording) for i in range(1, n_shards + 1)
             ]
@@ -607,7 +609,8 @@ def batch(
             print(
                 f"  batch record {n_large} cases: process {run.seconds:.2f} s (demo provider {provider:.2f} s of it), "
                 f"peak RSS {run.rss_mb:.0f} MB; replay {replayed[-1].seconds:.2f} s, {replayed[-1].rss_mb:.0f} MB; "
-                f"local work / replay {local[-1] / replayed[-1].seconds:.2f} x",
+                f"local work / replay {local[-1] / replayed[-1].seconds:.2f} x; CPU {run.cpu:.2f} s vs "
+                f"{replayed[-1].cpu:.2f} s, {run.cpu / replayed[-1].cpu:.2f} x",
                 flush=True,
             )
     file_creation(work / "file-creation", n_large)
@@ -615,6 +618,10 @@ def batch(
     rss, replay_rss = statistics.median(r.rss_mb for r in batched), statistics.median(r.rss_mb for r in replayed)
     # Each batch run is paired with the replay right after it (the machine's speed drifts between runs).
     paired = statistics.median(mine / replay.seconds for mine, replay in zip(local, replayed, strict=True))
+    # The same pairs by CPU seconds (the batch process's own; the demo provider runs in this one): on a shared
+    # machine other tenants move wall time far more than CPU time.
+    by_cpu = statistics.median(run.cpu / replay.cpu for run, replay in zip(batched, replayed, strict=True))
+    print(f"  batch record / replay by CPU of the process: median of {len(batched)} pairs {by_cpu:.2f} x", flush=True)
     rows += [
         (
             f"record {n_large} cases through a batch (local work) vs replaying them",
