@@ -145,7 +145,7 @@ PEAK = re.compile(r"PEAK-RSS-KB (\d+)")
 
 
 def run_pytest(args: Sequence[str], cwd: Path, env: Mapping[str, str], child: str = CHILD) -> Run:
-    """One pytest process (or another child): wall time and its peak RSS; exits loudly if it fails."""
+    """One pytest process (or another child): wall time, CPU and peak RSS; exits loudly if it fails."""
     before, start = os.times(), time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", child, "-q", *args], cwd=cwd, env=dict(env), capture_output=True, text=True
@@ -618,8 +618,7 @@ def batch(
     rss, replay_rss = statistics.median(r.rss_mb for r in batched), statistics.median(r.rss_mb for r in replayed)
     # Each batch run is paired with the replay right after it (the machine's speed drifts between runs).
     paired = statistics.median(mine / replay.seconds for mine, replay in zip(local, replayed, strict=True))
-    # The same pairs by CPU seconds (the batch process's own; the demo provider runs in this one): on a shared
-    # machine other tenants move wall time far more than CPU time.
+    # The same pairs by CPU seconds: the batch process's own, without the demo provider's (it runs in this one).
     by_cpu = statistics.median(run.cpu / replay.cpu for run, replay in zip(batched, replayed, strict=True))
     print(f"  batch record / replay by CPU of the process: median of {len(batched)} pairs {by_cpu:.2f} x", flush=True)
     rows += [
