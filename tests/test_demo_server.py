@@ -115,3 +115,25 @@ def test_an_answer_without_a_length_is_sent_chunked_piece_by_piece() -> None:
         assert old.endswith(b"data: 2\n\n") and b"chunked" not in old and b"Connection: close" in old
     finally:
         server.stop()
+
+
+def test_an_application_that_writes_its_body_or_fails_is_served_and_the_server_goes_on() -> None:
+    from promptdrift.testing.keepalive import KeepAliveServer
+
+    def app(environ: dict, start_response) -> list[bytes]:
+        if environ["PATH_INFO"] == "/fail":
+            raise RuntimeError("the application broke")
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"pushed, ")  # WSGI's write(): the head must still go first
+        return [b"then returned"]
+
+    server = KeepAliveServer(app)
+    server.start()
+    try:
+        with httpx2.Client() as client:
+            assert client.get(f"http://127.0.0.1:{server.port}/").text == "pushed, then returned"
+            with pytest.raises(httpx2.RemoteProtocolError):  # no answer: the connection is closed
+                client.get(f"http://127.0.0.1:{server.port}/fail")
+            assert client.get(f"http://127.0.0.1:{server.port}/").text == "pushed, then returned"
+    finally:
+        server.stop()

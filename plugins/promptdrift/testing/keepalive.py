@@ -219,23 +219,26 @@ class _Connection(asyncio.Protocol):
 def _call(app: WSGIApp, environ: dict[str, Any], put: Callable[[tuple[Any, ...]], None]) -> None:
     """In a worker: the application's answer, as ("head", status, headers), ("data", bytes)..., ("end",)."""
     head: list[Any] = []
+    sent = False
+
+    def send(chunk: bytes) -> None:  # the head goes before the first piece of the body, or alone
+        nonlocal sent
+        if not sent:
+            put(("head", *head))
+            sent = True
+        if chunk:
+            put(("data", chunk))
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
         head[:] = [status, headers]
-        return lambda data: put(("data", data))
+        return send  # WSGI's write(), for applications that push their body
 
     try:
         result = app(environ, start_response)
         try:
-            sent = False
             for chunk in result:
-                if not sent:
-                    put(("head", *head))
-                    sent = True
-                if chunk:
-                    put(("data", chunk))
-            if not sent:
-                put(("head", *head))
+                send(chunk)
+            send(b"")
         finally:
             close = getattr(result, "close", None)
             if close is not None:
