@@ -24,13 +24,14 @@ from .conftest import block_sockets, many_cases, script, write
 BATCH = ("--prompt-record=all", "--prompt-batch", "--prompt-batch-poll=0.01")
 
 
-def interactions(folder: Path) -> dict[str, list[tuple[str, str, object]]]:
-    """Each cassette's interactions as (method, path, request and response JSON), ids aside."""
+def interactions(folder: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Each cassette's interactions as (method, URL, request headers and JSON, response JSON), ids aside."""
     found = {}
     for path in sorted(folder.rglob("*.yaml")):
         cassette = cassettes.load(path)
         found[path.relative_to(folder).as_posix()] = [
-            (i.method, i.path, i.request_json, _without_ids(i.response_json)) for i in cassette.interactions
+            (i.method, i.uri, i.request_headers, i.request_json, _without_ids(i.response_json))
+            for i in cassette.interactions
         ]
     return found
 
@@ -469,3 +470,37 @@ def test_generated_cases_stay_live_and_the_run_says_so(pytester: pytest.Pytester
     assert [r for r in chat if r.get("batch")] and [r for r in chat if not r.get("batch")]  # the case batched
     assert cassettes.load(pytester.path / "cassettes/explored/fixed.yaml").meta["recorded_via"] == "batch"
     assert "recorded_via" not in cassettes.load(pytester.path / "cassettes/explored/generated.yaml").meta
+
+
+def test_a_batch_answer_reuses_the_request_the_sdk_built_for_its_endpoint_and_model(tmp_path: Path) -> None:
+    import httpx2
+
+    from promptdrift.config import Settings
+    from promptdrift.record.batch import BatchRun
+    from promptdrift.spec.model import Provider
+
+    run = BatchRun(Settings(rootdir=tmp_path), say=print)
+    east, west = Provider(), Provider(base_url="https://west.example/v1")
+    body = {"model": "m1", "messages": [{"role": "user", "content": "hi ✓"}]}
+    assert run.request_like(east, "/chat/completions", body) is None  # until the SDK has built one
+    built = httpx2.Request(
+        "POST",
+        "https://a.example/openai/deployments/m1/chat/completions?api-version=1",
+        headers={"content-type": "application/json", "accept": "application/json", "authorization": "Bearer sk-x"},
+        content=b"{}",
+    )
+    run.learn(east, "/chat/completions", body, built)
+    request = run.request_like(east, "/chat/completions", {**body, "temperature": 0})
+    assert request is not None
+    assert str(request.url) == str(built.url)  # routing and query as the SDK built them
+    assert dict(request.headers.items()) == {
+        "content-type": "application/json",
+        "accept": "application/json",
+        "content-length": str(len(request.content)),
+        "host": "a.example",
+    }  # what a cassette keeps, and never the key
+    assert json.loads(request.content) == {**body, "temperature": 0}
+    # Another model (an Azure deployment of its own), endpoint or provider: the SDK builds it first.
+    assert run.request_like(east, "/chat/completions", {**body, "model": "m2"}) is None
+    assert run.request_like(east, "/embeddings", body) is None
+    assert run.request_like(west, "/chat/completions", body) is None

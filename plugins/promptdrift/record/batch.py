@@ -53,7 +53,7 @@ from typing import Any
 import httpx2
 import openai
 
-from promptdrift.cassettes.format import answer_fault
+from promptdrift.cassettes.format import REQUEST_HEADERS, answer_fault
 from promptdrift.cassettes.secrets import Scrubber
 from promptdrift.config import Settings
 from promptdrift.core.errors import Deferred, RecordingError
@@ -132,17 +132,29 @@ class Lane(httpx2.BaseTransport):
         self._seen: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def ask(self, path: str, body: Mapping[str, Any]) -> None:
+    def ask(self, path: str, body: Mapping[str, Any]) -> httpx2.Request | None:
         """Before a call is sent through the SDK: raise :class:`Deferred` (the call queued) unless its answer has
         arrived or it goes live; the SDK's request then reaches :meth:`handle_request` as the same call.
 
         A waiting call costs no ``openai`` client and no HTTP request (most calls of a first round wait).
+        For a call a batch answered, returns the request the SDK would build, once it has built one to the
+        same endpoint and model in this run (:meth:`BatchRun.request_like`): nothing is sent, so building it
+        again would only cost a third of the round's time; ``None`` means through the SDK.
         """
         digest = request_digest(body)
         with self._lock:
             key = (self.display, digest, self._seen[digest])
-        if self.run.arrived(key) is None:
+        arrived = self.run.arrived(key)
+        if arrived is None:
             self._wait(key, path, body, consumed=False)
+            return None
+        if arrived.batch is None or arrived.error is not None:  # a live answer, or the SDK's error to report
+            return None
+        return self.run.request_like(self.provider, path, body)
+
+    def learn(self, path: str, body: Mapping[str, Any], request: httpx2.Request) -> None:
+        """Note the request the SDK built for a call (see :meth:`ask`)."""
+        self.run.learn(self.provider, path, body, request)
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         body = request.read()
@@ -298,6 +310,7 @@ class BatchRun:
         self._lock = threading.Lock()
         self._turn = threading.Lock()
         self._in_turn = threading.local()
+        self._shapes: dict[tuple[Provider, str, str], tuple[str, tuple[tuple[str, str], ...]]] = {}
         self.created = 0  # batches this process created
         self.rounds = 0
 
@@ -343,6 +356,25 @@ class BatchRun:
             with self._lock:
                 for display in displays:
                     self._arrived.pop(display, None)
+
+    def learn(self, provider: Provider, path: str, body: Mapping[str, Any], request: httpx2.Request) -> None:
+        """Note how the SDK built a request to ``provider``'s ``path`` for the body's model: its URL (base URL,
+        routing, query) and the headers a cassette keeps. Everything else it adds never reaches a cassette."""
+        kept = tuple((k, v) for k, v in request.headers.multi_items() if k.lower() in REQUEST_HEADERS)
+        with self._lock:
+            self._shapes.setdefault((provider, path, str(body.get("model", ""))), (str(request.url), kept))
+
+    def request_like(self, provider: Provider, path: str, body: Mapping[str, Any]) -> httpx2.Request | None:
+        """The request the SDK would build for ``body``, as one built for the same provider, path and model
+        (:meth:`learn`), with this body; ``None`` until the SDK has built one."""
+        with self._lock:
+            shape = self._shapes.get((provider, path, str(body.get("model", ""))))
+        if shape is None:
+            return None
+        url, headers = shape
+        # Encoded as the SDK encodes a JSON body (a cassette keeps the body as data, and so does its digest).
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        return httpx2.Request("POST", url, headers=headers, content=content)
 
     def queue(self, item: Queued) -> None:
         with self._lock:

@@ -183,8 +183,13 @@ def client_options(settings: Settings, provider: Provider, *, max_retries: int) 
 class Lane(Protocol):
     """Where one channel's recorded requests go instead of the connection pool (promptdrift.record.batch)."""
 
-    def ask(self, path: str, body: Mapping[str, Any]) -> None:
-        """Before the SDK sends ``body``: raise :class:`~promptdrift.core.errors.Deferred` if it is to wait."""
+    def ask(self, path: str, body: Mapping[str, Any]) -> httpx2.Request | None:
+        """Before the SDK sends ``body``: raise :class:`~promptdrift.core.errors.Deferred` if it is to wait;
+        return a request to hand the transport instead of the SDK's, when the lane can build it (an answer
+        that has arrived, to a request the SDK already built one like)."""
+
+    def learn(self, path: str, body: Mapping[str, Any], request: httpx2.Request) -> None:
+        """The request the SDK built for ``body`` (for :meth:`ask`)."""
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         """The upstream answer to a request the recorder did not replay."""
@@ -275,18 +280,24 @@ class Channel:
         interaction = self.recorder.find("POST", adapter.path, body)
         if interaction is None:
             lane = self._lane(provider or Provider()) if self.recorder.recording else None
-            if lane is not None:
-                lane.ask(adapter.path, body)  # a call waiting for a batch stops here, before any client is built
+            # A call waiting for a batch stops here, before any client is built; one a batch answered may
+            # come back with its request built (nothing is sent: no need for the SDK to build it again).
+            request = lane.ask(adapter.path, body) if lane is not None else None
             # slow: httpx2 and the transport, only when a request goes through the SDK
             import httpx2
 
             from promptdrift.record.transport import INTERACTION
 
-            with self._sdk(provider or Provider(), where) as client:
-                # The client's own POST: its base URL, Azure routing, auth, headers and timeout, with the
-                # body sent exactly as the suite built it (no per-parameter transform; a third of the CPU
-                # of a call). The transport has the whole answer, streamed or not, before this returns.
-                response = client.post(adapter.path, body=dict(body), cast_to=httpx2.Response)
+            if request is not None:
+                response = self._transport(provider or Provider()).handle_request(request)
+            else:
+                with self._sdk(provider or Provider(), where) as client:
+                    # The client's own POST: its base URL, Azure routing, auth, headers and timeout, with the
+                    # body sent exactly as the suite built it (no per-parameter transform; a third of the CPU
+                    # of a call). The transport has the whole answer, streamed or not, before this returns.
+                    response = client.post(adapter.path, body=dict(body), cast_to=httpx2.Response)
+                if lane is not None:
+                    lane.learn(adapter.path, body, response.request)
             interaction = response.extensions[INTERACTION]
         return dataclasses.replace(
             answer(adapter, interaction),
