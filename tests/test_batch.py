@@ -363,13 +363,13 @@ def test_batches_split_by_endpoint_model_and_size() -> None:
     from promptdrift.spec.model import Provider
 
     def item(n: int, model: str = "m1", endpoint: str = "/v1/chat/completions") -> Queued:
-        return Queued(("c.yaml", f"d{n}", 0), Provider(), endpoint, model, {"model": model, "n": n})
+        return Queued.of(("c.yaml", f"d{n}", 0), Provider(), endpoint, {"model": model, "n": n})
 
     mixed = [item(0), item(1, "m2"), item(2), item(3, endpoint="/v1/embeddings")]
     assert [[q.key[1] for q in part] for part in plan(mixed)] == [["d0", "d2"], ["d1"], ["d3"]]
     many = [item(n) for n in range(7)]
     assert [len(part) for part in plan(many, max_requests=3)] == [3, 3, 1]
-    line = len(json.dumps({"custom_id": "r0", "method": "POST", "url": "/v1/chat/completions", "body": many[0].body}))
+    line = len(json.dumps({"custom_id": "r0", "method": "POST", "url": "/v1/chat/completions", "body": {"model": "m1", "n": 0}}))
     assert [len(part) for part in plan(many, max_bytes=2 * (line + 1))] == [2, 2, 2, 1]
 
 
