@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from promptdrift.checks import CheckSpec
 from promptdrift.core.answers import Answer, CheckResult
 from promptdrift.core.stats import wilson_lower
 from promptdrift.spec.model import Sampling
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass(slots=True)
@@ -51,10 +48,8 @@ class Outcome:
     sampling: Sampling | None = None  # set for a sampled case
 
     examples: list[dict[str, Any]] | None = None  # generated cases: the inputs, one per sample
-    falsifying: int | None = None
-    cassette_state: str | None = (
-        None  # the replayed cassette was "edited" by hand, or has "no digest"  # generated cases: the example shown (Hypothesis's shrunk one when recorded)
-    )
+    falsifying: int | None = None  # generated cases: the example shown (Hypothesis's shrunk one when recorded)
+    cassette_state: str | None = None  # the replayed cassette was "edited" by hand, or has "no digest"
 
     def _score(self, results: Sequence[CheckResult]) -> float:
         return weighted_score(results, self.specs)
