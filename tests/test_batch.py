@@ -369,7 +369,11 @@ def test_batches_split_by_endpoint_model_and_size() -> None:
     assert [[q.key[1] for q in part] for part in plan(mixed)] == [["d0", "d2"], ["d1"], ["d3"]]
     many = [item(n) for n in range(7)]
     assert [len(part) for part in plan(many, max_requests=3)] == [3, 3, 1]
-    line = len(json.dumps({"custom_id": "r0", "method": "POST", "url": "/v1/chat/completions", "body": {"model": "m1", "n": 0}}))
+    line = len(
+        json.dumps(
+            {"custom_id": "r0", "method": "POST", "url": "/v1/chat/completions", "body": {"model": "m1", "n": 0}}
+        )
+    )
     assert [len(part) for part in plan(many, max_bytes=2 * (line + 1))] == [2, 2, 2, 1]
 
 

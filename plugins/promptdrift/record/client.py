@@ -296,9 +296,9 @@ class Channel:
                     # body sent exactly as the suite built it (no per-parameter transform; a third of the CPU
                     # of a call). The transport has the whole answer, streamed or not, before this returns.
                     response = client.post(adapter.path, body=dict(body), cast_to=httpx2.Response)
-                if lane is not None:
-                    lane.learn(adapter.path, body, response.request)
             interaction = response.extensions[INTERACTION]
+            if request is None and lane is not None and (interaction.meta or {}).get("batch"):
+                lane.learn(adapter.path, body, response.request)  # built for an answer from a batch: reusable
         return dataclasses.replace(
             answer(adapter, interaction),
             requested_model=body.get("model"),
