@@ -139,8 +139,8 @@ class Lane(httpx2.BaseTransport):
 
         A waiting call costs no ``openai`` client and no HTTP request (most calls of a first round wait).
         For a call a batch answered, returns the request the SDK would build, once it has built one to the
-        same endpoint and model in this run (:meth:`BatchRun.request_like`): nothing is sent, so building it
-        again would only cost a third of the round's time; ``None`` means through the SDK.
+        same endpoint and model in this run (:meth:`BatchRun.request_like`): nothing is sent, and the SDK's
+        part of a call was about a quarter of a round's CPU; ``None`` means through the SDK.
         """
         digest = request_digest(body)
         with self._lock:
@@ -149,7 +149,7 @@ class Lane(httpx2.BaseTransport):
         if arrived is None:
             self._wait(key, path, body, consumed=False)
             return None
-        if arrived.batch is None or arrived.error is not None:  # a live answer, or the SDK's error to report
+        if arrived.batch is None or arrived.error is not None:  # a live answer, or an error: the SDK's way
             return None
         return self.run.request_like(self.provider, path, body)
 
