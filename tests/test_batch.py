@@ -508,3 +508,30 @@ def test_a_batch_answer_reuses_the_request_the_sdk_built_for_its_endpoint_and_mo
     assert run.request_like(east, "/chat/completions", {**body, "model": "m2"}) is None
     assert run.request_like(east, "/embeddings", body) is None
     assert run.request_like(west, "/chat/completions", body) is None
+
+
+def test_identical_requests_keep_their_own_answers_in_order(pytester: pytest.Pytester, demo: DemoServer) -> None:
+    # Three samples send one request three times; each is its own call (its occurrence in the case), whether the
+    # SDK builds its request (the first) or the lane reuses that one (the others).
+    script(demo, {"when": {"contains": "late"}, "replies": ["first answer", "second answer", "third answer"]})
+    write(
+        pytester,
+        "suites/samples.yaml",
+        """
+        suite: samples
+        model: gpt-4o-mini
+        prompt: {user: "{{ message }}"}
+        cases:
+          - id: late
+            vars: {message: "My order is late"}
+            samples: 3
+            expect: [{contains: answer}]
+        """,
+    )
+    pytester.runpytest(*BATCH).assert_outcomes(passed=1)
+    cassette = cassettes.load(pytester.path / "cassettes/samples/late.yaml")
+    said = [i.response_json["choices"][0]["message"]["content"] for i in cassette.interactions]
+    assert said == ["first answer", "second answer", "third answer"]
+    demo.stop()
+    block_sockets(pytester)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)

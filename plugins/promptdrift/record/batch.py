@@ -77,6 +77,7 @@ TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 STATE_DIR = ".batches"
 
 Key = tuple[str, str, int]  # a call: its case's cassette, the digest of its body, its occurrence in the case
+CALL = "promptdrift.call"  # request.extensions key: the call (Key) a request is
 
 
 def request_digest(body: bytes | Mapping[str, Any]) -> str:
@@ -151,7 +152,12 @@ class Lane(httpx2.BaseTransport):
             return None
         if arrived.batch is None or arrived.error is not None:  # a live answer, or an error: the SDK's way
             return None
-        return self.run.request_like(self.provider, path, body)
+        request = self.run.request_like(self.provider, path, body)
+        if request is not None:  # this call, counted here: handle_request need not digest its body again
+            with self._lock:
+                self._seen[digest] += 1
+            request.extensions[CALL] = key
+        return request
 
     def learn(self, path: str, body: Mapping[str, Any], request: httpx2.Request) -> None:
         """Note the request the SDK built for a call (see :meth:`ask`)."""
@@ -159,13 +165,13 @@ class Lane(httpx2.BaseTransport):
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         body = request.read()
-        key = request.extensions.get("promptdrift.call")
-        if key is None:  # the first attempt; a retry of the same request is the same call
+        key = request.extensions.get(CALL)
+        if key is None:  # the first attempt; a retry of the same request (or one ask built) is the same call
             digest = request_digest(body)
             with self._lock:
                 key = (self.display, digest, self._seen[digest])
                 self._seen[digest] += 1
-            request.extensions["promptdrift.call"] = key
+            request.extensions[CALL] = key
         arrived = self.run.arrived(key)
         if arrived is not None:
             if arrived.error is not None:
