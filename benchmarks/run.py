@@ -18,8 +18,10 @@ separate ``pytest`` processes (each reports its own peak RSS, VmHWM):
 * replaying 10,000 cases (whole process, both byte-code settings) and its peak
   RSS over plain pytest running the same checks on 10,000 answers;
 * the same 1,000-case replay under ``pytest -n 2``: the verdicts must match;
-* (``--only shards``) four shard processes recording at once, ``promptdrift
-  merge``, a replay split over two shard processes;
+* (``--only shards``) four shard processes recording at once, beside its
+  floor: plain pytest making the same calls through the SDK, promptdrift
+  disabled (``sdk_floor_test.py``); ``promptdrift merge``; a replay split over
+  two shard processes;
 * (``--only startup``) what an installed promptdrift adds to a run with no
   suite, replaying 200 cases, ``--collect-only`` of 10,000, both byte-code
   settings, each beside its floor: plain pytest (``-p no:promptdrift``)
@@ -396,7 +398,8 @@ def shards(
         server.latency = opts.latency
         record = ["--prompt-record=all", "--prompt-concurrency=16"]
         single, sharded = [], []
-        for number in range(opts.runs):  # in turn, so both see the same machine
+        floor_single, floor_sharded = [], []  # the same calls by plain pytest and the SDK (sdk_floor_test.py)
+        for number in range(opts.runs):  # in turn, so all see the same machine
             # Projects of their own, deleted at the end (see batch(): deleting cassettes right before recording
             # new ones costs kernel time on this file system).
             one, four = work / f"shard-one-{number + 1}", work / f"shard-four-{number + 1}"
@@ -409,14 +412,24 @@ def shards(
             four_at_once = together(shard_args)
             single.append(alone.seconds)
             sharded.append(four_at_once.seconds)
+            floor_alone = together([sdk_floor(work, recording, 0, n_record)])
+            floor_four = together([sdk_floor(work, recording, i * n_record, n_record) for i in range(n_shards)])
+            floor_single.append(floor_alone.seconds)
+            floor_sharded.append(floor_four.seconds)
             # On a machine this busy the four processes are CPU-bound: their CPU and the demo server's (it runs
-            # in this process, standing in for the provider's machines) over the cores is the floor of the wall.
-            floor = (four_at_once.cpu + four_at_once.here_cpu) / (os.cpu_count() or 1)
+            # in this process, standing in for the provider's machines) over the cores bounds the wall from below.
+            least = (four_at_once.cpu + four_at_once.here_cpu) / (os.cpu_count() or 1)
             print(
                 f"  one process {alone.seconds:.2f} s ({alone.cpu:.2f} s CPU, demo server {alone.here_cpu:.2f} s); "
                 f"{n_shards} at once {four_at_once.seconds:.2f} s ({four_at_once.cpu:.2f} s CPU, demo server "
-                f"{four_at_once.here_cpu:.2f} s, over {os.cpu_count()} cores at least {floor:.2f} s): "
+                f"{four_at_once.here_cpu:.2f} s, over {os.cpu_count()} cores at least {least:.2f} s): "
                 f"{four_at_once.seconds / alone.seconds:.2f} x",
+                flush=True,
+            )
+            print(
+                f"    floor, pytest and the SDK alone: one process {floor_alone.seconds:.2f} s ({floor_alone.cpu:.2f} "
+                f"s CPU); {n_shards} at once {floor_four.seconds:.2f} s ({floor_four.cpu:.2f} s CPU): "
+                f"{floor_four.seconds / floor_alone.seconds:.2f} x",
                 flush=True,
             )
         server.latency = 0.0
@@ -427,10 +440,12 @@ def shards(
     # Each four-shard run is paired with the one-process run right before it (the machine's speed drifts between
     # runs: the same process's CPU varied by a quarter here), as the batch group pairs its runs.
     ratio = statistics.median(four / one for four, one in zip(sharded, single, strict=True))
+    floor_ratio = statistics.median(four / one for four, one in zip(floor_sharded, floor_single, strict=True))
     print(
         f"  record {n_shards} x {n_record} cases in {n_shards} shard processes at once: {statistics.median(sharded):.2f} s; "
         f"{n_record} in one process: {statistics.median(single):.2f} s; ratio of the medians "
-        f"{statistics.median(sharded) / statistics.median(single):.2f} x, median of the pairs {ratio:.2f} x",
+        f"{statistics.median(sharded) / statistics.median(single):.2f} x, median of the pairs {ratio:.2f} x "
+        f"(floor, the same calls without promptdrift: {floor_ratio:.2f} x)",
         flush=True,
     )
     rows.append(
@@ -439,6 +454,16 @@ def shards(
             f"≤ 1.5 x one process recording {n_record}",
             f"{statistics.median(sharded):.2f} s vs {statistics.median(single):.2f} s (ratio: median of {len(single)} pairs)",
             verdict(ratio, 1.5),
+        )
+    )
+    rows.append(
+        (
+            f"floor: plain pytest making the same {n_record} calls through the SDK, {n_shards} processes at once "
+            "vs one (promptdrift disabled, nothing recorded)",
+            "(none)",
+            f"{statistics.median(floor_sharded):.2f} s vs {statistics.median(floor_single):.2f} s "
+            f"(ratio: median of {len(floor_single)} pairs)",
+            f"{floor_ratio:.2f} x",
         )
     )
     offline = {**env, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
@@ -470,6 +495,19 @@ def shards(
             verdict(ratio, 0.65),
         )
     )
+
+
+def sdk_floor(
+    work: Path, env: Mapping[str, str], first: int, count: int
+) -> tuple[Sequence[str], Path, Mapping[str, str]]:
+    """A ``together`` command: plain pytest (promptdrift disabled) asking for orders ``first`` to ``first + count``
+    through the openai SDK, 16 at a time (``sdk_floor_test.py``)."""
+    # Hypothesis's plugin off as well: it would import Hypothesis at the end of the run (0.2 s), which
+    # promptdrift spares a run that did not use it (promptdrift.plugin.idle_hypothesis).
+    plain = ["-p", "no:promptdrift", "-p", "no:hypothesispytest", "-p", "no:cacheprovider"]
+    args = [*plain, "--rootdir", str(HERE), str(HERE / "sdk_floor_test.py")]
+    floor_env = {**env, "PROMPTDRIFT_FLOOR_FIRST": str(first), "PROMPTDRIFT_FLOOR_COUNT": str(count)}
+    return args, work, floor_env
 
 
 def startup(
