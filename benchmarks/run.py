@@ -439,8 +439,7 @@ def shards(
         run_pytest(["--prompt-record=all", "--prompt-concurrency=16"], large, recording)
     # Each four-shard run is paired with the one-process run right before it (the machine's speed drifts between
     # runs: the same process's CPU varied by a quarter here), as the batch group pairs its runs.
-    ratio = statistics.median(four / one for four, one in zip(sharded, single, strict=True))
-    floor_ratio = statistics.median(four / one for four, one in zip(floor_sharded, floor_single, strict=True))
+    ratio, floor_ratio = paired(sharded, single), paired(floor_sharded, floor_single)
     print(
         f"  record {n_shards} x {n_record} cases in {n_shards} shard processes at once: {statistics.median(sharded):.2f} s; "
         f"{n_record} in one process: {statistics.median(single):.2f} s; ratio of the medians "
@@ -494,7 +493,7 @@ def shards(
             flush=True,
         )
     # Paired as the recording runs above are: each two-shard replay with the one-process replay right before it.
-    ratio = statistics.median(two / one for two, one in zip(two_shards, one_process, strict=True))
+    ratio = paired(two_shards, one_process)
     rows.append(
         (
             f"replay {n_large} cases as 2 shard processes on {os.cpu_count()} cores",
@@ -665,16 +664,16 @@ def batch(
     seconds, replay_seconds = statistics.median(local), statistics.median(r.seconds for r in replayed)
     rss, replay_rss = statistics.median(r.rss_mb for r in batched), statistics.median(r.rss_mb for r in replayed)
     # Each batch run is paired with the replay right after it (the machine's speed drifts between runs).
-    paired = statistics.median(mine / replay.seconds for mine, replay in zip(local, replayed, strict=True))
+    by_time = paired(local, [replay.seconds for replay in replayed])
     # The same pairs by CPU seconds: the batch process's own, without the demo provider's (it runs in this one).
-    by_cpu = statistics.median(run.cpu / replay.cpu for run, replay in zip(batched, replayed, strict=True))
+    by_cpu = paired([run.cpu for run in batched], [replay.cpu for replay in replayed])
     print(f"  batch record / replay by CPU of the process: median of {len(batched)} pairs {by_cpu:.2f} x", flush=True)
     rows += [
         (
             f"record {n_large} cases through a batch (local work) vs replaying them",
             "≤ 2 x",
             f"{seconds:.2f} s vs {replay_seconds:.2f} s (ratio: median of {len(local)} pairs)",
-            verdict(paired, 2.0),
+            verdict(by_time, 2.0),
         ),
         (
             f"record {n_large} cases through a batch vs replay, peak RSS",
@@ -708,6 +707,11 @@ def file_creation(folder: Path, count: int) -> None:
         "right after deleting as many (why each run records into a project of its own)",
         flush=True,
     )
+
+
+def paired(measured: Sequence[float], reference: Sequence[float]) -> float:
+    """The median of each run's ratio to the reference run beside it (the machine's speed drifts between runs)."""
+    return statistics.median(m / r for m, r in zip(measured, reference, strict=True))
 
 
 def verdict(ratio: float, limit: float) -> str:
