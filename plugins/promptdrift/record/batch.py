@@ -90,6 +90,11 @@ def request_digest(body: bytes | Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+def _shape(provider: Provider, path: str, body: Mapping[str, Any]) -> tuple[Provider, str, str]:
+    """What a request the SDK builds depends on besides its body: provider, endpoint, model (an Azure URL)."""
+    return provider, path, str(body.get("model", ""))
+
+
 @dataclass(frozen=True)
 class Arrived:
     """A call's answer (or why there is none)."""
@@ -317,6 +322,7 @@ class BatchRun:
         self._lock = threading.Lock()
         self._turn = threading.Lock()
         self._in_turn = threading.local()
+        # _shape() of a request the SDK built: its URL and the headers a cassette keeps (see learn)
         self._shapes: dict[tuple[Provider, str, str], tuple[str, tuple[tuple[str, str], ...]]] = {}
         self.created = 0  # batches this process created
         self.rounds = 0
@@ -369,13 +375,13 @@ class BatchRun:
         routing, query) and the headers a cassette keeps. Everything else it adds never reaches a cassette."""
         kept = tuple((k, v) for k, v in request.headers.multi_items() if k.lower() in REQUEST_HEADERS)
         with self._lock:
-            self._shapes.setdefault((provider, path, str(body.get("model", ""))), (str(request.url), kept))
+            self._shapes.setdefault(_shape(provider, path, body), (str(request.url), kept))
 
     def request_like(self, provider: Provider, path: str, body: Mapping[str, Any]) -> httpx2.Request | None:
         """The request the SDK would build for ``body``, as one built for the same provider, path and model
         (:meth:`learn`), with this body; ``None`` until the SDK has built one."""
         with self._lock:
-            shape = self._shapes.get((provider, path, str(body.get("model", ""))))
+            shape = self._shapes.get(_shape(provider, path, body))
         if shape is None:
             return None
         url, headers = shape

@@ -279,7 +279,8 @@ class Channel:
         self._know(provider)
         interaction = self.recorder.find("POST", adapter.path, body)
         if interaction is None:
-            lane = self._lane(provider or Provider()) if self.recorder.recording else None
+            to = provider or Provider()
+            lane = self._lane(to) if self.recorder.recording else None
             # A call waiting for a batch stops here, before any client is built; one a batch answered may
             # come back with its request built (nothing is sent: no need for the SDK to build it again).
             request = lane.ask(adapter.path, body) if lane is not None else None
@@ -289,9 +290,9 @@ class Channel:
             from promptdrift.record.transport import INTERACTION
 
             if request is not None:
-                response = self._transport(provider or Provider()).handle_request(request)
+                response = self._transport(to).handle_request(request)
             else:
-                with self._sdk(provider or Provider(), where) as client:
+                with self._sdk(to, where) as client:
                     # The client's own POST: its base URL, Azure routing, auth, headers and timeout, with the
                     # body sent exactly as the suite built it (no per-parameter transform; a third of the CPU
                     # of a call). The transport has the whole answer, streamed or not, before this returns.
