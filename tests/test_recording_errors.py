@@ -47,5 +47,11 @@ def test_client_error_is_not_recorded_and_old_cassette_is_kept(
     demo.fail_next(400, body='{"error": {"message": "bad request"}}')
     result = pytester.runpytest("--prompt-record=all", "-k", "late")
     result.assert_outcomes(failed=1, deselected=1)
-    result.stdout.fnmatch_lines(["*answered HTTP 400*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*answered HTTP 400 (Error code: 400 - bad request). Not recorded: the previous recording in "
+            "cassettes/support/late.yaml is kept as it was; fix the request (prompt, model or params) and re-record: "
+            "pytest suites/support.yaml::late --prompt-record=changed"
+        ]
+    )
     assert (pytester.path / "cassettes/support/late.yaml").read_text() == before

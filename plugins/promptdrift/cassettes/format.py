@@ -244,6 +244,11 @@ class Interaction:
         return fingerprint(self.method, self.uri, self.request_body)
 
     @property
+    def is_error(self) -> bool:
+        """A recorded error answer (400, 404, 422...): replay raises it through the SDK as it was raised."""
+        return self.response_status >= 400
+
+    @property
     def is_event_stream(self) -> bool:
         return any("text/event-stream" in v for v in self.response_headers.get("content-type", []))
 

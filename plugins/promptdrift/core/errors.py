@@ -62,6 +62,22 @@ class RecordingError(PromptdriftError):
     """The model endpoint failed while recording; nothing was written."""
 
 
+class ErrorAnswer(PromptdriftError):
+    """The model endpoint answered an error that the cassette holds (400, 404, 422...): recorded, or replayed.
+
+    Raised alike when recording and when replaying, with the endpoint's own message (``said``), so a
+    case fails the same way offline as it did online.
+    """
+
+    def __init__(self, message: str, *, said: str) -> None:
+        self.said = said
+        super().__init__(message)
+
+
+class RecordingGapWarning(UserWarning):
+    """A recording run left out something its test needs (an answer about the key, a call that failed)."""
+
+
 class ConfigError(PromptdriftError):
     """Configuration (options, ini, pyproject, provider) is invalid."""
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import warnings
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from promptdrift import config as config_mod
-from promptdrift.core.errors import PromptdriftError
+from promptdrift.core.errors import PromptdriftError, RecordingGapWarning
 from promptdrift.core.modes import RecordMode
 from promptdrift.plugin.idle_hypothesis import skip_idle_summary
 from promptdrift.plugin.keys import (
@@ -327,9 +328,11 @@ def _promptdrift_session(request: pytest.FixtureRequest) -> Iterator[PromptSessi
         pytest.fail(str(exc), pytrace=False)
     yield session
     try:
-        close_session(session, node.nodeid, passed=node.stash.get(CALL_PASSED_KEY, False))
+        gap = close_session(session, node.nodeid, passed=node.stash.get(CALL_PASSED_KEY, False))
     except PromptdriftError as exc:
         pytest.fail(str(exc), pytrace=False)
+    if gap is not None:  # shown in pytest's warnings summary at the end of the run (xdist workers' too)
+        warnings.warn(RecordingGapWarning(gap), stacklevel=1)
 
 
 @pytest.fixture

@@ -144,21 +144,25 @@ def open_session(settings: Settings, path: Path, name: str, nodeid: str, *, key_
     return PromptSession(settings, open_channel(settings, cassette, nodeid, key_shapes=key_shapes))
 
 
-def close_session(session: PromptSession, nodeid: str, *, passed: bool = False) -> None:
-    """Save the test's cassette if it recorded anything and no call failed.
+def close_session(session: PromptSession, nodeid: str, *, passed: bool = False) -> str | None:
+    """Save the test's cassette if it recorded anything and no call failed; return what the recording left out.
 
     After a test that ``passed`` while replaying, recorded calls it no longer made
-    are prompt drift, as for a suite case.
+    are prompt drift, as for a suite case. The returned text (``None`` when
+    nothing is missing) says what a replay of this test will lack: an answer
+    that was not recorded, or a cassette not written because a call failed.
     """
     recorder = session.recorder
     if passed and not recorder.errors:
         recorder.finish_replay()
+    gap = recorder.gap()
     if recorder.errors or not recorder.needs_save:
-        return
+        return gap
     extra: dict[str, Any] = {"checks": [r.to_dict() for r in session.results]}
     if session.examples:
         extra["examples"] = session.examples
     recorder.save({"test": nodeid}, extra=extra)
+    return gap
 
 
 def run_given(item: pytest.Function, session: PromptSession) -> bool:

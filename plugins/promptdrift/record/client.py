@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from promptdrift.cassettes.secrets import Scrubber
 from promptdrift.config import Settings
 from promptdrift.core.answers import Answer
-from promptdrift.core.errors import PromptdriftError, RecordingError
+from promptdrift.core.errors import ErrorAnswer, PromptdriftError, RecordingError
 from promptdrift.core.modes import RecordMode
 from promptdrift.record.adapters import ADAPTERS, Adapter, answer, short
-from promptdrift.record.recorder import Recorder
-from promptdrift.record.retry import RetryPolicy
+from promptdrift.record.recorder import REFUSED_WHY, Recorder
+from promptdrift.record.retry import ACCOUNT_STATUSES, RetryPolicy
 from promptdrift.spec.model import Provider
 
 if TYPE_CHECKING:
@@ -325,23 +325,38 @@ class Channel:
 
         through = CURRENT.set(self._transport(provider))
         try:
-            with sdk_errors(where, self.recorder.scrubber):
+            with sdk_errors(where, self.recorder):
                 yield shared_client(self.settings, provider)
         finally:
             CURRENT.reset(through)
 
 
 @contextmanager
-def sdk_errors(where: str, scrubber: Scrubber) -> Iterator[None]:
+def sdk_errors(where: str, recorder: Recorder) -> Iterator[None]:
     """Turn the SDK's errors into promptdrift errors that say what happened and what to do (secrets scrubbed)."""
     import openai  # slow to import: only reached when a request goes through the SDK
 
+    from promptdrift.record.transport import INTERACTION  # slow: httpx2, only once a request went through the SDK
+
+    scrubber = recorder.scrubber
     try:
         yield
     except openai.APIStatusError as exc:
+        said = f"{where}: the model endpoint answered HTTP {exc.status_code} ({scrubber.text(short(exc.message))})"
+        if exc.response.extensions.get(INTERACTION) is not None:  # recorded now, or replayed: the same words
+            raise ErrorAnswer(
+                f"{said}. This answer is recorded in {recorder.display}, so replay fails the same way; "
+                f"fix the request (prompt, model or params) and re-record: {recorder.rerecord_hint}",
+                said=said,
+            ) from None
+        if exc.status_code in ACCOUNT_STATUSES:
+            raise RecordingError(
+                f"{said}. Not recorded: {REFUSED_WHY}. Fix the key or the account, then re-run to record what is "
+                f"missing: {recorder.record_hint}"
+            ) from None
         raise RecordingError(
-            f"{where}: the model endpoint answered HTTP {exc.status_code} ({scrubber.text(short(exc.message))}). "
-            "Nothing was recorded for this case; fix the cause and re-run to record what is missing."
+            f"{said}. Nothing was recorded for this case; fix the cause and re-run to record what is missing: "
+            f"{recorder.record_hint}"
         ) from None
     except openai.APIConnectionError as exc:
         if isinstance(exc.__cause__, PromptdriftError):

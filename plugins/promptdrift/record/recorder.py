@@ -37,6 +37,9 @@ from promptdrift.text import yamlio
 if TYPE_CHECKING:
     import httpx2
 
+# Why an answer about the key or account is never written (the README's "What is recorded").
+REFUSED_WHY = "401, 402, 403 and 407 answers are never recorded (a wrong key while recording must not become a fixture)"
+
 
 def request_view(body: Any) -> str:
     """A readable rendering of a request body for drift diffs (messages and parameters)."""
@@ -102,6 +105,9 @@ class Recorder:
         self.calls: list[dict[str, Any]] = []
         self.recorded = False
         self.errors: list[Exception] = []
+        # Answers this run received and did not record (401, 403...): {status, fingerprint, at}; kept in the
+        # cassette's metadata so that its replay names them instead of showing drift against another request.
+        self.refused: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
     @property
@@ -137,7 +143,9 @@ class Recorder:
             if self.recording or self.old is None:
                 return None
             index = self._match(method, path, self.scrubber.data(json.loads(json.dumps(body))))  # as the SDK sends it
-            return None if index is None else self._play(index)
+            if index is None or self.old.interactions[index].is_error:
+                return None  # an error answer replays through the SDK, which raises it as it did when recorded
+            return self._play(index)
 
     def lookup(self, method: str, uri: str, body: bytes) -> Interaction | None:
         """From the transport: the interaction to replay, or ``None`` to send the request upstream."""
@@ -152,7 +160,8 @@ class Recorder:
             if self.mode is RecordMode.CHANGED:
                 self.recording = True  # re-record the rest of this case; the old cassette is the baseline
                 return None
-            raise self._error(self._drift(method, uri, body))
+            refused = self._refused_when_recorded(method, uri, body)
+            raise self._error(refused or self._drift(method, uri, body))
 
     def missing(self) -> MissingCassetteError:
         """The error for a recording this run needs and does not have."""
@@ -185,6 +194,19 @@ class Recorder:
             headline = f"the request differs from the one recorded in {self.display}"
         recorded = candidates[0].request_json if candidates else ""
         return self._drift_error(headline, recorded, self._live(body))
+
+    def _refused_when_recorded(self, method: str, uri: str, body: bytes) -> MissingCassetteError | None:
+        """The error for a request whose answer was not recorded (a 401 or 403 then), if this is one."""
+        assert self.old is not None
+        refused = self.old.meta.get("refused") or []
+        mark = self._mark(method, uri, body)
+        status = next((r.get("status") for r in refused if isinstance(r, dict) and r.get("fingerprint") == mark), None)
+        if status is None:
+            return None
+        return MissingCassetteError(
+            f"no recording of this request in {self.display}: it was answered HTTP {status} when the cassette was "
+            f"recorded, and {REFUSED_WHY}. Record it with a key that works: {self.rerecord_hint}"
+        )
 
     def _live(self, body: bytes) -> Any:
         """A live request body as the cassette would hold it: decoded, secrets scrubbed."""
@@ -277,6 +299,16 @@ class Recorder:
             meta["usage"] = summary["usage"]
         return meta
 
+    def refuse(self, request: httpx2.Request, body: bytes, status: int) -> None:
+        """Note an answer that is not recorded (401, 403...: about the key, not the request)."""
+        mark = self._mark(request.method, str(request.url), body)
+        with self._lock:
+            self.refused.append({"status": status, "fingerprint": mark, "at": len(self.interactions)})
+
+    def _mark(self, method: str, uri: str, body: bytes) -> str:
+        """A live request's fingerprint as its recorded interaction would have it (secrets scrubbed)."""
+        return cassettes.fingerprint(method, self.scrubber.text(cassettes.scrub_uri(uri)), json.dumps(self._live(body)))
+
     def give_up(self, fault: str, attempts: int) -> RecordingError:
         """The error when every attempt failed: says what happened and that nothing was recorded."""
         tries = "once" if attempts == 1 else f"on all {attempts} attempts"
@@ -292,6 +324,21 @@ class Recorder:
         return exc
 
     # -- finish ------------------------------------------------------------------
+
+    def gap(self) -> str | None:
+        """What a recording run left out of this cassette that its replay will need, in words (or ``None``)."""
+        if not self.recording:
+            return None
+        if self.errors:
+            first = str(self.errors[0]).splitlines()[0]
+            return f"{self.display}: nothing was written, because a call failed while recording ({first})"
+        if self.refused:
+            statuses = ", ".join(sorted({str(r["status"]) for r in self.refused}))
+            return (
+                f"{self.display}: {len(self.refused)} answer(s) with HTTP {statuses} were not recorded ({REFUSED_WHY}); "
+                f"its replay fails until it is re-recorded with a key that works: {self.rerecord_hint}"
+            )
+        return None
 
     @property
     def needs_save(self) -> bool:
@@ -313,5 +360,6 @@ class Recorder:
         are what the run concluded of each answer (the first one is the case's);
         see :func:`~promptdrift.cassettes.meta.cassette_metadata`.
         """
-        meta = self.scrubber.data(cassette_metadata(self.calls, owner=owner, answers=answers or [], extra=extra or {}))
+        extra = {**(extra or {}), **({"refused": self.refused} if self.refused else {})}
+        meta = self.scrubber.data(cassette_metadata(self.calls, owner=owner, answers=answers or [], extra=extra))
         cassettes.save(Cassette(self.path, list(self.interactions), meta))

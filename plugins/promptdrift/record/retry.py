@@ -13,6 +13,13 @@ jitter (between half and all of it), capped at ``retry_max_wait``; a
 ``Retry-After`` / ``retry-after-ms`` header from the server is used instead
 (also capped). Other statuses (400, 401, 404...) are not retried. Replay never
 retries: it never leaves the process.
+
+What is kept of an answer that is not retried (README, "What is recorded"):
+
+* a deterministic error (400, 404, 422...: the request itself is wrong) is
+  recorded like any answer, so that replay raises what the test saw;
+* an account error (401, 402, 403, 407: a wrong key, no credit, no access) is
+  never recorded: a wrong key while recording must not become a fixture.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ if TYPE_CHECKING:
 
 
 RETRY_STATUSES = frozenset({408, 409, 429})
+ACCOUNT_STATUSES = frozenset({401, 402, 403, 407})  # about the caller's key or account, not the request
 
 
 @dataclass(frozen=True)
@@ -63,3 +71,8 @@ def retry_after(headers: httpx2.Headers) -> float | None:
 
 def retryable_status(status: int) -> bool:
     return status in RETRY_STATUSES or status >= 500
+
+
+def recorded_error(status: int) -> bool:
+    """An error answer that is recorded like any answer: a 4xx that says the request itself is wrong."""
+    return 400 <= status < 500 and status not in ACCOUNT_STATUSES and not retryable_status(status)

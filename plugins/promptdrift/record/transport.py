@@ -27,7 +27,7 @@ import httpx2
 
 from promptdrift.cassettes.format import Interaction, answer_fault
 from promptdrift.record.recorder import Recorder
-from promptdrift.record.retry import RetryPolicy, retryable_status
+from promptdrift.record.retry import RetryPolicy, recorded_error, retryable_status
 from promptdrift.record.upstream import shared_upstream
 
 log = logging.getLogger("promptdrift")
@@ -40,7 +40,8 @@ class CassetteTransport(httpx2.BaseTransport):
     """An ``httpx2`` transport that replays from, or records into, one :class:`Recorder`.
 
     Recording sends through ``upstream`` with the :class:`~promptdrift.record.retry.RetryPolicy`
-    (the SDK's own retries are off); only a usable 2xx answer is kept.
+    (the SDK's own retries are off); a usable 2xx answer and a deterministic error answer
+    (:func:`~promptdrift.record.retry.recorded_error`) are kept, nothing else.
     """
 
     def __init__(
@@ -83,7 +84,13 @@ class CassetteTransport(httpx2.BaseTransport):
                     fault = f"HTTP {status}, but {problem}"
                 elif retryable_status(status):
                     fault = f"HTTP {status} {response.reason_phrase}".rstrip()
-                else:  # not worth retrying (400, 401, 404...): the SDK reports it; never recorded
+                elif recorded_error(status):  # 400, 404, 422...: the request is wrong; replay raises it again
+                    kept = self.recorder.keep(
+                        request, body, status, response.reason_phrase, headers, content, latency_ms
+                    )
+                    return _forwarded(response, content, request, kept)
+                else:  # 401, 403...: about the key or account, never a fixture; the SDK reports it
+                    self.recorder.refuse(request, body, status)
                     return _forwarded(response, content, request, None)
             if attempt + 1 == attempts:
                 raise self.recorder.give_up(fault, attempts)

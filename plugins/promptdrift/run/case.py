@@ -9,7 +9,7 @@ from promptdrift.cassettes import format as cassettes
 from promptdrift.cassettes.naming import case_cassette
 from promptdrift.config import Settings
 from promptdrift.core.answers import Answer, total_usage
-from promptdrift.core.errors import PromptdriftError, gather_deferred
+from promptdrift.core.errors import ErrorAnswer, PromptdriftError, gather_deferred
 from promptdrift.core.modes import RecordMode
 from promptdrift.record.client import Channel, Route, open_channel
 from promptdrift.run import explore
@@ -45,6 +45,8 @@ def run_case(suite: Suite, case: Case, settings: Settings, nodeid: str, route: R
 
     Under ``--prompt-batch`` (a ``route``), a call whose answer has not arrived raises
     :class:`~promptdrift.core.errors.Deferred` and nothing is saved: the case runs again next round.
+    A request the endpoint rejects (:class:`~promptdrift.core.errors.ErrorAnswer`) fails the case; its
+    answer is saved when the case had no cassette (replay then fails the same way), never over one.
     """
     channel = case_channel(settings, suite, case.id, nodeid, route)
     conversation = Conversation(suite, case, settings, channel)
@@ -52,7 +54,19 @@ def run_case(suite: Suite, case: Case, settings: Settings, nodeid: str, route: R
     count = settings.samples or sampling.samples or 1
     # Identical requests (samples) are recorded in order and replayed in order; so are a conversation's turns.
     # Under --prompt-batch every sample's call joins the same batch round.
-    samples = gather_deferred(conversation.run for _ in range(count))
+    try:
+        samples = gather_deferred(conversation.run for _ in range(count))
+    except ErrorAnswer as exc:  # the endpoint rejected the request
+        recorder = channel.recorder
+        if recorder.needs_save and recorder.old is not None:  # a re-recording: what was recorded is not lost
+            raise ErrorAnswer(
+                f"{exc.said}. Not recorded: the previous recording in {recorder.display} is kept as it was; "
+                f"fix the request (prompt, model or params) and re-record: {recorder.rerecord_hint}",
+                said=exc.said,
+            ) from None
+        if recorder.needs_save:  # a first recording: kept, so that replay fails with the same message
+            _save(channel, suite, case.id, [], {})
+        raise
     sampled = count > 1 or sampling.samples is not None
     outcome = _finish(
         channel,
