@@ -9,6 +9,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import yaml
+
 from promptdrift import __version__
 from promptdrift.cli.scan import scan
 from promptdrift.config import Settings
@@ -146,6 +148,31 @@ def _scan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _conformance(args: argparse.Namespace) -> int:
+    """Serve each recorded answer and compare what the SDK parses directly, through a recording and offline."""
+    from promptdrift.testing import conformance  # slow: the SDK and the record path, only for this subcommand
+
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        print(f"promptdrift conformance: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    agree = differ = skipped = 0
+    for path in conformance.cassettes_below(Path(p) for p in args.paths):
+        try:
+            calls = conformance.read_cassette(path, api_root=args.api_root)
+            verdicts = [v for way in args.ways for v in conformance.check_calls(calls, asynchronous=way == "async")]
+        except (ValueError, KeyError, TypeError, OSError, yaml.YAMLError) as exc:
+            skipped += 1
+            print(f"skip   {path}: {type(exc).__name__}: {exc}")
+            continue
+        for verdict in verdicts:
+            agree += verdict.agree
+            differ += not verdict.agree
+            print(verdict.line())
+    print(f"{agree} agree, {differ} differ, {skipped} cassette(s) skipped ({' and '.join(args.ways)} clients)")
+    return 1 if differ else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="promptdrift", description="Prompt regression testing for pytest.")
     parser.add_argument("--version", action="version", version=f"promptdrift {__version__}")
@@ -174,11 +201,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     scan = sub.add_parser("scan", help="find key-shaped strings and credential headers in cassettes")
     scan.add_argument("paths", nargs="*", help="files or folders (default: cassettes)")
     scan.set_defaults(func=_scan)
+    conf = sub.add_parser(
+        "conformance",
+        help="check that recording and replay give what the openai SDK parses directly, for recorded answers",
+    )
+    conf.add_argument("paths", nargs="+", metavar="PATH", help="vcrpy cassettes, or folders of them")
+    conf.add_argument(
+        "--way", dest="ways", action="append", choices=("sync", "async"), help="client(s) to check (default: both)"
+    )
+    conf.add_argument("--api-root", default="/v1", help="the path the endpoints sit below (default: /v1)")
+    conf.set_defaults(func=_conformance)
     demo = sub.add_parser("demo-server", help="run the local scripted OpenAI-compatible demo server")
     demo.add_argument("--script", help="YAML script of answers (see promptdrift.testing.demo)")
     demo.add_argument("--port", type=int, default=8765)
     demo.set_defaults(func=_demo_server)
     args = parser.parse_args(argv)
+    if args.command == "conformance" and not args.ways:
+        args.ways = ["sync", "async"]
     return int(args.func(args))
 
 
