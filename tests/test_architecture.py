@@ -27,7 +27,7 @@ PACKAGE = REPO / "plugins" / "promptdrift"
 LATE_IMPORTS_ALLOWED = frozenset(
     {"openai", "httpx2", "vcr", "hypothesis", "bm25s", "vaderSentiment", "textstat", "jsonschema", "jsonpath_ng"}
     | {"statistics"}  # stdlib, but it imports fractions and decimal
-    | {"pytest_httpserver", "werkzeug", "scipy"}
+    | {"pytest_httpserver", "werkzeug"}
 )
 
 

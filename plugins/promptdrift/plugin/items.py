@@ -20,7 +20,6 @@ from promptdrift.spec.generate import GENERATED
 from promptdrift.spec.model import Case, Suite
 from promptdrift.spec.reader import load_suite
 from promptdrift.text import yamlio
-from promptdrift.verdict import paired
 from promptdrift.verdict.drift import CaseRecord, case_record, judging, regression_message, rerecord_comparisons
 from promptdrift.verdict.gates import GateCase, evaluate_gate, gate_record
 from promptdrift.verdict.records import RecordStore
@@ -306,8 +305,6 @@ class DriftItem(pytest.Item):
             for case, nodeid, outcome in suite_outcomes(self, self.suite, run_missing=False)
             if isinstance(outcome, Outcome)
         ]
-        if not paired.available():
-            raise PromptdriftError(f"the significant drift verdict needs scipy: {paired.INSTALL}")
         comparisons = rerecord_comparisons(records)
         if not comparisons:
             pytest.skip("no case of this suite was re-recorded against a baseline: nothing to compare")

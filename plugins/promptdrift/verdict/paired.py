@@ -8,14 +8,20 @@ recommends for evals ("Adding Error Bars to Evals", 2024):
   the per-case differences give the mean difference and its standard error
   (central limit theorem), clustered when cases share a source;
 * with fewer than 30 cases (and no clusters) the interval is a paired
-  bootstrap instead (``scipy.stats.bootstrap``); the method used is named;
-* the discordant cases (pass→fail, fail→pass) get an exact McNemar test
-  (``scipy.stats.binomtest``); a sampled case's two k/N get Fisher's exact
-  test (``scipy.stats.fisher_exact``);
+  bootstrap instead; the method used is named;
+* the cases that moved (pass→fail against fail→pass) get an exact test: McNemar's
+  (the binomial test on the discordant pairs), or with samples the sign test on
+  the cases whose rate fell or rose; each sampled case's two k/N get Fisher's exact test;
 * every comparison states the smallest drop it could detect at its alpha with
   80 % power for the cases (and samples) it has.
 
-``scipy`` is the ``stats`` extra; without it the comparison says how to install it.
+Every number comes from :mod:`promptdrift.core.stats` (the standard library):
+the same cases give the same interval, p-value and verdict whatever is installed.
+
+The verdict (README, "Error bars"): a change is **significant** only when the
+interval excludes zero, the exact test rejects "no change" at alpha, and the
+change is at least the detectable drop; a comparison whose exact test cannot be
+computed is **not testable**, never significant; anything else is **within noise**.
 """
 
 from __future__ import annotations
@@ -26,27 +32,10 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
 
+from promptdrift.core.stats import binomial_p, bootstrap_mean, fisher_p, wilson, z_value
+
 BOOTSTRAP_BELOW = 30  # fewer cases than this: a paired bootstrap interval instead of the central limit one
 POWER = 0.80
-INSTALL = "pip install 'promptdrift[stats]'"
-
-
-def _scipy_stats() -> Any:
-    try:
-        from scipy import stats  # optional: the stats extra (scipy)
-    except ImportError:
-        return None
-    return stats
-
-
-def available() -> bool:
-    """Whether the statistics library (scipy) is installed."""
-    return _scipy_stats() is not None
-
-
-def z_value(alpha: float) -> float:
-    """The two-sided normal quantile for confidence ``1 - alpha``."""
-    return NormalDist().inv_cdf(1 - alpha / 2)
 
 
 @dataclass(frozen=True)
@@ -97,22 +86,11 @@ def mean_difference(
     diffs = [b - a for a, b in zip(before, after, strict=True)]
     n = len(diffs)
     mean = sum(diffs) / n if n else 0.0
-    stats = _scipy_stats()
     if n and all(d == diffs[0] for d in diffs):
-        return _no_variation(mean, n, alpha, stats)
-    if clusters is None and n < BOOTSTRAP_BELOW and stats is not None:
-        result = stats.bootstrap(
-            (list(before), list(after)),
-            lambda x, y, axis=-1: (y - x).mean(axis=axis),
-            paired=True,
-            vectorized=True,
-            confidence_level=1 - alpha,
-            method="percentile",
-            n_resamples=9999,
-            random_state=0,  # the same cases give the same interval on every run
-        )
-        low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
-        return Interval(mean, low, high, float(result.standard_error), f"paired bootstrap ({n} cases < 30)")
+        return _no_variation(mean, n, alpha)
+    if clusters is None and n < BOOTSTRAP_BELOW:
+        low, high, se = bootstrap_mean(diffs, alpha)
+        return Interval(mean, low, high, se, f"paired bootstrap ({n} cases < 30)")
     se = standard_error(diffs, clusters)
     z = z_value(alpha)
     method = (
@@ -121,41 +99,34 @@ def mean_difference(
     return Interval(mean, mean - z * se, mean + z * se, se, method)
 
 
-def _no_variation(change: float, n: int, alpha: float, stats: Any) -> Interval:
+def _no_variation(change: float, n: int, alpha: float) -> Interval:
     """Every case changed alike: no spread to estimate an error from.
 
     For pass/fail outcomes (a change of -1, 0 or +1 per case) the share of
-    cases that moved is a proportion, k of n: its Wilson interval (``binomtest``)
-    bounds the difference. Other values keep the point, and say why.
+    cases that moved is a proportion, k of n: its Wilson interval bounds the
+    difference. Other values keep the point, and say why.
     """
     cases = f"{n} case" + ("s" if n != 1 else "")
-    if change in (-1.0, 0.0, 1.0) and stats is not None:
-        moved = n if change else 0
-        ci = stats.binomtest(moved, n).proportion_ci(confidence_level=1 - alpha, method="wilson")
-        low, high = (ci.low, ci.high) if change > 0 else (-ci.high, -ci.low) if change < 0 else (-ci.high, ci.high)
-        return Interval(change, float(low), float(high), 0.0, f"Wilson interval ({cases}, all changed alike)")
+    if change in (-1.0, 0.0, 1.0):
+        low, high = wilson(n if change else 0, n, 1 - alpha)
+        low, high = (low, high) if change > 0 else (-high, -low) if change < 0 else (-high, high)
+        return Interval(change, low, high, 0.0, f"Wilson interval ({cases}, all changed alike)")
     if n == 1:
         return Interval(change, -1.0, 1.0, 0.0, "one case: no interval")
     return Interval(change, change, change, 0.0, f"no variation ({cases}, all changed alike)")
 
 
 def mcnemar_exact(down: int, up: int) -> float:
-    """The exact McNemar p-value (two-sided) on the discordant cases: ``down`` pass→fail, ``up`` fail→pass."""
-    if down + up == 0:
-        return 1.0
-    stats = _scipy_stats()
-    if stats is None:
-        return math.nan
-    return float(stats.binomtest(min(down, up), down + up, 0.5).pvalue)
+    """The exact McNemar p-value (two-sided) on the discordant cases: ``down`` pass→fail, ``up`` fail→pass.
+
+    With samples, the same binomial test on the cases whose rate fell and rose is the sign test.
+    """
+    return binomial_p(min(down, up), down + up)
 
 
 def fisher_exact(k_before: int, n_before: int, k_after: int, n_after: int) -> float:
     """Fisher's exact p-value (two-sided) for one case's two pass counts ``k/n``."""
-    stats = _scipy_stats()
-    if stats is None:
-        return math.nan
-    table = [[k_before, n_before - k_before], [k_after, n_after - k_after]]
-    return float(stats.fisher_exact(table).pvalue)
+    return fisher_p(k_before, n_before - k_before, k_after, n_after - k_after)
 
 
 def detectable_drop(se_observed: float, planning_variance: float, n: int, alpha: float) -> float | None:
@@ -241,22 +212,39 @@ class Comparison:
     cluster: str | None = None
 
     @property
+    def exact_test(self) -> str:
+        """The exact test on the cases that moved: McNemar's for pass/fail pairs, the sign test with samples."""
+        return "sign test" if self.samples > 1 else "McNemar"
+
+    @property
+    def testable(self) -> bool:
+        return not math.isnan(self.mcnemar_p)
+
+    @property
     def exact_agrees(self) -> bool:
-        """The exact McNemar test also rejects "no change" (or does not apply: samples, no statistics library)."""
-        return self.mcnemar_p != self.mcnemar_p or self.mcnemar_p < self.alpha
+        """The exact test also rejects "no change" at alpha (a missing p-value never agrees)."""
+        return self.testable and self.mcnemar_p < self.alpha
+
+    @property
+    def detected(self) -> bool:
+        """The change is at least the smallest drop these cases detect with 80 % power."""
+        return self.detectable is not None and abs(self.rate.diff) >= self.detectable
 
     @property
     def verdict(self) -> str:
-        if self.rate.high < 0 and self.exact_agrees:
+        """``significant drop`` / ``significant rise`` / ``within noise`` / ``not testable`` (module docstring)."""
+        if not self.testable:
+            return "not testable"
+        if self.rate.high < 0 and self.exact_agrees and self.detected:
             return "significant drop"
-        if self.rate.low > 0 and self.exact_agrees:
+        if self.rate.low > 0 and self.exact_agrees and self.detected:
             return "significant rise"
         return "within noise"
 
     def drops(self, max_drop: float) -> list[str]:
         """What fell by more than ``max_drop`` with the stated confidence: the interval's upper end below
-        ``-max_drop`` (for the pass rate, confirmed by the exact test)."""
-        rate_fell = self.rate.high < -max_drop and self.exact_agrees
+        ``-max_drop`` (for the pass rate, confirmed by the exact test and at least the detectable drop)."""
+        rate_fell = self.rate.high < -max_drop and self.verdict == "significant drop"
         fell = [f"pass rate {_points(self.rate, self.alpha)}"] if rate_fell else []
         fell += [
             f"mean {s.check} {_score(s.interval, self.alpha)}"
@@ -284,7 +272,7 @@ class Comparison:
         head = (
             f"paired     {self.suite}: {self.before} -> {self.after}, {self.n} cases: pass rate "
             f"{self.rate_before:.1%} -> {self.rate_after:.1%}, {_points(self.rate, self.alpha)}, "
-            f"McNemar p={_p(self.mcnemar_p)}: {self.verdict}"
+            f"{self.exact_test} p={_p(self.mcnemar_p)}: {self.verdict}"
         )
         out = [head, f"           {self.power_note()}"]
         for s in self.scores:
@@ -311,6 +299,7 @@ class Comparison:
             "rate_after": self.rate_after,
             "rate": self.rate.to_dict(),
             "mcnemar_p": self.mcnemar_p,
+            "exact_test": self.exact_test,
             "verdict": self.verdict,
             "detectable_drop": self.detectable,
             "power": self.power_note(),
@@ -361,11 +350,8 @@ def compare(
     rate = mean_difference(before, after, alpha=alpha, clusters=clusters, cluster_name=cluster)
     down = [o.case for o in outcomes if o.after < o.before]
     up = [o.case for o in outcomes if o.after > o.before]
-    # The exact test is for pass/fail pairs; with samples the per-case Fisher tests below take its place.
-    if any(o.sampled for o in outcomes):
-        mcnemar = math.nan
-    else:
-        mcnemar = mcnemar_exact(sum(o.before > o.after for o in outcomes), sum(o.after > o.before for o in outcomes))
+    # McNemar on pass/fail pairs; with samples, the same binomial test on the cases' directions (the sign test).
+    mcnemar = mcnemar_exact(len(down), len(up))
     tries = sum(o.n_before for o in outcomes) / n
     pooled = (sum(o.k_before for o in outcomes) + 1) / (sum(o.n_before for o in outcomes) + 2)
     planning = 2 * pooled * (1 - pooled) / tries

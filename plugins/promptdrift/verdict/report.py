@@ -87,10 +87,6 @@ def terminal_lines(
     comparisons = rerecord_comparisons(cases)
     for comparison in comparisons:
         lines += comparison.lines()
-    if comparisons and not paired.available():
-        lines.append(
-            f"           (intervals by the central limit only; for exact tests and the bootstrap: {paired.INSTALL})"
-        )
     for record in cases:
         if record.samples:
             kind = "generated" if record.generated else "sampled"
