@@ -64,4 +64,22 @@ def test_drift_status_in_summary(pytester: pytest.Pytester, recorded) -> None:
     write(pytester, "suites/support.yaml", SUPPORT_SUITE.replace("My order is late", "Order late"))
     result = pytester.runpytest()
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*promptdrift (none): 1 replayed, 1 drift*"])
+    result.stdout.fnmatch_lines(["*promptdrift (none): 1 replayed, 1 drifted prompt*"])
+
+
+def test_a_replay_whose_only_failures_are_drift_and_missing_recordings_prints_the_table(
+    pytester: pytest.Pytester, recorded
+) -> None:
+    """Every failure drift or a missing cassette: the header names both kinds, and the table is there."""
+    text = SUPPORT_SUITE.replace("My order is late", "Order late").replace("Send my invoice", "Invoice?")
+    text += "  - id: new-one\n    vars: {message: hello}\n  - id: new-two\n    vars: {message: hi}\n"
+    write(pytester, "suites/support.yaml", text)
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=4)
+    result.stdout.fnmatch_lines(
+        [
+            "*promptdrift (none): 2 drifted prompts, 2 missing recordings*",
+            "suite * cases passed failed drifted regressions * cost",
+            "support * 4 * 0 * 4 * 2 * 0 *",
+        ]
+    )

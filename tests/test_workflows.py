@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import assume, example, given, settings
+from hypothesis import strategies as st
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = REPO / ".github" / "workflows"
@@ -95,3 +99,64 @@ def test_rerecord_takes_a_batch_input(batch: str) -> None:
     ).stdout.split("\n")
     assert ("--prompt-batch" in shown) == (batch == "true")
     assert shown[:6] == ["-m", "pytest", "suites", "--prompt-record=all", "--prompt-model", "gpt-new"]
+
+
+def _branch_for(model: str, run_id: str = "1234567890") -> str:
+    """The branch ``rerecord.yml`` would open its pull request from: its own step, run by bash."""
+    (step,) = [s for s in _load("rerecord.yml")["jobs"]["plan"]["steps"] if s.get("id") == "branch"]
+    script = step["run"].replace("${{ inputs.model }}", "").replace("${{ github.run_id }}", "")
+    with tempfile.TemporaryDirectory() as folder:
+        output = Path(folder) / "out"
+        env = {**os.environ, "MODEL": model, "RUN": run_id, "GITHUB_OUTPUT": str(output)}
+        subprocess.run(["bash", "-e", "-c", script], env=env, check=True, capture_output=True)
+        values = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    return values["branch"]
+
+
+def _valid_branch(name: str) -> bool:
+    result = subprocess.run(["git", "check-ref-format", "--branch", name], capture_output=True, check=False)
+    return result.returncode == 0
+
+
+def _suite_models() -> set[str]:
+    models = set()
+    for path in (REPO / "suites").glob("*.yaml"):
+        text = path.read_text()
+        models |= set(re.findall(r"""model:\s*["']?([^"'\s}]+)""", text))
+    return models
+
+
+def test_rerecord_branch_names_are_valid_for_every_model_id_of_the_examples() -> None:
+    models = _suite_models()
+    assert "ft:gpt-4o-mini-2024-07-18:acme:returns:9xK2" in models
+    assert not _valid_branch("rerecord/ft:gpt-4o-mini-2024-07-18:acme:returns:9xK2")  # why it is sanitised
+    for model in models:
+        branch = _branch_for(model)
+        assert _valid_branch(branch), (model, branch)
+        assert branch.endswith("-1234567890")  # unique per run
+    assert _branch_for("ft:gpt-4o-mini-2024-07-18:acme:returns:9xK2") == (
+        "rerecord/ft-gpt-4o-mini-2024-07-18-acme-returns-9xK2-1234567890"
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(min_size=1, max_size=80))
+@example("a..b")
+@example("x.lock")
+@example("..")
+@example("@{upstream}")
+@example(".hidden/ref")
+@example("ft:a:b::c")
+def test_rerecord_branch_names_are_valid_for_any_model_id(model: str) -> None:
+    assume("\x00" not in model)
+    assert _valid_branch(_branch_for(model))
+
+
+def test_every_job_and_long_step_has_a_timeout_the_hosted_runner_honours() -> None:
+    for path in WORKFLOWS.glob("*.yml"):
+        for name, job in _load(path.name)["jobs"].items():
+            minutes = job.get("timeout-minutes")
+            assert isinstance(minutes, int) and 0 < minutes <= 360, (path.name, name, minutes)
+            for step in job["steps"]:
+                if "timeout-minutes" in step:
+                    assert step["timeout-minutes"] < minutes, (path.name, name, step.get("name"))

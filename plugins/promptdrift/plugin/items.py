@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from promptdrift.config import Settings
-from promptdrift.core.errors import DriftError, PromptdriftError
+from promptdrift.core.errors import PromptdriftError
 from promptdrift.core.modes import RecordMode
 from promptdrift.plugin.keys import RECORDS_AT_KEY, RUNS_KEY, SETTINGS_KEY, STORE_KEY
 from promptdrift.plugin.schedule import CaseRuns
@@ -20,7 +20,14 @@ from promptdrift.spec.generate import GENERATED
 from promptdrift.spec.model import Case, Suite
 from promptdrift.spec.reader import load_suite
 from promptdrift.text import yamlio
-from promptdrift.verdict.drift import CaseRecord, case_record, judging, regression_message, rerecord_comparisons
+from promptdrift.verdict.drift import (
+    CaseRecord,
+    case_record,
+    failure_status,
+    judging,
+    regression_message,
+    rerecord_comparisons,
+)
 from promptdrift.verdict.gates import GateCase, evaluate_gate, gate_record
 from promptdrift.verdict.records import RecordStore
 
@@ -149,7 +156,7 @@ class CaseItem(pytest.Item):
             keep = bool(self.suite.gates) or judging(self.suite, settings).significant  # suite-level items read it
             outcome = runs_of(self.config).outcome(self.nodeid, self.run, keep=keep)
         except PromptdriftError as exc:
-            status = "drift" if isinstance(exc, DriftError) else "error"
+            status = failure_status(exc)
             record = CaseRecord(self.suite.label, self.case.id, self.nodeid, status, False, error=str(exc))
             record.variant, record.variant_index = self.suite.variant, self.suite.variant_index
             from promptdrift.run.case import stored_cassette  # slow: the run layer, loaded by run() already

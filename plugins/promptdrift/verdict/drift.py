@@ -18,6 +18,7 @@ from promptdrift.checks import CheckSpec, check_definition
 from promptdrift.checks.operational import price_of
 from promptdrift.config import Settings
 from promptdrift.core.answers import Answer, CheckResult, total_usage
+from promptdrift.core.errors import DriftError, ErrorAnswer, MissingCassetteError
 from promptdrift.run.outcome import Outcome, passes
 from promptdrift.spec.model import Case, Suite
 from promptdrift.verdict import paired
@@ -104,6 +105,17 @@ def compare_checks(
     return deltas
 
 
+def failure_status(exc: Exception) -> str:
+    """The status of a case that failed before its checks: what the summary counts it as."""
+    if isinstance(exc, DriftError):
+        return "drift"
+    if isinstance(exc, MissingCassetteError):
+        return "missing"
+    if isinstance(exc, ErrorAnswer):
+        return "rejected"
+    return "error"
+
+
 @dataclass
 class CaseRecord:
     """What the reports need of one case: its answer, checks, usage and drift against the baseline."""
@@ -111,7 +123,7 @@ class CaseRecord:
     suite: str
     case: str
     nodeid: str
-    status: str  # replayed, recorded, drift, error
+    status: str  # replayed, recorded; or why it failed before its checks: drift, missing, rejected, error
     passed: bool
     answer: str = ""
     model: str | None = None

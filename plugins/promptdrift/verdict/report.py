@@ -406,6 +406,21 @@ def has_regressions(cases: Iterable[CaseRecord]) -> bool:
     return any(d.verdict == REGRESSION for r in cases for d in r.deltas)
 
 
+# A case record's status, as the summary's header counts it: (one, several).
+STATUS_WORDS = {
+    "replayed": ("replayed", "replayed"),
+    "recorded": ("recorded", "recorded"),
+    "drift": ("drifted prompt", "drifted prompts"),
+    "missing": ("missing recording", "missing recordings"),
+    "rejected": ("request the endpoint rejected", "requests the endpoint rejected"),
+    "error": ("other error", "other errors"),
+}
+
+
+def _counted(count: int, one: str, several: str) -> str:
+    return f"{count} {one if count == 1 else several}"
+
+
 def run_summary(records: Records, record_mode: str, *, verbose: bool, extra: Sequence[str] = ()) -> list[str]:
     """The end-of-run summary: a header line, then the table, regressions, comparisons and decisions.
 
@@ -415,13 +430,10 @@ def run_summary(records: Records, record_mode: str, *, verbose: bool, extra: Seq
     counts = records.counts
     if not counts and not records.gates:
         return []
-    parts = [f"{counts[k]} {k}" for k in ("replayed", "recorded", "drift", "error") if counts[k]]
+    parts = [_counted(counts[k], *STATUS_WORDS[k]) for k in STATUS_WORDS if counts[k]]
     header = f"promptdrift ({record_mode}): " + ", ".join([*parts, *extra])
     no_digest = records.cassette_states[NO_DIGEST]
-    if counts["recorded"] or any(notable(r) for r in records.cases) or verbose:
-        lines = terminal_lines(records.cases, records.gates, records.summaries, no_digest)
-    else:
-        lines = cassette_lines([], no_digest)
+    lines = terminal_lines(records.cases, records.gates, records.summaries, no_digest)
     for gate in records.gates:
         if gate.get("settled"):
             verdict = "passed" if gate["passed"] else f"FAILED: {gate['reason']}"
