@@ -73,12 +73,14 @@ def scrub_uri(uri: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
-def keep_headers(headers: Iterable[tuple[str, str]], allowed: frozenset[str]) -> dict[str, list[str]]:
-    """Headers by allow-list, in vcrpy's ``{name: [values]}`` form."""
+def keep_headers(
+    headers: Iterable[tuple[str, str]], allowed: frozenset[str], scrubber: Scrubber | None = None
+) -> dict[str, list[str]]:
+    """Headers by allow-list, in vcrpy's ``{name: [values]}`` form (values scrubbed: a server may echo a key)."""
     kept: dict[str, list[str]] = {}
     for name, value in headers:
         if name.lower() in allowed:
-            kept.setdefault(name.lower(), []).append(value)
+            kept.setdefault(name.lower(), []).append(scrubber.text(value) if scrubber is not None else value)
     return kept
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from promptdrift.cassettes.secrets import find_secrets
+from promptdrift.cassettes.secrets import find_secrets, secret_variables
 
 
 @dataclass(frozen=True)
@@ -21,13 +22,17 @@ class Finding:
 
 
 def _mask(text: str) -> str:
-    """Show where a secret is without printing it again."""
-    return text[:8] + "…" if len(text) > 8 else text
+    """Show where a secret is without printing it again: its first few characters (fewer than 8) and length."""
+    return f"{text[:5]}… ({len(text)} characters)"
 
 
-def scan_text(path: Path, text: str) -> Iterator[Finding]:
-    """Each line's first secret of each kind (the shapes of :mod:`promptdrift.cassettes.secrets`)."""
+def scan_text(path: Path, text: str, known: Mapping[str, str] | None = None) -> Iterator[Finding]:
+    """Each line's first secret of each kind (the shapes of :mod:`promptdrift.cassettes.secrets`), and the
+    values of credential variables (``known``: ``{value: variable}``) whatever their shape."""
     for number, line in enumerate(text.splitlines(), start=1):
+        for value, variable in (known or {}).items():
+            if value in line:
+                yield Finding(path, number, f"the value of ${variable}", _mask(value))
         seen: set[str] = set()
         for shape, match in find_secrets(line):
             if shape.kind not in seen:
@@ -43,13 +48,15 @@ def files_under(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
-def scan(paths: Iterable[Path]) -> list[Finding]:
-    """Every finding in the given files and folders (folders: their YAML and JSON files)."""
+def scan(paths: Iterable[Path], environ: Mapping[str, str] | None = None) -> list[Finding]:
+    """Every finding in the given files and folders (folders: their YAML and JSON files); ``environ``: whose
+    credential variables' values are searched for too (this process's environment by default)."""
+    known = secret_variables(os.environ if environ is None else environ, ["OPENAI_API_KEY"])
     findings: list[Finding] = []
     for path in files_under(paths):
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        findings.extend(scan_text(path, text))
+        findings.extend(scan_text(path, text, known))
     return findings

@@ -424,7 +424,7 @@ class BatchRun:
         try:
             self._settle()
         except openai.APIError as exc:
-            said = Scrubber(dict(self.settings.credentials)).text(short(str(exc)))
+            said = short(Scrubber(dict(self.settings.credentials)).text(str(exc)))
             raise RecordingError(
                 f"the provider's Batch API failed ({type(exc).__name__}: {said}). Batches already submitted are "
                 f"noted in {self._shown(self.folder)}: re-run the same command to pick them up "

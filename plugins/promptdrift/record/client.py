@@ -342,7 +342,7 @@ def sdk_errors(where: str, recorder: Recorder) -> Iterator[None]:
     try:
         yield
     except openai.APIStatusError as exc:
-        said = f"{where}: the model endpoint answered HTTP {exc.status_code} ({scrubber.text(short(exc.message))})"
+        said = f"{where}: the model endpoint answered HTTP {exc.status_code} ({short(scrubber.text(exc.message))})"
         if exc.response.extensions.get(INTERACTION) is not None:  # recorded now, or replayed: the same words
             raise ErrorAnswer(
                 f"{said}. This answer is recorded in {recorder.display}, so replay fails the same way; "
@@ -362,6 +362,6 @@ def sdk_errors(where: str, recorder: Recorder) -> Iterator[None]:
         if isinstance(exc.__cause__, PromptdriftError):
             raise exc.__cause__ from None
         raise RecordingError(
-            f"{where}: could not reach the model endpoint ({type(exc).__name__}: {scrubber.text(short(str(exc)))}). "
+            f"{where}: could not reach the model endpoint ({type(exc).__name__}: {short(scrubber.text(str(exc)))}). "
             "Nothing was recorded for this case; check the base URL and network, then re-run."
         ) from None

@@ -265,11 +265,11 @@ class Recorder:
             uri=scrub.text(cassettes.scrub_uri(str(request.url))),
             request_body=cassettes.readable_body(body, scrub),
             response_status=status,
-            response_reason=reason,
-            response_headers=cassettes.keep_headers(headers.multi_items(), cassettes.RESPONSE_HEADERS),
+            response_reason=scrub.text(reason),
+            response_headers=cassettes.keep_headers(headers.multi_items(), cassettes.RESPONSE_HEADERS, scrub),
             response_body=cassettes.readable_body(content, scrub, event_stream=stream),
             latency_ms=round(latency_ms, 1),
-            request_headers=cassettes.keep_headers(request.headers.multi_items(), cassettes.REQUEST_HEADERS),
+            request_headers=cassettes.keep_headers(request.headers.multi_items(), cassettes.REQUEST_HEADERS, scrub),
         )
         meta = self._call_meta(interaction)
         if batch is not None:

@@ -92,6 +92,7 @@ class CassetteTransport(httpx2.BaseTransport):
                 else:  # 401, 403...: about the key or account, never a fixture; the SDK reports it
                     self.recorder.refuse(request, body, status)
                     return _forwarded(response, content, request, None)
+            fault = self.recorder.scrubber.text(fault)  # a reason phrase or an error may echo the key
             if attempt + 1 == attempts:
                 raise self.recorder.give_up(fault, attempts)
             delay = self.policy.wait(attempt, headers)

@@ -51,6 +51,7 @@ class Canned:
     headers: tuple[tuple[str, str], ...]
     body: bytes
     where: str = ""  # a cassette path and interaction number, for the report
+    reason: str = ""  # the status line's reason phrase (the standard one when empty)
 
 
 @dataclass
@@ -131,7 +132,7 @@ class AnswerServer:
                 owner.received.append(self.rfile.read(length))
                 canned = owner.queue.popleft() if owner.queue else NOTHING
                 status, headers, body = canned.status, canned.headers, canned.body
-                self.send_response(status)
+                self.send_response(status, canned.reason or None)
                 for name, value in headers:
                     self.send_header(name, value)
                 self.send_header("content-length", str(len(body)))
