@@ -130,13 +130,25 @@ def test_a_reformatted_but_equal_cassette_is_not_flagged(pytester: pytest.Pytest
     assert "EDITED" not in result.stdout.str()
 
 
-def test_cassettes_without_a_digest_are_said_once_and_never_failed(pytester: pytest.Pytester, recorded: Path) -> None:
+def test_cassettes_without_a_digest_are_said_once_and_fail_only_in_strict_mode(
+    pytester: pytest.Pytester, recorded: Path
+) -> None:
     for path in (pytester.path / "cassettes/support").glob("*.yaml"):
         edit(path, lambda data: data["metadata"]["promptdrift"].pop("digest"))
-    result = pytester.runpytest("--prompt-strict-cassettes")
+    result = pytester.runpytest()
     result.assert_outcomes(passed=2)
     lines = [line for line in result.stdout.lines if "no digest" in line]
     assert lines == ["2 cassette(s) have no digest (written before promptdrift kept one); re-recording adds it"]
+    # Strict mode: an edited answer whose digest: line was deleted is not let through.
+    edit(recorded, edit_answer)
+    strict = pytester.runpytest("--prompt-strict-cassettes")
+    strict.assert_outcomes(failed=2)
+    strict.stdout.fnmatch_lines(
+        [
+            f"*{LATE}: it has no digest, so an edit by hand cannot be told apart*"
+            "Re-record it: pytest suites/support.yaml::late --prompt-record=all"
+        ]
+    )
 
 
 @pytest.mark.parametrize("kind", [*sorted(EDITS), "reformatted"])

@@ -94,10 +94,16 @@ class Recorder:
                     raise
                 # Re-recording everything: a corrupt cassette is replaced, with no baseline to compare.
         self.recording = mode is RecordMode.ALL or (self.old is None and mode is not RecordMode.NONE)
-        if strict and not self.recording and self.old is not None and self.old.integrity == cassettes.EDITED:
-            raise CassetteError(
+        if strict and not self.recording and self.old is not None and self.old.integrity != cassettes.INTACT:
+            why = (
                 "edited by hand since it was recorded: its interactions or metadata no longer match the digest "
-                f"promptdrift wrote (--prompt-strict-cassettes). Re-record it: {record_command(target, RecordMode.ALL)}",
+                "promptdrift wrote"
+                if self.old.integrity == cassettes.EDITED
+                else "it has no digest, so an edit by hand cannot be told apart (a deleted digest: line, or a "
+                "cassette written by hand or by an older promptdrift)"
+            )
+            raise CassetteError(
+                f"{why} (--prompt-strict-cassettes). Re-record it: {record_command(target, RecordMode.ALL)}",
                 path=display,
             )
         self.played = [False] * (len(self.old.interactions) if self.old else 0)
