@@ -66,7 +66,7 @@ def test_replay_does_not_use_the_pool(pytester: pytest.Pytester, demo: DemoServe
 
 def test_failures_and_drift_are_reported_per_case_when_concurrent(pytester: pytest.Pytester, demo: DemoServer) -> None:
     many_cases(pytester, 6)
-    demo.fail_next(400, times=1)  # one case (whichever asks first) fails; the others record
+    demo.fail_next(401, times=1)  # one case (whichever asks first) fails, unrecorded; the others record
     result = pytester.runpytest("--prompt-record=new", "--prompt-concurrency=4")
     result.assert_outcomes(passed=5, failed=2)  # the case and the gate
     assert len(list((pytester.path / "cassettes/many").glob("*.yaml"))) == 5
@@ -76,7 +76,7 @@ def test_failures_and_drift_are_reported_per_case_when_concurrent(pytester: pyte
 def test_exitfirst_stops_and_leaves_only_complete_cassettes(pytester: pytest.Pytester, demo: DemoServer) -> None:
     many_cases(pytester, 30)
     demo.latency = 0.1
-    demo.fail_next(400, times=1)
+    demo.fail_next(401, times=1)  # not recorded: the re-run records it
     result = pytester.runpytest("--prompt-record=new", "--prompt-concurrency=2", "-x")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     files = list((pytester.path / "cassettes/many").glob("*.yaml"))

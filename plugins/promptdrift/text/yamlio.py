@@ -78,14 +78,57 @@ def line_of_key(mapping: Any, key: Any) -> int | None:
     return lines.get(key) or line_of(mapping)
 
 
+MAX_ALIASED = 100_000  # values that aliases may add to a file once expanded (README, "Security")
+
+
+def _bounded(node: yaml.Node | None, path: str | Path) -> yaml.Node | None:
+    """``node``, unless its aliases expand it beyond :data:`MAX_ALIASED` values (an "alias bomb").
+
+    A composed document shares the node of an anchor between its aliases, so nine levels of ten
+    aliases are 90 aliases in a 2 KB file, and a billion values to anything that walks it. The
+    expanded size is counted once per node (linear in the file), before anything walks it.
+    """
+    if node is None:
+        return None
+    sizes: dict[int, int] = {}
+    distinct = 0
+
+    def size(current: yaml.Node) -> int:
+        nonlocal distinct
+        known = sizes.get(id(current))
+        if known is not None:
+            return known
+        distinct += 1
+        total = 1
+        if isinstance(current, yaml.MappingNode):
+            total += sum(size(key) + size(value) for key, value in current.value)
+        elif isinstance(current, yaml.SequenceNode):
+            total += sum(size(child) for child in current.value)
+        sizes[id(current)] = total
+        return total
+
+    expanded = size(node)
+    if expanded - distinct > MAX_ALIASED:
+        raise SuiteError(
+            f"invalid YAML: its aliases (*name) expand to {expanded:,} values from {distinct:,} written, more than "
+            f"the {MAX_ALIASED:,} aliases may add (an alias bomb?). Write the values out instead of aliasing them",
+            path=path,
+        )
+    return node
+
+
 def loads(text: str, *, path: str | Path) -> Any:
     """Parse YAML text safely; errors become :class:`SuiteError` naming the file and line."""
+    loader = _LineLoader(text)
     try:
-        return yaml.load(text, Loader=_LineLoader)
+        node = _bounded(loader.get_single_node(), path)
+        return None if node is None else loader.construct_document(node)
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, path, text) from None
     except RecursionError:
         raise SuiteError("invalid YAML: nested too deeply", path=path) from None
+    finally:
+        loader.dispose()
 
 
 _SCALARS = yaml.constructor.SafeConstructor()
@@ -118,7 +161,7 @@ def loads_data(text: str, *, path: str | Path) -> Any:
     sequences and the safe loader's scalars; anything else is an error.
     """
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = _bounded(yaml.compose(text, Loader=_Loader), path)
         return None if node is None else _plain(node)
     except TypeError:  # an unhashable key
         raise SuiteError("invalid YAML: a mapping key is not a plain value", path=path) from None

@@ -1,0 +1,71 @@
+"""Hostile input, second round: alias bombs, colliding cassettes, symlinks out of the cassette root,
+temporary files left by a killed recorder, partial shard records."""
+
+from __future__ import annotations
+
+import resource
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from promptdrift.cli.main import main
+from promptdrift.core.errors import SuiteError
+from promptdrift.text import yamlio
+
+from .conftest import write
+
+
+def bomb(depth: int, width: int, indent: str = "") -> str:
+    """Nested aliases: each level a list of ``width`` aliases of the level before."""
+    lines = [f"{indent}l0: &l0 [{', '.join(['lol'] * width)}]"]
+    lines += [f"{indent}l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * width)}]" for i in range(1, depth)]
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=60, deadline=None)
+@given(depth=st.integers(1, 12), width=st.integers(1, 12))
+def test_aliases_are_bounded_whatever_their_depth_and_width(depth: int, width: int) -> None:
+    text = bomb(depth, width)
+    expanded = sum(width**i for i in range(1, depth + 1))  # the values the nested lists hold, once written out
+    for load in (yamlio.loads, yamlio.loads_data):
+        started = time.perf_counter()
+        if expanded > yamlio.MAX_ALIASED + 2 * width * depth:
+            with pytest.raises(SuiteError, match=r"aliases \(\*name\) expand to .*an alias bomb"):
+                load(text, path="b.yaml")
+        elif expanded < yamlio.MAX_ALIASED // 2:
+            assert load(text, path="b.yaml")[f"l{depth - 1}"]
+        assert time.perf_counter() - started < 1.0
+
+
+BOMB_SUITE = """
+suite: bomb
+model: gpt-4o-mini
+prompt: {user: "{{ message }}"}
+cases:
+  - id: one
+    vars:
+      message: hi
+%s
+"""
+
+
+def test_an_alias_bomb_fails_fast_in_a_suite_a_cassette_and_validate(
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(pytester, "suites/bomb.yaml", BOMB_SUITE % bomb(9, 10, " " * 6))
+    started = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert main(["validate", str(pytester.path / "suites"), "--rootdir", str(pytester.path)]) == 1
+    assert "an alias bomb?" in capsys.readouterr().out
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*suites/bomb.yaml: invalid YAML: its aliases (*name) expand to *an alias bomb?*"])
+    write(pytester, "suites/bomb.yaml", BOMB_SUITE % "")
+    write(pytester, "cassettes/bomb/one.yaml", "version: 1\ninteractions: []\n" + bomb(9, 10))
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*cassettes/bomb/one.yaml: cassette is not valid YAML (*an alias bomb?*"])
+    assert time.perf_counter() - started < 5
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024 < 300  # MB
