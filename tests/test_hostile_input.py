@@ -69,3 +69,78 @@ def test_an_alias_bomb_fails_fast_in_a_suite_a_cassette_and_validate(
     result.stdout.fnmatch_lines(["*cassettes/bomb/one.yaml: cassette is not valid YAML (*an alias bomb?*"])
     assert time.perf_counter() - started < 5
     assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024 < 300  # MB
+
+
+SUITE = """
+suite: %s
+model: gpt-4o-mini
+prompt: {user: "{{ message }}"}
+cases:
+%s
+"""
+
+
+def test_two_suite_files_with_one_id_are_an_error_naming_both(
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(pytester, "suites/a.yaml", SUITE % ("shared", "  - {id: one, vars: {message: a}}"))
+    write(pytester, "suites/b.yaml", SUITE % ("shared", "  - {id: one, vars: {message: b}}"))
+    result = pytester.runpytest("--collect-only", "-q")
+    result.stdout.fnmatch_lines(["suites/a.yaml::one", "suites/b.yaml::suite"])
+    result = pytester.runpytest("suites/b.yaml")
+    result.assert_outcomes(failed=1)  # alone, b is not a clash
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=2)  # a's case has no cassette; b is refused
+    result.stdout.fnmatch_lines(
+        [
+            "*suites/b.yaml:1: suite id 'shared' is already the id of suites/a.yaml: both would record into "
+            "cassettes/shared/ and replay each other's answers. Give each suite its own id"
+        ]
+    )
+    assert main(["validate", str(pytester.path / "suites"), "--rootdir", str(pytester.path)]) == 1
+    assert "suite id 'shared' is already the id of suites/a.yaml" in capsys.readouterr().out
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=90),
+        min_size=2,
+        max_size=4,
+        unique=True,
+    )
+)
+def test_distinct_ids_never_share_a_cassette_file(ids: list[str]) -> None:
+    from promptdrift.cassettes.naming import safe_name
+
+    made = [safe_name(i) for i in ids]
+    assert len(set(made)) == len(made), list(zip(ids, made, strict=True))
+    # An id that looks like another's made-safe name gets a file of its own.
+    assert len({safe_name(i) for i in [ids[0], safe_name(ids[0])]}) == 2 or safe_name(ids[0]) == ids[0]
+
+
+def test_case_ids_that_would_share_a_file_are_an_error(pytester: pytest.Pytester) -> None:
+    from promptdrift.cassettes.naming import safe_name
+
+    assert safe_name("a*b") == "a_b-15eb0a79" != safe_name("a_b-15eb0a79")
+    write(
+        pytester,
+        "suites/a.yaml",
+        SUITE % ("s", "  - {id: 'a*b', vars: {message: x}}\n  - {id: a_b-15eb0a79, vars: {message: y}}"),
+    )
+    pytester.runpytest("--collect-only", "-q").stdout.fnmatch_lines(
+        ["suites/a.yaml::a*b", "suites/a.yaml::a_b-15eb0a79"]
+    )
+    write(
+        pytester,
+        "suites/a.yaml",
+        SUITE % ("s", "  - {id: Late, vars: {message: x}}\n  - {id: late, vars: {message: y}}"),
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*suites/a.yaml:6: case ids 'Late' (line 5) and 'late' would share one cassette file (late.yaml on a "
+            "case-insensitive disk): rename one"
+        ]
+    )

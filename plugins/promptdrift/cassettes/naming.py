@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+=-]+")
+_HASHED = re.compile(r"-[0-9a-f]{8}$")  # how a name made safe ends
 _MAX_NAME = 80
 
 
@@ -22,9 +23,11 @@ def safe_name(name: str) -> str:
     """A file-name-safe form of a case or suite id, capped in length with a hash suffix.
 
     Ids that are already safe and short are kept as they are, so cassette names
-    stay readable; anything else gets a short hash so that two ids never share a file.
+    stay readable; anything else gets a short hash of the id. An id that merely
+    looks like a made-safe name (``a_b-15eb0a79``) is hashed too, so it never
+    shares a file with the id it looks like (``a*b``).
     """
-    if not _UNSAFE.search(name) and len(name) <= _MAX_NAME and not name.startswith("."):
+    if not _UNSAFE.search(name) and len(name) <= _MAX_NAME and not name.startswith(".") and not _HASHED.search(name):
         return name
     cleaned = _UNSAFE.sub("_", name).strip("._")[:_MAX_NAME] or "_"
     digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]

@@ -16,7 +16,7 @@ from promptdrift.cli.scan import scan
 from promptdrift.config import Settings
 from promptdrift.core.errors import PromptdriftError
 from promptdrift.spec.detect import is_suite_file
-from promptdrift.spec.reader import load_suite
+from promptdrift.spec.reader import load_suite, same_suite_id
 from promptdrift.testing.demo import DemoServer, Script
 from promptdrift.verdict.compare import cassettes_at, cassettes_in_tree, compare
 from promptdrift.verdict.records import read_records
@@ -33,9 +33,13 @@ def _validate(args: argparse.Namespace) -> int:
         files.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
     suites = [f for f in files if is_suite_file(f)]
     failed = 0
+    ids: dict[str, Path] = {}
     for path in suites:
         try:
             suite = load_suite(path, root)
+            clash = same_suite_id(suite, ids, root)
+            if clash is not None:
+                raise clash
         except PromptdriftError as exc:
             failed += 1
             print(f"FAIL {exc}")

@@ -12,13 +12,13 @@ import pytest
 from promptdrift.config import Settings
 from promptdrift.core.errors import PromptdriftError
 from promptdrift.core.modes import RecordMode
-from promptdrift.plugin.keys import RECORDS_AT_KEY, RUNS_KEY, SETTINGS_KEY, STORE_KEY
+from promptdrift.plugin.keys import RECORDS_AT_KEY, RUNS_KEY, SETTINGS_KEY, STORE_KEY, SUITE_IDS_KEY
 from promptdrift.plugin.schedule import CaseRuns
 from promptdrift.run.outcome import Outcome
 from promptdrift.spec.gates import Gate
 from promptdrift.spec.generate import GENERATED
 from promptdrift.spec.model import Case, Suite
-from promptdrift.spec.reader import load_suite
+from promptdrift.spec.reader import load_suite, same_suite_id
 from promptdrift.text import yamlio
 from promptdrift.verdict.drift import (
     CaseRecord,
@@ -73,9 +73,13 @@ class SuiteFile(pytest.File):
         settings = settings_of(self.config)
         try:
             suite = load_suite(self.path, settings.rootdir)
+            clash = same_suite_id(suite, self.config.stash.setdefault(SUITE_IDS_KEY, {}), settings.rootdir)
         except PromptdriftError as exc:
             # One bad suite must not stop the others: report it as a failing item of its own.
             yield InvalidSuiteItem.from_parent(self, name="suite", error=exc)
+            return
+        if clash is not None:
+            yield InvalidSuiteItem.from_parent(self, name="suite", error=clash)
             return
         if not suite.variants:
             yield from self._items(suite, "")

@@ -21,6 +21,7 @@ RECORDS_AT_KEY: pytest.StashKey[tuple[Path, str]] = pytest.StashKey()  # the rec
 STORE_KEY: pytest.StashKey[RecordStore] = pytest.StashKey()  # made on first use (plugin.items.store_of)
 RUNS_KEY: pytest.StashKey[CaseRuns] = pytest.StashKey()  # made when a suite was collected
 SUITES_KEY: pytest.StashKey[bool] = pytest.StashKey()  # a suite file was collected in this process
+SUITE_IDS_KEY: pytest.StashKey[dict[str, Path]] = pytest.StashKey()  # suite id -> the file that declared it first
 SHARD_KEY: pytest.StashKey[tuple[int, int]] = pytest.StashKey()  # this run is shard i of n (1 of 1 unsharded)
 NODEIDS_KEY: pytest.StashKey[list[str]] = pytest.StashKey()  # the node ids this run collected (its slice)
 CALL_PASSED_KEY: pytest.StashKey[bool] = (

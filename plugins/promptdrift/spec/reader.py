@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from promptdrift.cassettes.naming import safe_name
 from promptdrift.checks import CheckSpec, parse_check
 from promptdrift.core.errors import SuiteError
 from promptdrift.spec.gates import parse_gates
@@ -437,11 +438,20 @@ class _Reader:
             raise self.fail("cases must be a non-empty list, or a path to a CSV / JSONL / YAML file", node, line)
         cases: list[Case] = []
         seen: dict[str, int | None] = {}
+        files: dict[str, Case] = {}  # cassette file name, as a case-insensitive file system sees it
         for index, raw in enumerate(value, start=1):
             case = self.case(raw, index)
             if case.id in seen:
                 raise self.fail(f"duplicate case id {case.id!r} (first at line {seen[case.id]})", raw, case.line)
             seen[case.id] = case.line
+            other = files.setdefault(safe_name(case.id).casefold(), case)
+            if other is not case:
+                raise self.fail(
+                    f"case ids {other.id!r} (line {other.line}) and {case.id!r} would share one cassette file "
+                    f"({safe_name(case.id)}.yaml on a case-insensitive disk): rename one",
+                    raw,
+                    case.line,
+                )
             cases.append(case)
         return tuple(cases)
 
@@ -639,4 +649,21 @@ def _suite(
         scrub_key_shapes=reader.scrub_key_shapes(raw.get("scrub"), line_of_key(raw, "scrub") or line),
         drift=reader.drift(raw.get("drift"), line_of_key(raw, "drift") or line),
         cluster=reader.cluster(raw.get("cluster"), line_of_key(raw, "cluster") or line),
+    )
+
+
+def same_suite_id(suite: Suite, seen: dict[str, Path], root: Path) -> SuiteError | None:
+    """The error for a suite whose id an earlier file already declared (``seen``: id -> file, updated here).
+
+    Two files with one id would write to one cassette folder and replay each other's answers.
+    """
+    first = seen.setdefault(suite.name, suite.path)
+    if first == suite.path:
+        return None
+    shown = first.relative_to(root).as_posix() if first.is_relative_to(root) else str(first)
+    return SuiteError(
+        f"suite id {suite.name!r} is already the id of {shown}: both would record into "
+        f"cassettes/{safe_name(suite.name)}/ and replay each other's answers. Give each suite its own id",
+        path=suite.relpath,
+        line=suite.line,
     )
