@@ -191,7 +191,27 @@ def test_a_corrupt_records_file_is_an_error_naming_it(
     damaged = shards / "shard-4-of-4" / "main.jsonl"
     damaged.write_text(damaged.read_text()[:-40])
     code, out = merge(pytester, capsys)
+    assert code == 2
+    assert "shard 4 of 4 (" in out and "its records file main.jsonl was cut short or changed" in out
+    # A run.json written before promptdrift kept checksums: the damage is still found, line by line.
+    identity = shards / "shard-4-of-4" / "run.json"
+    data = json.loads(identity.read_text())
+    del data["records"]
+    identity.write_text(json.dumps(data))
+    code, out = merge(pytester, capsys)
     assert code == 2 and f"{damaged}:" in out and "is not a promptdrift record; the file is damaged" in out
+
+
+def test_a_shard_whose_records_file_is_gone_is_an_error_naming_it(
+    pytester: pytest.Pytester, shards: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (shards / "shard-2-of-4" / "stray.jsonl").write_text("")
+    code, out = merge(pytester, capsys)
+    assert code == 2 and "shard 2 of 4 (" in out and "records file(s) stray.jsonl were not written by" in out
+    (shards / "shard-1-of-4" / "main.jsonl").unlink()  # its folder and run.json stay
+    code, out = merge(pytester, capsys)
+    assert code == 2
+    assert "shard 1 of 4 (" in out and "its records file main.jsonl is missing (its run.json lists it)" in out
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ partial run is never reported as complete.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -35,6 +36,9 @@ class Shard:
     record_mode: str
     nodeids: list[str] = field(default_factory=list)
     exitstatus: int = 0
+    # Each records file the shard wrote and the SHA-256 of its content: merge refuses a records file that is
+    # missing, cut short or changed. None: written by a promptdrift that did not keep them (not checked).
+    records: dict[str, str] | None = None
     folder: str = ""  # where it was read from (not written)
 
     def to_json(self) -> str:
@@ -67,8 +71,37 @@ def current_commit(rootdir: Path) -> str:
     return result.stdout.strip() if result.returncode == 0 else "unknown"
 
 
+def records_digests(folder: Path) -> dict[str, str]:
+    """``{file name: sha256}`` of the records files in a shard's folder."""
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(folder.glob("*.jsonl"))}
+
+
 def write_identity(folder: Path, shard: Shard) -> None:
+    """Write the shard's ``run.json``, with the checksum of every records file it wrote."""
+    shard.records = records_digests(folder)
     (folder / IDENTITY).write_text(shard.to_json(), encoding="utf-8")
+
+
+def _check_records(shard: Shard) -> None:
+    """The shard's records files are the ones its ``run.json`` lists, as it wrote them."""
+    if shard.records is None:
+        return
+    found = records_digests(Path(shard.folder))
+    name = f"shard {shard.index} of {shard.count} ({shard.folder})"
+    for file, digest in shard.records.items():
+        if file not in found:
+            raise ShardError(
+                f"{name}: its records file {file} is missing (its run.json lists it): download that shard's "
+                "records again, or re-run it, before merging"
+            )
+        if found[file] != digest:
+            raise ShardError(
+                f"{name}: its records file {file} was cut short or changed since the shard wrote it (its checksum "
+                "differs from run.json's): download that shard's records again, or re-run it, before merging"
+            )
+    extra = sorted(set(found) - set(shard.records))
+    if extra:
+        raise ShardError(f"{name}: records file(s) {', '.join(extra)} were not written by that shard's run")
 
 
 def read_shards(dirs: list[Path]) -> list[Shard]:
@@ -97,6 +130,7 @@ def read_shards(dirs: list[Path]) -> list[Shard]:
                 f"shard {shard.index} of {count} appears twice ({seen[shard.index].folder}, {shard.folder})"
             )
         seen[shard.index] = shard
+        _check_records(shard)
     missing = [i for i in range(1, count + 1) if i not in seen]
     if missing:
         names = ", ".join(f"shard {i} of {count}" for i in missing)
