@@ -3,7 +3,10 @@ temporary files left by a killed recorder, partial shard records."""
 
 from __future__ import annotations
 
+import os
 import resource
+import subprocess
+import sys
 import time
 
 import pytest
@@ -12,6 +15,7 @@ from hypothesis import strategies as st
 
 from promptdrift.cli.main import main
 from promptdrift.core.errors import SuiteError
+from promptdrift.testing.demo import DemoServer
 from promptdrift.text import yamlio
 
 from .conftest import write
@@ -144,3 +148,48 @@ def test_case_ids_that_would_share_a_file_are_an_error(pytester: pytest.Pytester
             "case-insensitive disk): rename one"
         ]
     )
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has ended."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_nothing_is_written_or_swept_through_a_link_out_of_the_cassette_folder(
+    pytester: pytest.Pytester, demo: DemoServer, support_suite, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    outside = tmp_path_factory.mktemp("outside")
+    pid = _dead_pid()
+    mine = outside / f".promptdrift-late.yaml.{pid}-0123abcd.tmp"
+    theirs = outside / f".notes.{pid}-0123abcd.tmp"
+    mine.write_text("a user's file that only looks like ours")
+    theirs.write_text("a user's file")
+    (pytester.path / "cassettes").mkdir()
+    (pytester.path / "cassettes" / "support").symlink_to(outside, target_is_directory=True)
+    result = pytester.runpytest("--prompt-record=new")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*cassettes/support/late.yaml: leads outside the cassette folder * (to *outside*, through a symbolic link): "
+            "promptdrift does not write there. Replace the link with a folder, or point --prompt-cassette-dir at that "
+            "place itself"
+        ]
+    )
+    assert sorted(p.name for p in outside.iterdir()) == sorted([mine.name, theirs.name])
+
+
+def test_a_recording_run_sweeps_what_a_killed_recorder_left_and_nothing_else(
+    pytester: pytest.Pytester, demo: DemoServer, support_suite
+) -> None:
+    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=2)
+    folder = pytester.path / "cassettes" / "support"
+    pid = _dead_pid()
+    left = folder / f".promptdrift-late.yaml.{pid}-0123abcd.tmp"
+    alive = folder / f".promptdrift-late.yaml.{os.getpid()}-0123abcd.tmp"  # a recorder still running
+    user = folder / f".notes.{pid}-0123abcd.tmp"
+    for path in (left, alive, user):
+        path.write_text("partial")
+    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=2)  # records nothing, sweeps all the same
+    assert not left.exists() and alive.exists() and user.exists()

@@ -49,7 +49,7 @@ def call(server: AnswerServer, folder: Path, key: str, *answers: Canned) -> tupl
     server.queue.extend(answers)
     environ = {"OPENAI_API_KEY": key, "OPENAI_BASE_URL": server.base_url}
     settings = Settings(rootdir=folder, record=RecordMode.ALL, environ=environ, retry_backoff=0.0, max_retries=1)
-    cassette = folder / "c.yaml"
+    cassette = settings.cassettes / "c.yaml"
     channel = open_channel(settings, cassette, "suites/s.yaml::c")
     message = ""
     try:

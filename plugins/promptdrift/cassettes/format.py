@@ -20,8 +20,8 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import secrets
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -394,14 +394,13 @@ def dumps(cassette: Cassette) -> str:
 def save(cassette: Cassette) -> None:
     """Write the cassette atomically: a temporary file in the same folder, then a rename.
 
-    The temporary file is ``.<name>.<pid>-<random>.tmp``; files left by a
-    process that was killed mid-write are removed the first time this process
-    writes into that folder.
+    The temporary file is ``.promptdrift-<name>.<pid>-<random>.tmp``; those left
+    by a process that was killed mid-write are removed by :func:`sweep` when a
+    later run starts recording.
     """
     text = dumps(cassette)
     folder = cassette.path.parent
-    _sweep(folder)
-    tmp = folder / f".{cassette.path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    tmp = folder / f"{TEMPORARY_PREFIX}{cassette.path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
     global _unsynced
     try:
         try:
@@ -438,21 +437,29 @@ def sync_saved() -> None:
     _unsynced = False
 
 
-_swept: set[Path] = set()
-_sweep_lock = threading.Lock()
+TEMPORARY_PREFIX = ".promptdrift-"  # the temporary files save() writes: the only files sweep() may delete
+_TEMPORARY = re.compile(r"\.promptdrift-.+\.(\d+)-[0-9a-f]{8}\.tmp")
 
 
-def _sweep(folder: Path) -> None:
-    """Remove temporary files of processes that no longer run (killed while writing), once per folder."""
-    with _sweep_lock:
-        if folder in _swept:
-            return
-        _swept.add(folder)
-    for stale in folder.glob(".*.tmp"):
-        pid = stale.name.rsplit(".", 2)[-2].split("-")[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
-            with contextlib.suppress(FileNotFoundError):
-                stale.unlink()
+def sweep(root: Path) -> int:
+    """Remove the temporary files of recorders that no longer run (killed mid-write) below ``root``.
+
+    Only files :func:`save` itself names (``.promptdrift-*.<pid>-<hex>.tmp``) of a
+    process that is gone, and never below a symbolic link: a folder linked from
+    elsewhere is not the cassette root's to clean. Returns how many were removed.
+    """
+    removed = 0
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        for name in files:
+            found = _TEMPORARY.fullmatch(name)
+            if found is None or int(found.group(1)) == os.getpid() or _running(int(found.group(1))):
+                continue
+            path = Path(folder, name)
+            if not path.is_symlink():
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed += 1
+    return removed
 
 
 def _running(pid: int) -> bool:

@@ -114,6 +114,9 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     shared_upstream.set_limit(settings.concurrency)
     if settings.record is RecordMode.NONE or hasattr(config, "workerinput") or config.option.collectonly:
         return
+    from promptdrift.cassettes.format import sweep  # slow: the cassette layer, loaded by a recording run anyway
+
+    sweep(settings.cassettes)  # what a recorder killed mid-write left (its own temporary files only)
     cases = [item for item in session.items if isinstance(item, CaseItem) and item.pooled]
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if settings.batch or (settings.concurrency > 1 and len(cases) > 1):

@@ -216,7 +216,13 @@ def open_channel(
         display = str(path)
     scrubber = Scrubber(dict(settings.credentials), shapes=key_shapes)
     recorder = Recorder(
-        path, settings.record, display=display, target=target, scrubber=scrubber, strict=settings.strict_cassettes
+        path,
+        settings.record,
+        display=display,
+        target=target,
+        scrubber=scrubber,
+        strict=settings.strict_cassettes,
+        root=settings.cassettes,
     )
     return Channel(settings, recorder, route)
 

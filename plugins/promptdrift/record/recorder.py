@@ -76,8 +76,10 @@ class Recorder:
         api_key_missing: str | None = None,
         scrubber: Scrubber | None = None,
         strict: bool = False,
+        root: Path | None = None,
     ) -> None:
         self.path = path
+        self.root = root  # the cassette folder: nothing is written outside it, even through a symbolic link
         # Secrets are scrubbed from what is written, and from live requests before they are matched.
         self.scrubber = scrubber or Scrubber()
         self.mode = mode
@@ -366,6 +368,13 @@ class Recorder:
         are what the run concluded of each answer (the first one is the case's);
         see :func:`~promptdrift.cassettes.meta.cassette_metadata`.
         """
+        if self.root is not None and not self.path.resolve().is_relative_to(self.root.resolve()):
+            raise CassetteError(
+                f"leads outside the cassette folder {self.root} (to {self.path.resolve().parent}, through a symbolic "
+                "link): promptdrift does not write there. Replace the link with a folder, or point "
+                "--prompt-cassette-dir at that place itself",
+                path=self.display,
+            )
         extra = {**(extra or {}), **({"refused": self.refused} if self.refused else {})}
         meta = self.scrubber.data(cassette_metadata(self.calls, owner=owner, answers=answers or [], extra=extra))
         cassettes.save(Cassette(self.path, list(self.interactions), meta))

@@ -277,7 +277,7 @@ def _fixture_path(
     """The calls through a client of the ``openai_client`` (or ``async_openai_client``) fixture's record path:
     a channel on the test's cassette, saved afterwards as the fixture saves it."""
     settings = Settings(rootdir=root, record=mode, environ=environ, max_retries=0)
-    channel = open_channel(settings, root / "conformance.yaml", "conformance")
+    channel = open_channel(settings, settings.cassettes / "conformance.yaml", "conformance")
     results = _through(channel.async_client() if asynchronous else channel.client(), calls, asynchronous)
     recorder = channel.recorder
     if recorder.needs_save and not recorder.errors:
