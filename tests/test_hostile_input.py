@@ -193,3 +193,24 @@ def test_a_recording_run_sweeps_what_a_killed_recorder_left_and_nothing_else(
         path.write_text("partial")
     pytester.runpytest("--prompt-record=new").assert_outcomes(passed=2)  # records nothing, sweeps all the same
     assert not left.exists() and alive.exists() and user.exists()
+
+
+def test_an_endless_stream_fails_within_the_calls_deadline(
+    pytester: pytest.Pytester, demo: DemoServer, support_suite
+) -> None:
+    """--prompt-timeout bounds each read, and a byte every 50 ms never trips it: the deadline bounds the call."""
+    demo.fault_next("dribble", seconds=8)
+    started = time.perf_counter()
+    result = pytester.runpytest(
+        "--prompt-record=new", "-k", "late", "--prompt-timeout=2", "--prompt-deadline=1", "--prompt-max-retries=0"
+    )
+    assert time.perf_counter() - started < 5
+    result.assert_outcomes(failed=1, deselected=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*recording cassettes/support/late.yaml failed once: the answer was not complete after 1 s "
+            "(--prompt-deadline). Nothing was recorded for this call*"
+        ]
+    )
+    assert not (pytester.path / "cassettes/support/late.yaml").exists()
+    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=2)  # the next run records it

@@ -82,7 +82,7 @@ def cassette_transport(
             f"{variable} is not set, and recording {recorder.display} needs an API key. "
             f"Set {variable} (or provider.api_key_env), or replay with --prompt-record=none."
         )
-    policy = RetryPolicy(settings.max_retries, settings.retry_backoff, settings.retry_max_wait)
+    policy = RetryPolicy(settings.max_retries, settings.retry_backoff, settings.retry_max_wait, settings.deadline)
     return CassetteTransport(recorder, upstream or shared_upstream, policy)
 
 

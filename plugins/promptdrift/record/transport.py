@@ -65,11 +65,13 @@ class CassetteTransport(httpx2.BaseTransport):
                     start = time.perf_counter()
                     response = self._upstream().handle_request(request)
                     try:
-                        content = response.read()  # decodes gzip/br: cassettes hold readable text
+                        content = _read_by(response, start + self.policy.deadline)  # decoded: readable text
                     finally:
                         response.close()
             except httpx2.RequestError as exc:  # timeouts, refused or reset connections, cut-off or undecodable bodies
                 fault = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            except _PastDeadline:
+                fault = f"the answer was not complete after {self.policy.deadline:g} s (--prompt-deadline)"
             else:
                 latency_ms = (time.perf_counter() - start) * 1000
                 status, headers = response.status_code, response.headers
@@ -142,6 +144,24 @@ class AsyncCassetteTransport(httpx2.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         await request.aread()
         return await asyncio.to_thread(self.transport.handle_request, request)
+
+
+class _PastDeadline(Exception):
+    """An answer still arriving at the call's deadline (an endless or dribbling stream)."""
+
+
+def _read_by(response: httpx2.Response, deadline: float) -> bytes:
+    """The whole (decoded) body, unless it is still arriving at ``deadline`` (``time.perf_counter()``).
+
+    The read timeout bounds each wait for the next bytes; this bounds the whole answer, so a
+    stream that never ends, or sends a byte at a time, cannot hold a case forever.
+    """
+    chunks = []
+    for chunk in response.iter_bytes():
+        chunks.append(chunk)
+        if time.perf_counter() > deadline:
+            raise _PastDeadline
+    return b"".join(chunks)
 
 
 def _replayed(interaction: Interaction, request: httpx2.Request) -> httpx2.Response:

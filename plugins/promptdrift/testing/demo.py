@@ -310,9 +310,10 @@ class DemoServer:
         ``stall``: wait ``seconds`` before answering (past the client's timeout);
         ``reset``: drop the connection without an answer; ``truncate``: send the
         first half of the real answer with status 200 (a cut-off stream, or
-        malformed JSON).
+        malformed JSON); ``dribble``: start a 200 event stream and send a byte
+        every 50 ms for ``seconds``, never its end (each read succeeds, the answer never completes).
         """
-        if kind not in ("stall", "reset", "truncate"):
+        if kind not in ("stall", "reset", "truncate", "dribble"):
             raise ValueError(f"unknown fault {kind!r}")
         self._add_fault(Fault(kind, times, seconds=seconds))
 
@@ -396,6 +397,16 @@ class DemoServer:
             return response
         if fault is not None and fault.kind == "stall":
             time.sleep(fault.seconds)
+        if fault is not None and fault.kind == "dribble":
+            from werkzeug import Response  # optional: the demo extra (under pytest-httpserver)
+
+            def drip(until: float) -> Iterator[bytes]:
+                yield b"data: "
+                while time.monotonic() < until:
+                    time.sleep(0.05)
+                    yield b"x"
+
+            return Response(drip(time.monotonic() + fault.seconds), mimetype="text/event-stream")
         if fault is not None and fault.kind == "reset":
             from promptdrift.testing.keepalive import RESET  # slow: httptools of the demo extra (loaded by now)
 
