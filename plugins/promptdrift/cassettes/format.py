@@ -449,7 +449,7 @@ def sweep(root: Path) -> int:
     elsewhere is not the cassette root's to clean. Returns how many were removed.
     """
     removed = 0
-    for folder, dirs, files in os.walk(root, followlinks=False):
+    for folder, _dirs, files in os.walk(root, followlinks=False):
         for name in files:
             found = _TEMPORARY.fullmatch(name)
             if found is None or int(found.group(1)) == os.getpid() or _running(int(found.group(1))):
