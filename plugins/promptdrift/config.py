@@ -63,6 +63,13 @@ OPTIONS = (
     Option("api_key_env", "environment variable that holds the API key", "OPENAI_API_KEY"),
     Option("timeout", "seconds before a model call times out while recording", 60.0, kind=float),
     Option(
+        "max_mb",
+        "the largest answer recorded and cassette read, in megabytes (default 64): anything larger fails "
+        "with a clear error instead of filling the memory",
+        64.0,
+        kind=float,
+    ),
+    Option(
         "deadline",
         "seconds a model call may take in all while recording, its answer streamed to the end (default 600): "
         "--prompt-timeout bounds each wait for the next bytes, this the whole call",
@@ -147,6 +154,7 @@ class Settings:
     api_key_env: str = "OPENAI_API_KEY"
     timeout: float = 60.0
     deadline: float = 600.0
+    max_mb: float = 64.0
     max_retries: int = 3
     retry_backoff: float = 1.0
     retry_max_wait: float = 60.0
@@ -257,8 +265,17 @@ def from_config(config: pytest.Config) -> Settings:
             values[opt.name] = opt.default
     values["record"] = RecordMode(values["record"])
     values["prices"] = _prices(table.get("prices", {}), rootdir / "pyproject.toml")
-    for name in ("max_retries", "concurrency", "timeout", "deadline", "retry_backoff", "retry_max_wait", "samples"):
-        low = 1 if name in ("concurrency", "samples", "deadline") else 0
+    for name in (
+        "max_retries",
+        "concurrency",
+        "timeout",
+        "deadline",
+        "max_mb",
+        "retry_backoff",
+        "retry_max_wait",
+        "samples",
+    ):
+        low = 1 if name in ("concurrency", "samples", "deadline", "max_mb") else 0
         if name in values and values[name] < low:
             raise ConfigError(f"--prompt-{name.replace('_', '-')}: must be at least {low}, got {values[name]}")
     if values.get("batch") and values["record"] is RecordMode.NONE:

@@ -304,13 +304,34 @@ def _hint(rerecord_hint: str) -> str:
     return f" Re-record it: {rerecord_hint}" if rerecord_hint else " Delete it and record it again."
 
 
-def load(path: Path, *, display: str | None = None, rerecord_hint: str = "") -> Cassette:
-    """Load a cassette; a corrupt one is a :class:`CassetteError` naming the file and how to re-record."""
+MAX_MB = 64  # the largest cassette read and answer recorded, by default (--prompt-max-mb; README, "Security")
+
+
+def load(path: Path, *, display: str | None = None, rerecord_hint: str = "", max_mb: float = MAX_MB) -> Cassette:
+    """Load a cassette; a corrupt one is a :class:`CassetteError` naming the file and how to re-record.
+
+    Only a regular file of at most ``max_mb`` megabytes is read: a directory, a device (a link to
+    ``/dev/zero``) or a file that large is an error before anything is read into memory.
+    """
     shown = display or str(path)
+    hint = _hint(rerecord_hint)
     try:
-        text = path.read_text(encoding="utf-8")
+        if not path.is_file():
+            raise CassetteError(f"not a regular file (a folder, a device or a broken link).{hint}", path=shown)
+        limit = int(max_mb * 1024 * 1024)
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+        if len(data) > limit:
+            raise CassetteError(
+                f"larger than {max_mb:g} MB (--prompt-max-mb): not read. Raise the limit if it is really a "
+                f"cassette.{hint}",
+                path=shown,
+            )
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise CassetteError(f"cassette is not UTF-8 text.{_hint(rerecord_hint)}", path=shown) from None
+        raise CassetteError(f"cassette is not UTF-8 text.{hint}", path=shown) from None
+    except OSError as exc:
+        raise CassetteError(f"cannot be read ({exc.strerror or exc}).{hint}", path=shown) from None
     return loads(text, path=path, display=shown, rerecord_hint=rerecord_hint)
 
 
@@ -415,6 +436,7 @@ def save(cassette: Cassette) -> None:
                 os.fsync(fh.fileno())
         os.replace(tmp, cassette.path)
         _unsynced = True
+        written.append(cassette.path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -422,6 +444,7 @@ def save(cassette: Cassette) -> None:
 
 
 _unsynced = False  # cassettes written since the last sync_saved()
+written: list[Path] = []  # cassettes this process wrote in its current run (the plugin empties it as a run starts)
 
 
 def sync_saved() -> None:

@@ -78,6 +78,10 @@ class RecordingGapWarning(UserWarning):
     """A recording run left out something its test needs (an answer about the key, a call that failed)."""
 
 
+class Halted(RecordingError):
+    """Not called: this run stopped calling the model (a cassette could not be written, or Ctrl-C)."""
+
+
 class ConfigError(PromptdriftError):
     """Configuration (options, ini, pyproject, provider) is invalid."""
 

@@ -15,6 +15,7 @@ imported where they are first needed, in the hooks below, each marked
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 import warnings
 from collections.abc import Generator, Iterator
@@ -78,7 +79,15 @@ def pytest_configure(config: pytest.Config) -> None:
         index, count = config.stash[SHARD_KEY]
         folder = settings.rootdir / settings.records / f"shard-{index}-of-{count}"
         shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / ".write-test").touch()
+            (folder / ".write-test").unlink()
+        except OSError as exc:
+            raise pytest.UsageError(
+                f"promptdrift: --prompt-records {settings.records}: cannot write the run's records in {folder} "
+                f"({exc.strerror or exc}); give a folder this run can write"
+            ) from None
         config.stash[RECORDS_AT_KEY] = (folder, "main")
     else:
         folder = Path(tempfile.mkdtemp(prefix="promptdrift-records-"))
@@ -104,6 +113,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     if not suites and not fixtures:
         return  # nothing of promptdrift's runs: none of its layers is loaded
     # slow: the record layer (httpx2), the runner and items load only in a run that uses promptdrift
+    from promptdrift.cassettes.format import sweep, written
     from promptdrift.plugin.items import CaseItem
     from promptdrift.plugin.schedule import CaseRuns
     from promptdrift.record.client import load_sdk
@@ -111,11 +121,10 @@ def pytest_runtestloop(session: pytest.Session) -> None:
 
     runs = config.stash[RUNS_KEY] = CaseRuns(settings.concurrency)
     config.add_cleanup(runs.shutdown)
-    shared_upstream.set_limit(settings.concurrency)
+    shared_upstream.set_limit(settings.concurrency)  # and requests may leave again (see pytest_keyboard_interrupt)
+    written.clear()
     if settings.record is RecordMode.NONE or hasattr(config, "workerinput") or config.option.collectonly:
         return
-    from promptdrift.cassettes.format import sweep  # slow: the cassette layer, loaded by a recording run anyway
-
     sweep(settings.cassettes)  # what a recorder killed mid-write left (its own temporary files only)
     cases = [item for item in session.items if isinstance(item, CaseItem) and item.pooled]
     reporter = config.pluginmanager.get_plugin("terminalreporter")
@@ -269,10 +278,26 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    """Ctrl-C: no new request leaves the process; requests in flight finish and their cassettes are kept."""
+    upstream = sys.modules.get("promptdrift.record.upstream")  # not loaded: no request can be in flight
+    if upstream is not None:
+        upstream.shared_upstream.halt("the run was interrupted (Ctrl-C)")
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         return
+    if exitstatus == pytest.ExitCode.INTERRUPTED and RUNS_KEY in config.stash:
+        from promptdrift.cassettes.format import written  # slow: the cassette layer, loaded by this run already
+
+        mode = config.stash[SETTINGS_KEY].record
+        terminalreporter.write_line(
+            f"promptdrift: interrupted: {len(written)} cassette(s) written by this run before it stopped are "
+            "complete on disk, and no request was sent after the interrupt"
+            + (f"; record the rest with --prompt-record={RecordMode.NEW.value}" if mode is not RecordMode.NONE else "")
+        )
 
     folder, _ = config.stash[RECORDS_AT_KEY]
     if not any(folder.glob("*.jsonl")):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from promptdrift.config import Settings
-from promptdrift.core.errors import PromptdriftError
+from promptdrift.core.errors import Halted, PromptdriftError
 from promptdrift.core.modes import RecordMode
 from promptdrift.plugin.keys import RECORDS_AT_KEY, RUNS_KEY, SETTINGS_KEY, STORE_KEY, SUITE_IDS_KEY
 from promptdrift.plugin.schedule import CaseRuns
@@ -159,6 +159,8 @@ class CaseItem(pytest.Item):
             # Not kept on the item: a long run must not hold every answer and baseline in memory.
             keep = bool(self.suite.gates) or judging(self.suite, settings).significant  # suite-level items read it
             outcome = runs_of(self.config).outcome(self.nodeid, self.run, keep=keep)
+        except Halted as exc:  # said once, by the case whose cassette could not be written (or by Ctrl-C)
+            pytest.skip(str(exc))
         except PromptdriftError as exc:
             status = failure_status(exc)
             record = CaseRecord(self.suite.label, self.case.id, self.nodeid, status, False, error=str(exc))

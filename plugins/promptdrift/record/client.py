@@ -82,7 +82,13 @@ def cassette_transport(
             f"{variable} is not set, and recording {recorder.display} needs an API key. "
             f"Set {variable} (or provider.api_key_env), or replay with --prompt-record=none."
         )
-    policy = RetryPolicy(settings.max_retries, settings.retry_backoff, settings.retry_max_wait, settings.deadline)
+    policy = RetryPolicy(
+        settings.max_retries,
+        settings.retry_backoff,
+        settings.retry_max_wait,
+        settings.deadline,
+        int(settings.max_mb * 1024 * 1024),
+    )
     return CassetteTransport(recorder, upstream or shared_upstream, policy)
 
 
@@ -223,6 +229,7 @@ def open_channel(
         scrubber=scrubber,
         strict=settings.strict_cassettes,
         root=settings.cassettes,
+        max_mb=settings.max_mb,
     )
     return Channel(settings, recorder, route)
 

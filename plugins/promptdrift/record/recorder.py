@@ -19,7 +19,9 @@ order, never the first answer N times. Hosts, ports and headers never take part.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
+import tempfile
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,9 +31,17 @@ from promptdrift.cassettes import format as cassettes
 from promptdrift.cassettes.format import Cassette, Interaction
 from promptdrift.cassettes.meta import cassette_metadata
 from promptdrift.cassettes.secrets import Scrubber
-from promptdrift.core.errors import CassetteError, ConfigError, DriftError, MissingCassetteError, RecordingError
+from promptdrift.core.errors import (
+    CassetteError,
+    ConfigError,
+    DriftError,
+    Halted,
+    MissingCassetteError,
+    RecordingError,
+)
 from promptdrift.core.modes import RecordMode, record_command
 from promptdrift.record.adapters import call_summary
+from promptdrift.record.upstream import shared_upstream
 from promptdrift.text import yamlio
 
 if TYPE_CHECKING:
@@ -77,6 +87,7 @@ class Recorder:
         scrubber: Scrubber | None = None,
         strict: bool = False,
         root: Path | None = None,
+        max_mb: float = cassettes.MAX_MB,
     ) -> None:
         self.path = path
         self.root = root  # the cassette folder: nothing is written outside it, even through a symbolic link
@@ -88,9 +99,16 @@ class Recorder:
         self.rerecord_hint = record_command(target, RecordMode.CHANGED)
         self.api_key_missing = api_key_missing
         self.old: Cassette | None = None
-        if path.exists():
+        # An answer an earlier run received and could not write (a full disk): used instead of calling again.
+        self.spooled = spool_of(root, path) if root is not None and mode is not RecordMode.NONE else None
+        if self.spooled is not None and (path.exists() or not self.spooled.is_file()):
+            self.spooled = None
+        if self.spooled is not None:
+            self.old = cassettes.load(self.spooled, display=display, max_mb=max_mb)
+        elif path.exists():
             try:
-                self.old = cassettes.load(path, display=display, rerecord_hint=record_command(target, RecordMode.ALL))
+                hint = record_command(target, RecordMode.ALL)
+                self.old = cassettes.load(path, display=display, rerecord_hint=hint, max_mb=max_mb)
             except CassetteError:
                 if mode is not RecordMode.ALL:
                     raise
@@ -250,6 +268,8 @@ class Recorder:
         """Called before a request leaves the process: refuse when recording is not possible."""
         if self.api_key_missing:
             raise self._error(ConfigError(self.api_key_missing))
+        if shared_upstream.halted is not None:
+            raise self._error(Halted(f"not called: this run stopped calling the model ({shared_upstream.halted})"))
 
     def keep(
         self,
@@ -350,8 +370,9 @@ class Recorder:
 
     @property
     def needs_save(self) -> bool:
-        """Something was recorded, or a replay used fewer interactions in a re-recording mode."""
-        if self.recorded:
+        """Something was recorded, a spooled answer is to be put in place, or a replay used fewer
+        interactions in a re-recording mode."""
+        if self.recorded or self.spooled is not None:
             return True
         trimmed = self.old is not None and self.unplayed() > 0
         return trimmed and self.mode in (RecordMode.CHANGED, RecordMode.ALL)
@@ -377,4 +398,44 @@ class Recorder:
             )
         extra = {**(extra or {}), **({"refused": self.refused} if self.refused else {})}
         meta = self.scrubber.data(cassette_metadata(self.calls, owner=owner, answers=answers or [], extra=extra))
-        cassettes.save(Cassette(self.path, list(self.interactions), meta))
+        try:
+            cassettes.save(Cassette(self.path, list(self.interactions), meta))
+        except OSError as exc:
+            raise self._not_written(exc, meta) from None
+        if self.spooled is not None:
+            self.spooled.unlink(missing_ok=True)
+
+    def _not_written(self, exc: OSError, meta: dict[str, Any]) -> CassetteError:
+        """A cassette that cannot be written (a full disk, a read-only folder): its answers go to the spool,
+        and no further request leaves the process in this run (each would be paid for and lost too)."""
+        why = exc.strerror or type(exc).__name__
+        shared_upstream.halt(f"{self.display} could not be written: {why}")
+        kept = f"Its answers are lost: the spool could not be written either. Re-record: {self.record_hint}"
+        if self.root is not None and self.spooled is None:
+            spool = spool_of(self.root, self.path)
+            try:
+                cassettes.save(Cassette(spool, list(self.interactions), meta))
+            except OSError:
+                pass
+            else:
+                kept = (
+                    f"Its answers are kept in {spool}: once the folder can be written, re-run with "
+                    f"{self.record_hint} and they are put in place without calling the model again"
+                )
+        return CassetteError(
+            f"could not be written ({why}). This run calls the model no more (each further answer would be paid "
+            f"for and lost). {kept}",
+            path=self.display,
+        )
+
+
+def spool_of(root: Path, path: Path) -> Path:
+    """Where the answers of the cassette at ``path`` wait when it could not be written: the system's
+    temporary folder, by the cassette folder and the cassette's place in it (another file system than
+    a full or read-only cassette folder, as a rule)."""
+    where = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
+    try:
+        relative = path.relative_to(root)
+    except ValueError:
+        relative = Path(path.name)
+    return Path(tempfile.gettempdir(), "promptdrift-spool", where, relative)

@@ -44,6 +44,7 @@ class RetryPolicy:
     backoff: float = 1.0
     max_wait: float = 60.0
     deadline: float = 600.0  # seconds one attempt may take in all, its answer read to the end
+    max_bytes: int = 64 * 1024 * 1024  # the largest answer read (decoded), --prompt-max-mb
 
     def wait(self, attempt: int, headers: httpx2.Headers | None = None) -> float:
         """Seconds to wait before retry number ``attempt`` (0-based)."""

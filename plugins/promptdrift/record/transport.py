@@ -65,13 +65,16 @@ class CassetteTransport(httpx2.BaseTransport):
                     start = time.perf_counter()
                     response = self._upstream().handle_request(request)
                     try:
-                        content = _read_by(response, start + self.policy.deadline)  # decoded: readable text
+                        content = _read_by(response, start + self.policy.deadline, self.policy.max_bytes)
                     finally:
                         response.close()
             except httpx2.RequestError as exc:  # timeouts, refused or reset connections, cut-off or undecodable bodies
                 fault = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             except _PastDeadline:
                 fault = f"the answer was not complete after {self.policy.deadline:g} s (--prompt-deadline)"
+            except _TooLarge:  # not worth retrying: the same request gets the same answer
+                limit = self.policy.max_bytes / 1024 / 1024
+                raise self.recorder.give_up(f"the answer is larger than {limit:g} MB (--prompt-max-mb)", 1) from None
             else:
                 latency_ms = (time.perf_counter() - start) * 1000
                 status, headers = response.status_code, response.headers
@@ -150,15 +153,25 @@ class _PastDeadline(Exception):
     """An answer still arriving at the call's deadline (an endless or dribbling stream)."""
 
 
-def _read_by(response: httpx2.Response, deadline: float) -> bytes:
-    """The whole (decoded) body, unless it is still arriving at ``deadline`` (``time.perf_counter()``).
+class _TooLarge(Exception):
+    """An answer larger, decoded, than the limit (a gzip bomb, or an endless body)."""
+
+
+def _read_by(response: httpx2.Response, deadline: float, limit: int) -> bytes:
+    """The whole body, decoded (cassettes hold readable text), unless it is still arriving at ``deadline``
+    (``time.perf_counter()``) or grows past ``limit`` bytes.
 
     The read timeout bounds each wait for the next bytes; this bounds the whole answer, so a
-    stream that never ends, or sends a byte at a time, cannot hold a case forever.
+    stream that never ends, sends a byte at a time or inflates from a small gzip cannot hold a
+    case forever or fill the memory.
     """
     chunks = []
+    size = 0
     for chunk in response.iter_bytes():
         chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
         if time.perf_counter() > deadline:
             raise _PastDeadline
     return b"".join(chunks)

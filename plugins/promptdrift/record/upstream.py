@@ -23,6 +23,7 @@ class Upstream:
         self._lock = threading.Lock()
         self._transport: httpx2.HTTPTransport | None = None
         self._slots = threading.BoundedSemaphore(8)
+        self.halted: str | None = None  # why no new request may leave the process (see halt())
 
     def __call__(self) -> httpx2.BaseTransport:
         import httpx2  # slow: the HTTP client, only once a request leaves the process (never in replay)
@@ -34,7 +35,19 @@ class Upstream:
             return self._transport
 
     def set_limit(self, requests: int) -> None:
+        """A run starts: up to ``requests`` in flight, and requests may leave again."""
         self._slots = threading.BoundedSemaphore(requests)
+        self.halted = None
+
+    def halt(self, why: str) -> None:
+        """Let no new request leave the process for the rest of the run (requests in flight finish).
+
+        Called when a cassette cannot be written (a full disk: a further answer would be paid for
+        and lost too) and on Ctrl-C. The first reason is kept.
+        """
+        with self._lock:
+            if self.halted is None:
+                self.halted = why
 
     def slot(self) -> threading.BoundedSemaphore:
         """Hold while a request is in flight: ``with upstream.slot(): ...``."""

@@ -43,10 +43,24 @@ def render(source: str, variables: Mapping[str, Any], *, where: str, path: str |
         ) from None
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"{where}: template syntax error: {exc.message}", path=path) from None
-    except jinja2.exceptions.SecurityError as exc:
+    except (jinja2.exceptions.SecurityError, OverflowError) as exc:  # OverflowError: the sandbox's range limit
         raise TemplateError(f"{where}: template refused by the sandbox: {exc}", path=path) from None
     except jinja2.TemplateError as exc:
         raise TemplateError(f"{where}: template error: {exc}", path=path) from None
+    except RecursionError:
+        raise TemplateError(
+            f"{where}: template refused: it recurses too deeply (a macro that calls itself?)", path=path
+        ) from None
+    except TypeError as exc:
+        if "no loader" not in str(exc):
+            raise TemplateError(f"{where}: template error: {exc}", path=path) from None
+        raise TemplateError(
+            f"{where}: template refused by the sandbox: a prompt template cannot import, include or extend "
+            "another template (nor read a file); put the text in the suite, or in a variable",
+            path=path,
+        ) from None
+    except (ArithmeticError, LookupError, ValueError, AttributeError) as exc:  # raised by what the template ran
+        raise TemplateError(f"{where}: template error: {type(exc).__name__}: {exc}", path=path) from None
 
 
 def render_deep(value: Any, variables: Mapping[str, Any], *, where: str, path: str | None = None) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import typing
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -34,10 +35,17 @@ class RecordStore:
     def add(self, kind: str, data: Mapping[str, Any]) -> None:
         line = _line(kind, data) + "\n"
         with self._lock:
-            if self._file is None:
-                self._file = self.path.open("a", encoding="utf-8")
-            self._file.write(line)
-            self._file.flush()
+            try:
+                if self._file is None:
+                    self._file = self.path.open("a", encoding="utf-8")
+                self._file.write(line)
+                self._file.flush()
+            except OSError as exc:
+                raise RecordsError(
+                    f"cannot write the run's records ({exc.strerror or exc}): the summary and reports will lack "
+                    "this case; free space or give --prompt-records a folder this run can write",
+                    path=self.path,
+                ) from None
 
     def close(self) -> None:
         with self._lock:
@@ -77,13 +85,13 @@ def read_records(folders: Iterable[Path], keep: Callable[[CaseRecord], bool] | N
     """
     out = Records()
     pending: dict[tuple[str, str], dict[str, Any]] = {}
-    for _, _, kind, entry in _entries(folders):
+    for path, number, kind, entry in _entries(folders):
         if kind == "gate":
             out.gates.append(entry)
         elif kind == "gate-pending":
             pending[(entry["suite"], str(entry["gate"]))] = entry
         elif kind == "case":
-            record = CaseRecord.from_dict(entry)
+            record = _case(path, number, entry)
             out.summaries.add(record)
             out.counts[record.status] += 1
             if record.cassette_state:
@@ -97,20 +105,56 @@ def read_records(folders: Iterable[Path], keep: Callable[[CaseRecord], bool] | N
     return out
 
 
+def _damaged(number: int, path: Path, why: str = "") -> RecordsError:
+    return RecordsError(
+        f"line {number} is not a promptdrift record{f' ({why})' if why else ''}; the file is damaged: "
+        "run that job again",
+        path=path,
+    )
+
+
+def _simple_fields() -> dict[str, tuple[type, ...]]:
+    """The fields of a case record whose type is plain (text, a number, a flag, optional or not)."""
+    plain = {str, int, float, bool, type(None)}
+    out: dict[str, tuple[type, ...]] = {}
+    for name, hint in typing.get_type_hints(CaseRecord).items():
+        kinds = typing.get_args(hint) or (hint,)
+        if all(k in plain for k in kinds):
+            out[name] = tuple(kinds) + ((int,) if float in kinds else ())  # JSON writes 2.0 as 2
+    return out
+
+
+_SIMPLE_FIELDS = _simple_fields()
+
+
+def _case(path: Path, number: int, entry: dict[str, Any]) -> CaseRecord:
+    """A case record from its line; a line missing fields or holding the wrong types is a damaged file."""
+    try:
+        record = CaseRecord.from_dict(entry)
+        for name, kinds in _SIMPLE_FIELDS.items():
+            value = getattr(record, name)
+            if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+                raise TypeError(f"{name} is {value!r}")
+    except (TypeError, KeyError, ValueError, AttributeError) as exc:
+        raise _damaged(number, path, str(exc)) from None
+    return record
+
+
 def _entries(folders: Iterable[Path]) -> Iterator[tuple[Path, int, str, dict[str, Any]]]:
     """Every record in the folders' JSON-lines files, in order: (file, line, kind, data)."""
     for folder in folders:
         for path in sorted(Path(folder).glob("*.jsonl")):
-            with path.open(encoding="utf-8") as fh:
-                for number, line in enumerate(fh, 1):
+            with path.open("rb") as fh:
+                for number, raw in enumerate(fh, 1):
                     try:
-                        entry = json.loads(line)
+                        entry = json.loads(raw.decode("utf-8"))
                         kind = entry.pop("kind")
-                    except (ValueError, KeyError, AttributeError):
-                        raise RecordsError(
-                            f"line {number} is not a promptdrift record; the file is damaged: run that job again",
-                            path=path,
-                        ) from None
+                    except UnicodeDecodeError:
+                        raise _damaged(number, path, "not UTF-8 text") from None
+                    except (ValueError, KeyError, AttributeError, TypeError):
+                        raise _damaged(number, path) from None
+                    if not isinstance(kind, str) or not isinstance(entry, dict):
+                        raise _damaged(number, path)
                     yield path, number, kind, entry
 
 
@@ -118,9 +162,9 @@ def _settle(folders: Iterable[Path], pending: dict[tuple[str, str], dict[str, An
     """Evaluate the pending gates from every case record of their suites; failures go to ``out.failed_gates``."""
     suites = {suite for suite, _ in pending}
     cases: dict[str, list[GateCase]] = {}
-    for _, _, kind, entry in _entries(folders):
+    for path, number, kind, entry in _entries(folders):
         if kind == "case" and entry.get("suite") in suites:
-            cases.setdefault(entry["suite"], []).append(GateCase.from_record(CaseRecord.from_dict(entry)))
+            cases.setdefault(entry["suite"], []).append(GateCase.from_record(_case(path, number, entry)))
     for entry in pending.values():
         gate = Gate(**entry["gate"])
         result = evaluate_gate(gate, sorted(cases.get(entry["suite"], []), key=lambda c: c.case))

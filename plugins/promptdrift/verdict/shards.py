@@ -82,6 +82,22 @@ def write_identity(folder: Path, shard: Shard) -> None:
     (folder / IDENTITY).write_text(shard.to_json(), encoding="utf-8")
 
 
+def _check_types(shard: Shard) -> None:
+    """Every field of a ``run.json`` has its type (a hand-edited or damaged file does not reach the merge)."""
+    for name in ("index", "count", "exitstatus"):
+        value = getattr(shard, name)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{name} must be a whole number, got {value!r}")
+    if not 1 <= shard.index <= shard.count:
+        raise TypeError(f"index {shard.index} is not between 1 and count {shard.count}")
+    if not isinstance(shard.nodeids, list) or not all(isinstance(n, str) for n in shard.nodeids):
+        raise TypeError("nodeids must be a list of node ids")
+    if shard.records is not None and not (
+        isinstance(shard.records, dict) and all(isinstance(v, str) for v in shard.records.values())
+    ):
+        raise TypeError("records must map file names to checksums")
+
+
 def _check_records(shard: Shard) -> None:
     """The shard's records files are the ones its ``run.json`` lists, as it wrote them."""
     if shard.records is None:
@@ -114,7 +130,8 @@ def read_shards(dirs: list[Path]) -> list[Shard]:
             try:
                 data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
                 shard = Shard(**data, folder=str(path.parent))
-            except (ValueError, TypeError) as exc:
+                _check_types(shard)
+            except (ValueError, TypeError) as exc:  # UnicodeDecodeError is a ValueError
                 raise ShardError(f"{path}: not a shard identity ({exc}); run that shard again") from None
             shards.append(shard)
     if not shards:
