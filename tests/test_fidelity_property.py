@@ -210,6 +210,22 @@ def test_direct_recorded_and_replayed_answers_parse_alike(server: AnswerServer, 
         },
     )
 )
+# Found by the property: the conformance check's own API key was a plain word, and an answer holding that
+# word was scrubbed in the replay (as a secret should be). The key is random now.
+@example(
+    call=responses(
+        {
+            "id": "",
+            "created_at": 0,
+            "model": "conformance",
+            "object": "response",
+            "output": [],
+            "parallel_tool_calls": False,
+            "tool_choice": "none",
+            "tools": [],
+        }
+    )
+)
 def test_the_async_client_sees_the_same(server: AnswerServer, call: Canned) -> None:
     _agree(server, call, asynchronous=True)
 

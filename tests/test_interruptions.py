@@ -105,3 +105,28 @@ def test_killed_recording_leaves_complete_cassettes_and_a_rerun_completes_them(
     assert not list(folder.glob(".*.tmp")), "temporary files are cleaned up"
     demo.stop()
     pytester.runpytest().assert_outcomes(passed=CASES)
+
+
+def test_ctrl_c_sends_no_new_request_and_says_what_was_recorded(pytester: pytest.Pytester, demo: DemoServer) -> None:
+    folder = many_cases(pytester, CASES, gate=False)
+    demo.latency = 0.2
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    child = "import signal, sys, pytest; signal.signal(signal.SIGINT, signal.default_int_handler); sys.exit(pytest.console_main())"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", child, "-p", "no:cacheprovider", "--prompt-record=new", "--prompt-concurrency=4"],
+        cwd=pytester.path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    wait_for_cassettes(folder, proc, 8)
+    proc.send_signal(signal.SIGINT)
+    at_signal = len(demo.requests)
+    out, _ = proc.communicate(timeout=60)
+    written = check_complete(folder)
+    assert written < CASES
+    # In flight at the interrupt: at most the 4 requests --prompt-concurrency allows (one may be leaving).
+    assert len(demo.requests) - at_signal <= 4, (at_signal, len(demo.requests))
+    assert f"promptdrift: interrupted: {written} cassette(s) written by this run before it stopped" in out, out
+    assert "no request was sent after the interrupt; record the rest with --prompt-record=new" in out

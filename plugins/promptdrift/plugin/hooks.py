@@ -15,8 +15,10 @@ imported where they are first needed, in the hooks below, each marked
 from __future__ import annotations
 
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import warnings
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -67,6 +69,8 @@ def pytest_configure(config: pytest.Config) -> None:
             "(pytest-xdist), or split the run across processes with --prompt-shard I/N"
         )
     config.add_cleanup(install_log_redaction(settings.environ))
+    if settings.record is not RecordMode.NONE and not hasattr(config, "workerinput") and not config.option.collectonly:
+        _lock_cassettes(config)
     try:
         config.stash[SHARD_KEY] = _shard(config, settings.shard)
     except PromptdriftError as exc:
@@ -126,6 +130,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     if settings.record is RecordMode.NONE or hasattr(config, "workerinput") or config.option.collectonly:
         return
     sweep(settings.cassettes)  # what a recorder killed mid-write left (its own temporary files only)
+    _halt_on_ctrl_c(config, shared_upstream)
     cases = [item for item in session.items if isinstance(item, CaseItem) and item.pooled]
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if settings.batch or (settings.concurrency > 1 and len(cases) > 1):
@@ -140,6 +145,44 @@ def pytest_runtestloop(session: pytest.Session) -> None:
                 f"promptdrift: running {count} cases, up to {settings.concurrency} at a time "
                 f"(--prompt-record={settings.record.value}); each dot below is one finished case"
             )
+
+
+LOCK_WAIT = 1800.0  # seconds a recording run waits for another one recording into the same cassette folder
+
+
+def _lock_cassettes(config: pytest.Config) -> None:
+    """One recorder per cassette folder: wait for a run already recording there (README, "Recording")."""
+    from promptdrift.cassettes.lock import FolderLock  # the cassette layer: only for a recording run
+
+    settings = config.stash[SETTINGS_KEY]
+    lock = FolderLock(settings.cassettes)
+    run = " ".join(["pytest", *config.invocation_params.args])
+    try:
+        lock.acquire(run, wait=LOCK_WAIT, say=lambda line: print(line, file=sys.stderr, flush=True))
+    except PromptdriftError as exc:
+        raise pytest.UsageError(f"promptdrift: {exc}") from None
+    config.add_cleanup(lock.release)
+
+
+def _halt_on_ctrl_c(config: pytest.Config, upstream: Any) -> None:
+    """While recording, Ctrl-C stops new requests at once, in the signal handler itself: pytest reaches its
+    interrupt hook only after unwinding the test in progress (0.3 s here), while pool threads keep starting
+    requests. Requests in flight finish and their cassettes are kept; then Python's own handler runs."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous):  # ignored (a background job) or not set by Python: nothing to add to
+        return
+
+    def halt(number: int, frame: Any) -> None:
+        upstream.halt("the run was interrupted (Ctrl-C)")
+        previous(number, frame)
+
+    def restore() -> None:
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, halt)
+    config.add_cleanup(restore)
 
 
 def _record_in_batches(session: pytest.Session, runs: CaseRuns, cases: list[CaseItem], reporter: Any) -> None:
@@ -276,13 +319,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.failed and isinstance(error, PromptdriftError) and isinstance(item, pytest.Function):
         report.longrepr = f"{item.nodeid}: {error}"
     return report
-
-
-def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
-    """Ctrl-C: no new request leaves the process; requests in flight finish and their cassettes are kept."""
-    upstream = sys.modules.get("promptdrift.record.upstream")  # not loaded: no request can be in flight
-    if upstream is not None:
-        upstream.shared_upstream.halt("the run was interrupted (Ctrl-C)")
 
 
 @pytest.hookimpl(trylast=True)

@@ -19,6 +19,7 @@ order, never the first answer N times. Hosts, ports and headers never take part.
 from __future__ import annotations
 
 import difflib
+import errno
 import hashlib
 import json
 import tempfile
@@ -46,6 +47,9 @@ from promptdrift.text import yamlio
 
 if TYPE_CHECKING:
     import httpx2
+
+# The disk refuses any file, not this one: a full disk, a read-only file system, a quota.
+DISK_ERRORS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT})
 
 # Why an answer about the key or account is never written (the README's "What is recorded").
 REFUSED_WHY = "401, 402, 403 and 407 answers are never recorded (a wrong key while recording must not become a fixture)"
@@ -406,10 +410,13 @@ class Recorder:
             self.spooled.unlink(missing_ok=True)
 
     def _not_written(self, exc: OSError, meta: dict[str, Any]) -> CassetteError:
-        """A cassette that cannot be written (a full disk, a read-only folder): its answers go to the spool,
-        and no further request leaves the process in this run (each would be paid for and lost too)."""
+        """A cassette that cannot be written: its answers go to the spool. When the disk itself refuses (full,
+        read-only, over quota), no further request leaves the process in this run: each would be paid for and
+        lost too."""
         why = exc.strerror or type(exc).__name__
-        shared_upstream.halt(f"{self.display} could not be written: {why}")
+        disk = exc.errno in DISK_ERRORS
+        if disk:
+            shared_upstream.halt(f"{self.display} could not be written: {why}")
         kept = f"Its answers are lost: the spool could not be written either. Re-record: {self.record_hint}"
         if self.root is not None and self.spooled is None:
             spool = spool_of(self.root, self.path)
@@ -422,11 +429,8 @@ class Recorder:
                     f"Its answers are kept in {spool}: once the folder can be written, re-run with "
                     f"{self.record_hint} and they are put in place without calling the model again"
                 )
-        return CassetteError(
-            f"could not be written ({why}). This run calls the model no more (each further answer would be paid "
-            f"for and lost). {kept}",
-            path=self.display,
-        )
+        stop = "This run calls the model no more (each further answer would be paid for and lost). " if disk else ""
+        return CassetteError(f"could not be written ({why}). {stop}{kept}", path=self.display)
 
 
 def spool_of(root: Path, path: Path) -> Path:

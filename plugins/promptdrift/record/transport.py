@@ -56,12 +56,13 @@ class CassetteTransport(httpx2.BaseTransport):
         found = self.recorder.lookup(request.method, str(request.url), body)
         if found is not None:
             return _replayed(found, request)
-        self.recorder.before_upstream()
+        self.recorder.before_upstream()  # no key: fail before waiting for a slot
         attempts = self.policy.retries + 1
         for attempt in range(attempts):
             headers: httpx2.Headers | None = None
             try:
                 with shared_upstream.slot():
+                    self.recorder.before_upstream()  # again once a slot is free: the run may have stopped meanwhile
                     start = time.perf_counter()
                     response = self._upstream().handle_request(request)
                     try:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import tempfile
 import threading
 from collections import deque
@@ -38,6 +39,8 @@ from promptdrift.core.modes import RecordMode
 from promptdrift.record.client import open_channel
 
 DEAD_ENDPOINT = "http://127.0.0.1:9/v1"  # replay must never reach anything
+# The key the calls are made with: a secret, so scrubbed wherever it appears; random, so no answer holds it.
+KEY = "conformance-" + secrets.token_hex(16)
 
 
 @dataclass(frozen=True)
@@ -251,12 +254,12 @@ def check_calls(
         root = Path(scratch)
         server.queue.extend(calls)
         plain = (openai.AsyncOpenAI if asynchronous else openai.OpenAI)(
-            base_url=server.base_url, api_key="conformance", max_retries=0
+            base_url=server.base_url, api_key=KEY, max_retries=0
         )
         start = len(server.received)
         direct = _through(plain, calls, asynchronous)
         server.queue.extend(calls)
-        live = {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "conformance"}
+        live = {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": KEY}
         recorded = _fixture_path(root, RecordMode.ALL, live, calls, asynchronous)
         offline = {"OPENAI_BASE_URL": DEAD_ENDPOINT}
         replayed = _fixture_path(root, RecordMode.NONE, offline, calls, asynchronous)

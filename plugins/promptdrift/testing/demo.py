@@ -324,10 +324,11 @@ class DemoServer:
     # -- handlers ------------------------------------------------------------------
 
     def _log(self, request: Any) -> dict[str, Any]:
+        """Log the request; its JSON body (a body that is not a JSON object raises ``ValueError`` after logging)."""
         try:
             body = json.loads(request.get_data(as_text=True) or "{}")
         except ValueError:
-            body = {}
+            body = None
         entry = {
             "path": request.path,
             "headers": dict(request.headers),
@@ -338,6 +339,8 @@ class DemoServer:
             self.requests.append(entry)
         if self.latency:
             time.sleep(self.latency)
+        if not isinstance(body, dict):
+            raise ValueError("the body is not a JSON object")
         return body
 
     def _respond(self, request: Any, payload: Any, status: int = 200, mimetype: str = "application/json") -> Any:
@@ -383,9 +386,16 @@ class DemoServer:
                     self._arrived.wait_for(lambda: not self._gather, timeout=self._gather_timeout)
         try:
             return self._chat_reply(request)
+        except (TypeError, AttributeError, ValueError, KeyError) as exc:  # a body the script cannot read
+            return self._malformed(request, exc)
         finally:
             with self._lock:
                 self.in_flight -= 1
+
+    def _malformed(self, request: Any, exc: Exception) -> Any:
+        """A 400 answer for a request body the demo cannot read, as a real endpoint gives (never silence)."""
+        message = f"malformed request body ({type(exc).__name__}: {exc})"
+        return self._respond(request, {"error": {"message": message, "type": "invalid_request_error"}}, status=400)
 
     def _chat_reply(self, request: Any) -> Any:
         body = self._log(request)
@@ -588,7 +598,10 @@ class DemoServer:
         return response.status_code, json.loads(response.get_data())
 
     def _embeddings(self, request: Any) -> Any:
-        return self._embedding(request, self._log(request))
+        try:
+            return self._embedding(request, self._log(request))
+        except (TypeError, AttributeError, ValueError, KeyError) as exc:
+            return self._malformed(request, exc)
 
     def _embedding(self, request: Any, body: Mapping[str, Any]) -> Any:
         inputs = body.get("input")
