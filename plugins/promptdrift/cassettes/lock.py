@@ -22,6 +22,11 @@ from typing import IO
 
 from promptdrift.core.errors import ConfigError
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
 LOCK_NAME = ".promptdrift.lock"
 
 
@@ -37,9 +42,7 @@ class FolderLock:
 
         ``what``: this run, for the next waiter to read (its command line).
         """
-        try:
-            import fcntl  # POSIX: elsewhere recording runs are not serialised
-        except ImportError:  # pragma: no cover - Windows
+        if fcntl is None:  # pragma: no cover - Windows: recording runs are not serialised there
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -152,7 +152,7 @@ LOCK_WAIT = 1800.0  # seconds a recording run waits for another one recording in
 
 def _lock_cassettes(config: pytest.Config) -> None:
     """One recorder per cassette folder: wait for a run already recording there (README, "Recording")."""
-    from promptdrift.cassettes.lock import FolderLock  # the cassette layer: only for a recording run
+    from promptdrift.cassettes.lock import FolderLock  # slow: the cassette layer, only for a recording run
 
     settings = config.stash[SETTINGS_KEY]
     lock = FolderLock(settings.cassettes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from promptdrift.core.errors import SuiteError
+from promptdrift.text.yamlio import read_bounded
 
 
 def resolve_in_root(rootdir: Path, name: str, *, what: str, suite: str | None = None, line: int | None = None) -> Path:
@@ -45,8 +46,8 @@ def resolve_in_root(rootdir: Path, name: str, *, what: str, suite: str | None = 
 
 
 def read_text(path: Path, *, what: str, suite: str | None = None, line: int | None = None) -> str:
-    """A fixture file's text; an unreadable or non-UTF-8 file is a :class:`SuiteError` naming it."""
+    """A fixture file's text; an unreadable, oversized or non-UTF-8 file is a :class:`SuiteError` naming it."""
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SuiteError(f"{what}: cannot read {path.name} as UTF-8 text ({exc})", path=suite, line=line) from None
+        return read_bounded(path, display=path.name)
+    except SuiteError as exc:
+        raise SuiteError(f"{what}: {exc}", path=suite, line=line) from None

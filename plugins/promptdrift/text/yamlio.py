@@ -183,16 +183,30 @@ def _yaml_error(exc: yaml.YAMLError, path: str | Path, text: str) -> SuiteError:
     return SuiteError(f"invalid YAML: {exc}", path=path)
 
 
-def load_file(path: Path, *, display: str | None = None) -> Any:
-    """Read and parse a YAML file; a missing or unreadable file is a :class:`SuiteError`."""
+MAX_SUITE_MB = 16  # the largest suite or fixture file read (README, "Security")
+
+
+def read_bounded(path: Path, *, display: str | None = None) -> str:
+    """A suite or fixture file's text: a regular file of at most :data:`MAX_SUITE_MB` megabytes, in UTF-8;
+    anything else is a :class:`SuiteError` naming it (never a read of ``/dev/zero`` into memory)."""
     shown = display or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SuiteError("file not found", path=shown) from None
+        if not path.is_file():
+            problem = "file not found" if not path.exists() else "not a regular file (a folder or a device)"
+            raise SuiteError(problem, path=shown)
+        limit = MAX_SUITE_MB * 1024 * 1024
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+        if len(data) > limit:
+            raise SuiteError(f"larger than {MAX_SUITE_MB} MB: not read (split it)", path=shown)
+        return data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SuiteError(f"cannot read file: {exc}", path=shown) from None
-    return loads(text, path=shown)
+
+
+def load_file(path: Path, *, display: str | None = None) -> Any:
+    """Read and parse a YAML file; a missing, unreadable or oversized file is a :class:`SuiteError`."""
+    return loads(read_bounded(path, display=display), path=display or str(path))
 
 
 # Line breaks YAML knows besides \n: a reader turns them into \n (or a space) in every style but double quotes.
