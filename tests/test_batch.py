@@ -360,7 +360,7 @@ def test_batch_answers_are_priced_at_the_batch_rate(pytester: pytest.Pytester, d
 
 def test_batches_split_by_endpoint_model_and_size() -> None:
     from promptdrift.record.batch import Queued, plan
-    from promptdrift.spec.model import Provider
+    from promptdrift.suite.model import Provider
 
     def item(n: int, model: str = "m1", endpoint: str = "/v1/chat/completions") -> Queued:
         return Queued.of(("c.yaml", f"d{n}", 0), Provider(), endpoint, {"model": model, "n": n})
@@ -481,7 +481,7 @@ def test_a_batch_answer_reuses_the_request_the_sdk_built_for_its_endpoint_and_mo
 
     from promptdrift.config import Settings
     from promptdrift.record.batch import BatchRun
-    from promptdrift.spec.model import Provider
+    from promptdrift.suite.model import Provider
 
     run = BatchRun(Settings(rootdir=tmp_path), say=print)
     east, west = Provider(), Provider(base_url="https://west.example/v1")

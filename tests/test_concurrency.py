@@ -9,7 +9,7 @@ import pytest
 from promptdrift.cassettes import format as cassettes
 from promptdrift.config import Settings
 from promptdrift.record.client import shared_client
-from promptdrift.spec.model import Provider
+from promptdrift.suite.model import Provider
 from promptdrift.testing.demo import DemoServer
 
 from .conftest import many_cases

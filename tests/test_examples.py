@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from promptdrift.core.errors import PromptdriftError
-from promptdrift.spec.reader import load_suite
+from promptdrift.suite.reader import load_suite
 from promptdrift.testing.demo import DemoServer, Script
 
 from .conftest import block_sockets

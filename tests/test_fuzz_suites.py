@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from promptdrift.config import Settings
 from promptdrift.core.errors import PromptdriftError
 from promptdrift.run.conversation import build_request
-from promptdrift.spec.reader import load_suite
+from promptdrift.suite.reader import load_suite
 
 EXAMPLES = 10_000 if os.environ.get("PROMPTDRIFT_STRESS") else 1_000
 

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from promptdrift.cassettes import format as cassettes
-from promptdrift.run.explore import explore
-from promptdrift.spec.generate import parse_generate
+from promptdrift.run.generate import explore
+from promptdrift.suite.generate import parse_generate
 from promptdrift.testing.demo import DemoServer, Script
 
 from .conftest import assert_invalid_suite, block_sockets, drift_after_edit, write

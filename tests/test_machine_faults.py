@@ -165,7 +165,11 @@ def test_two_recorders_at_once_pay_for_each_call_once(pytester: pytest.Pytester,
             text=True,
         )
     ]
-    time.sleep(1.0)  # the first holds the lock by now
+    lock = pytester.path / "cassettes" / ".promptdrift.lock"
+    for _ in range(600):  # until the first holds the lock (it writes its name in the lock file)
+        if lock.exists() and lock.read_text():
+            break
+        time.sleep(0.05)
     runs.append(
         subprocess.Popen(
             command,

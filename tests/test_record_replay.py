@@ -21,7 +21,7 @@ from promptdrift.record.adapters import ADAPTERS
 from promptdrift.record.client import Channel
 from promptdrift.record.recorder import Recorder
 from promptdrift.run.conversation import Conversation
-from promptdrift.spec.reader import load_suite
+from promptdrift.suite.reader import load_suite
 from promptdrift.testing.demo import DemoServer
 
 from .conftest import block_sockets, many_cases, write

@@ -104,7 +104,7 @@ def test_a_changed_document_is_prompt_drift(pytester: pytest.Pytester, demo: Dem
 
 def test_context_separator_and_documents_variable(tmp_path) -> None:
     from promptdrift.run.retrieval import context_variables
-    from promptdrift.spec.model import Document, Retrieval
+    from promptdrift.suite.model import Document, Retrieval
 
     spec = Retrieval((Document("a.md", "Alpha."), Document("b.md", "Beta.")), separator="\n---\n")
     got = context_variables(spec, {}, where="case 'x'", path="s.yaml")

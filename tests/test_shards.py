@@ -19,7 +19,7 @@ import pytest
 
 from promptdrift.cli.main import main as cli
 from promptdrift.testing.demo import DemoServer, Script
-from promptdrift.verdict.records import RecordStore, has_pending_gates
+from promptdrift.verdict.ledger import RecordStore, has_pending_gates
 from promptdrift.verdict.shards import Shard, merged_exitstatus
 
 from .conftest import write

@@ -9,7 +9,7 @@ import pytest
 from promptdrift.cassettes import format as cassettes
 from promptdrift.run.transform import StepFailed
 from promptdrift.run.transform import apply as apply_steps
-from promptdrift.spec.steps import parse_steps
+from promptdrift.suite.transform import parse_steps
 from promptdrift.testing.demo import DemoServer
 
 from .conftest import record_and_replay, script, write

@@ -14,6 +14,10 @@ registry.
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -69,3 +73,43 @@ def __getattr__(name: str) -> Any:
         warnings.warn("promptdrift.PromptDriftError is now promptdrift.DriftError", DeprecationWarning, stacklevel=2)
         return importlib.import_module("promptdrift.core.errors").DriftError
     raise AttributeError(f"module 'promptdrift' has no attribute {name!r}")
+
+
+# Modules renamed in 0.2 (CHANGELOG): the old names still import, for one release, with a DeprecationWarning.
+MOVED = {
+    "promptdrift.spec": "promptdrift.suite",  # "spec" read as tests (RSpec) or as pluggy's hook specifications
+    "promptdrift.spec.steps": "promptdrift.suite.transform",  # the same stem as run.transform, which applies it
+    "promptdrift.run.explore": "promptdrift.run.generate",  # the same stem as suite.generate, which declares it
+    "promptdrift.testing.batches": "promptdrift.testing.batch",  # the demo's side of record.batch
+    "promptdrift.verdict.records": "promptdrift.verdict.ledger",  # not the record/ layer: the run's ledger
+    "promptdrift.checks.text": "promptdrift.checks.phrases",  # not the text/ layer: checks on phrases
+    "promptdrift.plugin.session": "promptdrift.plugin.prompter",  # pytest's word for pytest.Session
+}
+
+
+def _new_name(old: str) -> str | None:
+    if old in MOVED:
+        return MOVED[old]
+    package, _, rest = old.rpartition(".")
+    return f"{MOVED[package]}.{rest}" if package in MOVED else None
+
+
+class _MovedFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports a module under its old name as the module it became (the same module object), with a warning."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        new = _new_name(fullname)
+        return None if new is None else importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> Any:
+        new = _new_name(spec.name)
+        warnings.warn(f"{spec.name} is now {new}", DeprecationWarning, stacklevel=2)
+        module = importlib.import_module(str(new))
+        self._own = module.__spec__  # put back once the import system has written the old name's over it
+        return module
+
+    def exec_module(self, module: Any) -> None:
+        module.__spec__ = self._own
+
+
+sys.meta_path.insert(0, _MovedFinder())  # before the path finder, which would load a second copy

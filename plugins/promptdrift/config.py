@@ -22,7 +22,7 @@ from promptdrift.core.errors import ConfigError
 from promptdrift.core.modes import RecordMode
 
 if TYPE_CHECKING:
-    from promptdrift.spec.model import Provider
+    from promptdrift.suite.model import Provider
 
 
 @dataclass(frozen=True)

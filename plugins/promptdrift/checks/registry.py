@@ -111,7 +111,7 @@ def _origin(func: Callable[..., Any]) -> str:
 
 ENTRY_POINT_GROUP = "promptdrift.checks"
 # The built-in families, one module each (promptdrift.checks.<name>); each registers its checks when imported.
-FAMILIES = ("accuracy", "graded", "operational", "structure", "tactics", "text", "tone")
+FAMILIES = ("accuracy", "graded", "operational", "phrases", "structure", "tactics", "tone")
 _loaded = False
 # Which built-in family registers each check name: a suite"s checks load only their own families
 # (structure pulls in jsonschema; tone, vaderSentiment). tests/test_registry.py keeps this in step.
@@ -141,7 +141,7 @@ BUILTIN_FAMILY = {
             "not_icontains",
             "regex",
         ],
-        "text",
+        "phrases",
     ),
     **dict.fromkeys(
         [

@@ -15,11 +15,11 @@ from promptdrift import __version__
 from promptdrift.cli.scan import scan
 from promptdrift.config import Settings
 from promptdrift.core.errors import PromptdriftError
-from promptdrift.spec.detect import is_suite_file
-from promptdrift.spec.reader import load_suite, same_suite_id
+from promptdrift.suite.detect import is_suite_file
+from promptdrift.suite.reader import load_suite, same_suite_id
 from promptdrift.testing.demo import DemoServer, Script
 from promptdrift.verdict.compare import cassettes_at, cassettes_in_tree, compare
-from promptdrift.verdict.records import read_records
+from promptdrift.verdict.ledger import read_records
 from promptdrift.verdict.report import has_regressions, notable, run_summary, terminal_lines, write_reports
 from promptdrift.verdict.shards import merged_exitstatus, read_shards
 

@@ -3,7 +3,7 @@
 The work lives in the layers below (see the README's "Architecture"):
 :mod:`promptdrift.plugin.items` turns suites into items,
 :mod:`promptdrift.plugin.schedule` decides when cases run,
-:mod:`promptdrift.plugin.session` is the ``prompt`` fixture's session.
+:mod:`promptdrift.plugin.prompter` is the ``prompt`` fixture's object.
 
 Every ``pytest`` run in a project with promptdrift installed imports this
 module, suites or not. So it imports only what options and settings need;
@@ -40,14 +40,14 @@ from promptdrift.plugin.keys import (
     SUITES_KEY,
 )
 from promptdrift.plugin.logs import install as install_log_redaction
-from promptdrift.spec.detect import is_suite_file
+from promptdrift.suite.detect import is_suite_file
 
 if TYPE_CHECKING:
     import openai
 
     from promptdrift.plugin.items import CaseItem
+    from promptdrift.plugin.prompter import Prompter
     from promptdrift.plugin.schedule import CaseRuns
-    from promptdrift.plugin.session import PromptSession
 
 RECORDS_INPUT = "promptdrift_records"
 
@@ -113,7 +113,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     config = session.config
     settings = config.stash[SETTINGS_KEY]
     suites = config.stash.get(SUITES_KEY, False)
-    fixtures = any("_promptdrift_session" in getattr(item, "fixturenames", ()) for item in session.items)
+    fixtures = any("_promptdrift_prompter" in getattr(item, "fixturenames", ()) for item in session.items)
     if not suites and not fixtures:
         return  # nothing of promptdrift's runs: none of its layers is loaded
     # slow: the record layer (httpx2), the runner and items load only in a run that uses promptdrift
@@ -265,7 +265,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     index, count = config.stash[SHARD_KEY]
     if count == 1 and any(folder.glob("*.jsonl")):
         # slow: the verdict layer, only where a process of this run wrote records (never in a run with no suite)
-        from promptdrift.verdict.records import has_pending_gates, read_records
+        from promptdrift.verdict.ledger import has_pending_gates, read_records
 
         if (
             has_pending_gates(folder)
@@ -339,7 +339,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if not any(folder.glob("*.jsonl")):
         return  # no case or gate ran: nothing to report, and the report layer is not loaded
     # slow: the verdict layer (drift, decisions, statistics) only when there is something to report
-    from promptdrift.verdict.records import read_records
+    from promptdrift.verdict.ledger import read_records
     from promptdrift.verdict.report import notable, run_summary, write_reports
 
     settings = config.stash[SETTINGS_KEY]
@@ -369,30 +369,30 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """Hypothesis ``@given`` tests with a recorded fixture: examples stored when recording, replayed as stored."""
-    session = pyfuncitem.funcargs.get("_promptdrift_session")
-    if session is None or getattr(pyfuncitem.obj, "hypothesis", None) is None:
+    prompter = pyfuncitem.funcargs.get("_promptdrift_prompter")
+    if prompter is None or getattr(pyfuncitem.obj, "hypothesis", None) is None:
         return None
-    from promptdrift.plugin.session import run_given  # slow: the runner, only for a @given test using promptdrift
+    from promptdrift.plugin.prompter import run_given  # slow: the runner, only for a @given test using promptdrift
 
-    return run_given(pyfuncitem, session)  # type: ignore[arg-type]
+    return run_given(pyfuncitem, prompter)  # type: ignore[arg-type]
 
 
 @pytest.fixture
-def _promptdrift_session(request: pytest.FixtureRequest) -> Iterator[PromptSession]:
+def _promptdrift_prompter(request: pytest.FixtureRequest) -> Iterator[Prompter]:
 
-    from promptdrift.plugin.session import close_session, open_session  # slow: the runner and the record layer
+    from promptdrift.plugin.prompter import close_prompter, open_prompter  # slow: the runner and the record layer
 
     settings = request.config.stash[SETTINGS_KEY]
     node = request.node
     scrub = node.get_closest_marker("promptdrift_scrub")
     key_shapes = bool(scrub.kwargs.get("key_shapes", True)) if scrub is not None else True
     try:
-        session = open_session(settings, Path(node.path), node.name, node.nodeid, key_shapes=key_shapes)
+        prompter = open_prompter(settings, Path(node.path), node.name, node.nodeid, key_shapes=key_shapes)
     except PromptdriftError as exc:  # a corrupt or (strict) hand-edited cassette: the message says what to do
         pytest.fail(str(exc), pytrace=False)
-    yield session
+    yield prompter
     try:
-        gap = close_session(session, node.nodeid, passed=node.stash.get(CALL_PASSED_KEY, False))
+        gap = close_prompter(prompter, node.nodeid, passed=node.stash.get(CALL_PASSED_KEY, False))
     except PromptdriftError as exc:
         pytest.fail(str(exc), pytrace=False)
     if gap is not None:  # shown in pytest's warnings summary at the end of the run (xdist workers' too)
@@ -400,7 +400,7 @@ def _promptdrift_session(request: pytest.FixtureRequest) -> Iterator[PromptSessi
 
 
 @pytest.fixture
-def prompt(_promptdrift_session: PromptSession) -> PromptSession:
+def prompt(_promptdrift_prompter: Prompter) -> Prompter:
     """Run suite cases or ad-hoc prompts from a test, recorded in the test's own cassette.
 
     Example::
@@ -410,11 +410,11 @@ def prompt(_promptdrift_session: PromptSession) -> PromptSession:
             out.check(schema="fixtures/schemas/invoice.json")
             assert out.json["total"] == 42.5
     """
-    return _promptdrift_session
+    return _promptdrift_prompter
 
 
 @pytest.fixture
-def openai_client(_promptdrift_session: PromptSession) -> openai.OpenAI:
+def openai_client(_promptdrift_prompter: Prompter) -> openai.OpenAI:
     """A real ``openai.OpenAI`` client whose traffic is recorded into the test's own cassette.
 
     Example::
@@ -423,11 +423,11 @@ def openai_client(_promptdrift_session: PromptSession) -> openai.OpenAI:
             reply = my_feature(openai_client, "Where is my order?")
             assert "order" in reply
     """
-    return _promptdrift_session.client()
+    return _promptdrift_prompter.client()
 
 
 @pytest.fixture
-def async_openai_client(_promptdrift_session: PromptSession) -> openai.AsyncOpenAI:
+def async_openai_client(_promptdrift_prompter: Prompter) -> openai.AsyncOpenAI:
     """A real ``openai.AsyncOpenAI`` client recorded into the test's own cassette (same recorder as ``prompt``).
 
     Example::
@@ -436,4 +436,4 @@ def async_openai_client(_promptdrift_session: PromptSession) -> openai.AsyncOpen
             reply = asyncio.run(my_feature(async_openai_client, "Where is my order?"))
             assert "order" in reply
     """
-    return _promptdrift_session.async_client()
+    return _promptdrift_prompter.async_client()

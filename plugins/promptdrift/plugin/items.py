@@ -15,10 +15,10 @@ from promptdrift.core.modes import RecordMode
 from promptdrift.plugin.keys import RECORDS_AT_KEY, RUNS_KEY, SETTINGS_KEY, STORE_KEY, SUITE_IDS_KEY
 from promptdrift.plugin.schedule import CaseRuns
 from promptdrift.run.outcome import Outcome
-from promptdrift.spec.gates import Gate
-from promptdrift.spec.generate import GENERATED
-from promptdrift.spec.model import Case, Suite
-from promptdrift.spec.reader import load_suite, same_suite_id
+from promptdrift.suite.gates import Gate
+from promptdrift.suite.generate import GENERATED
+from promptdrift.suite.model import Case, Suite
+from promptdrift.suite.reader import load_suite, same_suite_id
 from promptdrift.text import yamlio
 from promptdrift.verdict.drift import (
     CaseRecord,
@@ -29,7 +29,7 @@ from promptdrift.verdict.drift import (
     rerecord_comparisons,
 )
 from promptdrift.verdict.gates import GateCase, evaluate_gate, gate_record
-from promptdrift.verdict.records import RecordStore
+from promptdrift.verdict.ledger import RecordStore
 
 if TYPE_CHECKING:
     from promptdrift.record.client import Route

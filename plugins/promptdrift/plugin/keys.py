@@ -14,7 +14,7 @@ import pytest
 if TYPE_CHECKING:
     from promptdrift.config import Settings
     from promptdrift.plugin.schedule import CaseRuns
-    from promptdrift.verdict.records import RecordStore
+    from promptdrift.verdict.ledger import RecordStore
 
 SETTINGS_KEY: pytest.StashKey[Settings] = pytest.StashKey()
 RECORDS_AT_KEY: pytest.StashKey[tuple[Path, str]] = pytest.StashKey()  # the records folder and this process's file

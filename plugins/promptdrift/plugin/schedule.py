@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from promptdrift.record.batch import BatchRun, Lane
     from promptdrift.record.client import Route
     from promptdrift.record.recorder import Recorder
-    from promptdrift.spec.model import Provider
+    from promptdrift.suite.model import Provider
 
 Run = Callable[[], Outcome]
 RouteRun = Callable[["Route | None"], Outcome]

@@ -61,7 +61,7 @@ from promptdrift.record.client import provider_client
 from promptdrift.record.recorder import Recorder
 from promptdrift.record.transport import BATCH, plain_headers
 from promptdrift.record.upstream import shared_upstream
-from promptdrift.spec.model import Provider
+from promptdrift.suite.model import Provider
 
 log = logging.getLogger("promptdrift")
 

@@ -26,7 +26,7 @@ from promptdrift.core.modes import RecordMode
 from promptdrift.record.adapters import ADAPTERS, Adapter, answer, short
 from promptdrift.record.recorder import REFUSED_WHY, Recorder
 from promptdrift.record.retry import ACCOUNT_STATUSES, RetryPolicy
-from promptdrift.spec.model import Provider
+from promptdrift.suite.model import Provider
 
 if TYPE_CHECKING:
     import httpx2

@@ -12,11 +12,11 @@ from promptdrift.core.answers import Answer, total_usage
 from promptdrift.core.errors import ErrorAnswer, PromptdriftError, gather_deferred
 from promptdrift.core.modes import RecordMode
 from promptdrift.record.client import Channel, Route, open_channel
-from promptdrift.run import explore
 from promptdrift.run.conversation import Conversation
+from promptdrift.run.generate import explore, hypothesis_version
 from promptdrift.run.outcome import Outcome, Sample, passes
-from promptdrift.spec.generate import GENERATED
-from promptdrift.spec.model import Case, Sampling, Suite
+from promptdrift.suite.generate import GENERATED
+from promptdrift.suite.model import Case, Sampling, Suite
 
 
 def case_channel(settings: Settings, suite: Suite, case_id: str, nodeid: str, route: Route | None = None) -> Channel:
@@ -117,10 +117,10 @@ def run_generated(suite: Suite, settings: Settings, nodeid: str) -> Outcome:
             raise recorder.changed("the generate: block", "(no generated examples recorded)", dict(spec.declaration))
         if recorder.old is None and not recorder.recording:
             raise recorder.missing()
-        examples, falsifying = explore.explore(
+        examples, falsifying = explore(
             spec, lambda values: passes(run_example(values).results, suite.expect, min_score)
         )
-        version = explore.hypothesis_version()
+        version = hypothesis_version()
     else:
         examples = list(stored.get("examples") or [])
         for values in examples:

@@ -17,7 +17,7 @@ from promptdrift.run import transform
 from promptdrift.run.context import Context
 from promptdrift.run.outcome import Sample
 from promptdrift.run.retrieval import context_variables
-from promptdrift.spec.model import Case, Suite, Turn
+from promptdrift.suite.model import Case, Suite, Turn
 from promptdrift.text import templating
 
 if TYPE_CHECKING:

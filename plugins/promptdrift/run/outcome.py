@@ -9,7 +9,7 @@ from typing import Any
 from promptdrift.checks import CheckSpec
 from promptdrift.core.answers import Answer, CheckResult
 from promptdrift.core.stats import wilson_lower
-from promptdrift.spec.model import Sampling
+from promptdrift.suite.model import Sampling
 
 
 @dataclass(slots=True)

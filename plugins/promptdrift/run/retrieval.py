@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from promptdrift.core.errors import ConfigError
-from promptdrift.spec.model import Document, Retrieval
+from promptdrift.suite.model import Document, Retrieval
 from promptdrift.text import templating
 
 

@@ -1,4 +1,4 @@
-"""Applying ``extract:`` and the ``transform:`` steps to an answer (declared in :mod:`promptdrift.spec.steps`).
+"""Applying ``extract:`` and the ``transform:`` steps to an answer (declared in :mod:`promptdrift.suite.transform`).
 
 A step that cannot apply (no marker, no match, no JSON) raises :class:`StepFailed`
 with the reason; the case then fails with it and the checks see the raw answer.
@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
 
-from promptdrift.spec.steps import Step
+from promptdrift.suite.transform import Step
 
 FENCED = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\n?(.*?)```", re.DOTALL)
 

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptdrift.testing.batches import BatchDesk
+from promptdrift.testing.batch import BatchDesk
 from promptdrift.text import yamlio
 
 Reply = str | dict[str, Any]
@@ -265,7 +265,7 @@ class DemoServer:
         self._server.expect_request("/v1/responses", method="POST").respond_with_handler(self._chat)
         self._server.expect_request("/v1/embeddings", method="POST").respond_with_handler(self._embeddings)
         self._server.expect_request("/v1/models", method="GET").respond_with_handler(self._models)
-        # Files and Batches (promptdrift.testing.batches): each batched request answered by the same script
+        # Files and Batches (promptdrift.testing.batch): each batched request answered by the same script
         self.batch = BatchDesk(self._answer_offline, _last_user_text)
         self.batch.routes(self._server.expect_request, self._respond)
 

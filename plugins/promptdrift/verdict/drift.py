@@ -20,7 +20,7 @@ from promptdrift.config import Settings
 from promptdrift.core.answers import Answer, CheckResult, total_usage
 from promptdrift.core.errors import DriftError, ErrorAnswer, MissingCassetteError
 from promptdrift.run.outcome import Outcome, passes
-from promptdrift.spec.model import Case, Suite
+from promptdrift.suite.model import Case, Suite
 from promptdrift.verdict import paired
 
 REGRESSION = "regression"

@@ -1,4 +1,4 @@
-"""Evaluating a suite's gates (declared in :mod:`promptdrift.spec.gates`) over its cases' outcomes.
+"""Evaluating a suite's gates (declared in :mod:`promptdrift.suite.gates`) over its cases' outcomes.
 
 Each gate is a pytest item of its own. It reads the outcomes of the suite's
 cases that ran in this process and replays (or runs) the others itself, so
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptdrift.run.outcome import Outcome
-from promptdrift.spec.gates import Gate
+from promptdrift.suite.gates import Gate
 from promptdrift.verdict.drift import CaseRecord
 
 

@@ -20,7 +20,7 @@ from promptdrift.cassettes.format import EDITED, NO_DIGEST
 from promptdrift.verdict import paired
 from promptdrift.verdict.decision import decisions, money, table_rows
 from promptdrift.verdict.drift import REGRESSION, SAME, CaseRecord, CheckDelta, rerecord_comparisons
-from promptdrift.verdict.records import Records, Summaries, summarise
+from promptdrift.verdict.ledger import Records, Summaries, summarise
 
 REPORT_VERSION = 1
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from promptdrift.core.errors import PromptdriftError
-from promptdrift.spec.gates import Gate
+from promptdrift.suite.gates import Gate
 from promptdrift.verdict.drift import CaseRecord
 from promptdrift.verdict.gates import GateCase, evaluate_gate, gate_record
 

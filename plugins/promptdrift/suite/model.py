@@ -1,4 +1,4 @@
-"""The suite data model: frozen dataclasses built by :mod:`promptdrift.spec.reader`.
+"""The suite data model: frozen dataclasses built by :mod:`promptdrift.suite.reader`.
 
 Nothing here reads files or validates input; every layer above may import these types.
 """
@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 
 from promptdrift.checks.registry import CheckSpec
 from promptdrift.core.errors import SuiteError
-from promptdrift.spec.gates import Gate
-from promptdrift.spec.generate import Generate
-from promptdrift.spec.steps import Step
+from promptdrift.suite.gates import Gate
+from promptdrift.suite.generate import Generate
+from promptdrift.suite.transform import Step
 
 API_NAMES = ("chat", "responses")
 DRIFT_VERDICTS = (

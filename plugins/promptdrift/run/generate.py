@@ -1,4 +1,4 @@
-"""Exploring a suite's ``generate:`` block with Hypothesis while recording (declared in :mod:`promptdrift.spec.generate`)."""
+"""Exploring a suite's ``generate:`` block with Hypothesis while recording (declared in :mod:`promptdrift.suite.generate`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from promptdrift.core.errors import PromptdriftError
-from promptdrift.spec.generate import Generate, strategy
+from promptdrift.suite.generate import Generate, strategy
 
 
 class _Failed(Exception):

@@ -1,10 +1,11 @@
-"""The ``prompt`` fixture's session: code-first tests running suites and ad-hoc prompts in their own cassette."""
+"""The ``prompt`` fixture's :class:`Prompter`: code-first tests running suites and ad-hoc prompts in their own cassette."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
 import functools
+import warnings
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -20,8 +21,8 @@ from promptdrift.core.errors import PromptdriftError
 from promptdrift.record.client import Channel, open_channel
 from promptdrift.run.context import Context
 from promptdrift.run.conversation import Conversation, run_checks
-from promptdrift.spec.model import Case, Provider, Suite
-from promptdrift.spec.reader import load_suite
+from promptdrift.suite.model import Case, Provider, Suite
+from promptdrift.suite.reader import load_suite
 
 if TYPE_CHECKING:
     import openai
@@ -38,12 +39,12 @@ class Output:
     """
 
     def __init__(
-        self, answer: Answer, specs: Sequence[CheckSpec], variables: Mapping[str, Any], session: PromptSession
+        self, answer: Answer, specs: Sequence[CheckSpec], variables: Mapping[str, Any], prompter: Prompter
     ) -> None:
         self.answer = answer
         self._specs = tuple(specs)
         self._variables = dict(variables)
-        self._session = session
+        self._prompter = prompter
         self.results: list[CheckResult] = []
 
     @property
@@ -68,9 +69,9 @@ class Output:
             )
         else:
             specs = self._specs
-        results = run_checks(specs, self.answer, self._variables, self._session.ctx, "prompt.run", "<python>")
+        results = run_checks(specs, self.answer, self._variables, self._prompter.ctx, "prompt.run", "<python>")
         self.results.extend(results)
-        self._session.results.extend(results)
+        self._prompter.results.extend(results)
         failed = [r for r in results if not r.passed]
         if failed:
             reasons = "\n".join(f"  FAIL {r.name}: {r.reason}" for r in failed)
@@ -78,7 +79,7 @@ class Output:
         return self
 
 
-class PromptSession:
+class Prompter:
     """The ``prompt`` fixture: runs suite cases or ad-hoc prompts, recorded in the test's own cassette."""
 
     def __init__(self, settings: Settings, channel: Channel) -> None:
@@ -138,13 +139,13 @@ class PromptSession:
         return Output(sample.answer, conversation.specs, conversation.variables, self)
 
 
-def open_session(settings: Settings, path: Path, name: str, nodeid: str, *, key_shapes: bool = True) -> PromptSession:
-    """The per-test session behind the ``prompt`` and ``openai_client`` fixtures."""
+def open_prompter(settings: Settings, path: Path, name: str, nodeid: str, *, key_shapes: bool = True) -> Prompter:
+    """The per-test :class:`Prompter` behind the ``prompt`` and ``openai_client`` fixtures."""
     cassette = test_cassette(settings.cassettes, settings.rootdir, path, name)
-    return PromptSession(settings, open_channel(settings, cassette, nodeid, key_shapes=key_shapes))
+    return Prompter(settings, open_channel(settings, cassette, nodeid, key_shapes=key_shapes))
 
 
-def close_session(session: PromptSession, nodeid: str, *, passed: bool = False) -> str | None:
+def close_prompter(prompter: Prompter, nodeid: str, *, passed: bool = False) -> str | None:
     """Save the test's cassette if it recorded anything and no call failed; return what the recording left out.
 
     After a test that ``passed`` while replaying, recorded calls it no longer made
@@ -152,20 +153,20 @@ def close_session(session: PromptSession, nodeid: str, *, passed: bool = False) 
     nothing is missing) says what a replay of this test will lack: an answer
     that was not recorded, or a cassette not written because a call failed.
     """
-    recorder = session.recorder
+    recorder = prompter.recorder
     if passed and not recorder.errors:
         recorder.finish_replay()
     gap = recorder.gap()
     if recorder.errors or not recorder.needs_save:
         return gap
-    extra: dict[str, Any] = {"checks": [r.to_dict() for r in session.results]}
-    if session.examples:
-        extra["examples"] = session.examples
+    extra: dict[str, Any] = {"checks": [r.to_dict() for r in prompter.results]}
+    if prompter.examples:
+        extra["examples"] = prompter.examples
     recorder.save({"test": nodeid}, extra=extra)
     return gap
 
 
-def run_given(item: pytest.Function, session: PromptSession) -> bool:
+def run_given(item: pytest.Function, prompter: Prompter) -> bool:
     """Run a Hypothesis ``@given`` test that uses the ``prompt`` fixture (or a recorded client).
 
     Recording: Hypothesis generates (and shrinks) as usual; each example's drawn
@@ -178,10 +179,10 @@ def run_given(item: pytest.Function, session: PromptSession) -> bool:
     handle = item.obj.hypothesis  # type: ignore[attr-defined]
     fixtures = {name: item.funcargs[name] for name in item._fixtureinfo.argnames}
     bound = (item.instance,) if item.instance is not None else ()
-    recorder = session.recorder
+    recorder = prompter.recorder
     stored = recorder.old.meta.get("examples") if recorder.old is not None and not recorder.recording else None
     if stored is not None:
-        session.examples.extend(stored)  # kept if a changed request makes this run re-record (changed mode)
+        prompter.examples.extend(stored)  # kept if a changed request makes this run re-record (changed mode)
         failure: tuple[dict[str, Any], Exception] | None = None
         for example in stored:
             try:
@@ -202,7 +203,7 @@ def run_given(item: pytest.Function, session: PromptSession) -> bool:
 
     @functools.wraps(original)
     def logged(*args: Any, **kwargs: Any) -> Any:
-        session.examples.append(storable({k: v for k, v in kwargs.items() if k not in fixture_names}))
+        prompter.examples.append(storable({k: v for k, v in kwargs.items() if k not in fixture_names}))
         return original(*args, **kwargs)
 
     handle.inner_test = logged
@@ -231,3 +232,10 @@ def storable(example: dict[str, Any]) -> dict[str, Any]:
 
     check(example)
     return example
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PromptSession":  # renamed in 0.2: pytest's word for pytest.Session
+        warnings.warn("PromptSession is now promptdrift.plugin.prompter.Prompter", DeprecationWarning, stacklevel=2)
+        return Prompter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

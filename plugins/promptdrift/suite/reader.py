@@ -19,9 +19,9 @@ from typing import Any
 from promptdrift.cassettes.naming import safe_name
 from promptdrift.checks import CheckSpec, parse_check
 from promptdrift.core.errors import SuiteError
-from promptdrift.spec.gates import parse_gates
-from promptdrift.spec.generate import Generate, parse_generate
-from promptdrift.spec.model import (
+from promptdrift.suite.gates import parse_gates
+from promptdrift.suite.generate import Generate, parse_generate
+from promptdrift.suite.model import (
     API_NAMES,
     DRIFT_VERDICTS,
     AnswerHandling,
@@ -35,7 +35,7 @@ from promptdrift.spec.model import (
     Suite,
     Turn,
 )
-from promptdrift.spec.steps import EXTRACT_STEPS, parse_steps
+from promptdrift.suite.transform import EXTRACT_STEPS, parse_steps
 from promptdrift.text.paths import read_text, resolve_in_root
 from promptdrift.text.yamlio import LineDict, line_of, line_of_key, load_file, loads
 
