@@ -362,6 +362,11 @@ class DemoServer:
         script = self.script
         return script.respond(body) if isinstance(script, Script) else script(body)
 
+    def wait_in_flight(self, count: int = 1, timeout: float = 10.0) -> bool:
+        """Block until ``count`` chat requests are being answered at once (in their handlers); False on timeout."""
+        with self._lock:
+            return self._arrived.wait_for(lambda: self.in_flight >= count, timeout=timeout)
+
     def gather(self, count: int, timeout: float = 10.0) -> None:
         """Hold chat requests until ``count`` are in flight at once, then answer them all (a barrier).
 
@@ -378,6 +383,7 @@ class DemoServer:
         with self._lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self._arrived.notify_all()  # wait_in_flight()
             if self._gather:
                 if self.in_flight >= self._gather:
                     self._gather = 0
