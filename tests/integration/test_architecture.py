@@ -9,6 +9,7 @@ checker that stopped seeing anything would fail here rather than pass quietly.
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -193,3 +194,19 @@ def test_dependencies_match_imports() -> None:
     """deptry: no missing, unused or transitive-only dependency (tools of the dev extra are listed as such)."""
     result = subprocess.run([_tool("deptry"), "plugins"], cwd=REPO, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hooks_are_thin_and_the_run_state_is_one_object() -> None:
+    """Every hook hands off to the run's state object in a few lines; that object is the one config stash key."""
+    source = (PACKAGE / "plugin" / "hooks.py").read_text(encoding="utf-8")
+    long = [
+        f"{node.name}: {node.end_lineno - node.lineno + 1} lines"
+        for node in ast.parse(source).body
+        if isinstance(node, ast.FunctionDef)
+        and node.name.startswith("pytest_")
+        and node.end_lineno - node.lineno + 1 > 12
+    ]
+    assert long == []
+    keys = (PACKAGE / "plugin" / "keys.py").read_text(encoding="utf-8")
+    assert re.findall(r"^(\w+_KEY): pytest\.StashKey", keys, flags=re.M) == ["RUN_KEY", "CALL_PASSED_KEY"]
+    assert "item's call phase" in keys  # the one item key, not run state

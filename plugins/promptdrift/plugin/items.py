@@ -12,7 +12,7 @@ import pytest
 from promptdrift.config import Settings
 from promptdrift.core.errors import Halted, PromptdriftError
 from promptdrift.core.modes import RecordMode
-from promptdrift.plugin.keys import RECORDS_AT_KEY, RUNS_KEY, SETTINGS_KEY, STORE_KEY, SUITE_IDS_KEY
+from promptdrift.plugin.keys import RUN_KEY
 from promptdrift.plugin.schedule import CaseRuns
 from promptdrift.run.outcome import Outcome
 from promptdrift.suite.gates import Gate
@@ -49,21 +49,22 @@ class CaseFailed(Exception):
 
 
 def settings_of(config: pytest.Config) -> Settings:
-    return config.stash[SETTINGS_KEY]
+    return config.stash[RUN_KEY].settings
 
 
 def store_of(config: pytest.Config) -> RecordStore:
     """This process's case and gate records, made on first use."""
-    store = config.stash.get(STORE_KEY, None)
-    if store is None:
-        folder, name = config.stash[RECORDS_AT_KEY]
-        store = config.stash[STORE_KEY] = RecordStore(folder, name)
-        config.add_cleanup(store.close)  # before the folder of a run without --prompt-records is removed
-    return store
+    run = config.stash[RUN_KEY]
+    if run.store is None:
+        run.store = RecordStore(run.records_folder, run.process)
+        config.add_cleanup(run.store.close)  # before the folder of a run without --prompt-records is removed
+    return run.store
 
 
 def runs_of(config: pytest.Config) -> CaseRuns:
-    return config.stash[RUNS_KEY]
+    runs = config.stash[RUN_KEY].runs
+    assert runs is not None, "the case runs are made as the run starts"
+    return runs
 
 
 class SuiteFile(pytest.File):
@@ -73,7 +74,7 @@ class SuiteFile(pytest.File):
         settings = settings_of(self.config)
         try:
             suite = load_suite(self.path, settings.rootdir)
-            clash = same_suite_id(suite, self.config.stash.setdefault(SUITE_IDS_KEY, {}), settings.rootdir)
+            clash = same_suite_id(suite, self.config.stash[RUN_KEY].suite_ids, settings.rootdir)
         except PromptdriftError as exc:
             # One bad suite must not stop the others: report it as a failing item of its own.
             yield InvalidSuiteItem.from_parent(self, name="suite", error=exc)

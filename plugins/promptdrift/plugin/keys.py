@@ -1,13 +1,15 @@
 """The plugin's state in ``config.stash`` and ``item.stash``, under keys every plugin module imports from here.
 
-The value types are imported for type checking only: the ``pytest11`` module
-imports this, and a run that collects no suite must not load the layers.
+The run's state is one object, :class:`~promptdrift.plugin.runstate.RunState`, under :data:`RUN_KEY`; the
+modules below it (items, the fixtures) see it as :class:`Run`, what they read of it, so that ``runstate``,
+which makes the items, is not imported back by them. An item keeps only whether its call phase passed.
+The value types are imported for type checking only.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import pytest
 
@@ -16,14 +18,17 @@ if TYPE_CHECKING:
     from promptdrift.plugin.schedule import CaseRuns
     from promptdrift.verdict.ledger import RecordStore
 
-SETTINGS_KEY: pytest.StashKey[Settings] = pytest.StashKey()
-RECORDS_AT_KEY: pytest.StashKey[tuple[Path, str]] = pytest.StashKey()  # the records folder and this process's file
-STORE_KEY: pytest.StashKey[RecordStore] = pytest.StashKey()  # made on first use (plugin.items.store_of)
-RUNS_KEY: pytest.StashKey[CaseRuns] = pytest.StashKey()  # made when a suite was collected
-SUITES_KEY: pytest.StashKey[bool] = pytest.StashKey()  # a suite file was collected in this process
-SUITE_IDS_KEY: pytest.StashKey[dict[str, Path]] = pytest.StashKey()  # suite id -> the file that declared it first
-SHARD_KEY: pytest.StashKey[tuple[int, int]] = pytest.StashKey()  # this run is shard i of n (1 of 1 unsharded)
-NODEIDS_KEY: pytest.StashKey[list[str]] = pytest.StashKey()  # the node ids this run collected (its slice)
-CALL_PASSED_KEY: pytest.StashKey[bool] = (
-    pytest.StashKey()
-)  # an item's call phase passed (unused recorded calls are drift)
+
+class Run(Protocol):
+    """What the items and fixtures read of the run's state."""
+
+    settings: Settings
+    records_folder: Path  # where this process writes its case records
+    process: str  # this process's records file name there
+    store: RecordStore | None  # this process's records, made on first use
+    runs: CaseRuns | None  # the case runs, made as the run starts
+    suite_ids: dict[str, Path]  # suite id -> the file that declared it first
+
+
+RUN_KEY: pytest.StashKey[Run] = pytest.StashKey()  # the run's one state object, built in pytest_configure
+CALL_PASSED_KEY: pytest.StashKey[bool] = pytest.StashKey()  # an item's call phase passed (unused calls are drift)
