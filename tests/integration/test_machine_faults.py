@@ -285,3 +285,20 @@ def test_the_demo_server_answers_a_malformed_body_with_400(demo: DemoServer) -> 
             urllib.request.urlopen(request, timeout=5)
         assert answered.value.code == 400
         assert b"malformed request body" in answered.value.read()
+
+
+def test_the_shards_of_one_run_share_the_folder_and_one_shard_records_once(tmp_path: Path) -> None:
+    said: list[str] = []
+    first, second = FolderLock(tmp_path, (1, 2)), FolderLock(tmp_path, (2, 2))
+    first.acquire("pytest --prompt-shard=1/2", wait=0.3, say=said.append)
+    second.acquire("pytest --prompt-shard=2/2", wait=0.3, say=said.append)  # disjoint cases: no wait
+    assert said == []
+    with pytest.raises(ConfigError, match=r"\(process \d+ on .*: pytest --prompt-shard=1/2\)"):
+        FolderLock(tmp_path, (1, 2)).acquire("again", wait=0.3, say=said.append)
+    with pytest.raises(ConfigError, match="another run has been recording"):
+        FolderLock(tmp_path).acquire("everything", wait=0.3, say=said.append)
+    first.release()
+    second.release()
+    everything = FolderLock(tmp_path)
+    everything.acquire("everything", wait=0.3, say=said.append)
+    everything.release()

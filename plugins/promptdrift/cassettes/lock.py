@@ -31,11 +31,18 @@ LOCK_NAME = ".promptdrift.lock"
 
 
 class FolderLock:
-    """The lock of one cassette folder, held by this process once :meth:`acquire` returns."""
+    """The lock of one cassette folder, held by this process once :meth:`acquire` returns.
 
-    def __init__(self, folder: Path) -> None:
+    The shards of one run (``--prompt-shard I/N``) record disjoint cases into the same folder, so they
+    share the folder's lock and each holds its own shard's: two runs of the same shard wait for each
+    other, and a run that records everything waits for every shard (and they for it).
+    """
+
+    def __init__(self, folder: Path, shard: tuple[int, int] = (1, 1)) -> None:
+        self.folder = folder
         self.path = folder / LOCK_NAME
-        self._file: IO[str] | None = None
+        self.shard_path = folder / f"{LOCK_NAME}.shard-{shard[0]}-of-{shard[1]}" if shard[1] > 1 else None
+        self._files: list[IO[str]] = []
 
     def acquire(self, what: str, *, wait: float, say: Callable[[str], None]) -> None:
         """Take the lock, waiting up to ``wait`` seconds for another recorder (``say`` tells who, once).
@@ -44,51 +51,64 @@ class FolderLock:
         """
         if fcntl is None:  # pragma: no cover - Windows: recording runs are not serialised there
             return
+        until = time.monotonic() + wait
+        if self.shard_path is None:
+            self._take(self.path, fcntl.LOCK_EX, until, say, what)
+        else:
+            self._take(self.path, fcntl.LOCK_SH, until, say, None)
+            self._take(self.shard_path, fcntl.LOCK_EX, until, say, what)
+
+    def _take(self, path: Path, kind: int, until: float, say: Callable[[str], None], what: str | None) -> None:
+        assert fcntl is not None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle = self.path.open("a+", encoding="utf-8")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = path.open("a+", encoding="utf-8")
         except OSError as exc:
+            self.release()
             raise ConfigError(
-                f"cannot write in the cassette folder {self.path.parent} ({exc.strerror or exc}): "
+                f"cannot write in the cassette folder {path.parent} ({exc.strerror or exc}): "
                 "make it writable, or record into another one with --prompt-cassette-dir"
             ) from None
-        until = time.monotonic() + wait
         told = False
         while True:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle, kind | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if time.monotonic() > until:
                     handle.close()
+                    self.release()
                     raise ConfigError(
-                        f"another run has been recording into {self.path.parent} for over {wait:g} s "
-                        f"({self.holder()}); wait for it to end, or record into another folder"
+                        f"another run has been recording into {path.parent} for too long ({holder(path)}); "
+                        "wait for it to end, or record into another folder"
                     ) from None
                 if not told:
-                    say(f"promptdrift: waiting for {self.holder()}, which is recording into {self.path.parent}")
+                    say(f"promptdrift: waiting for {holder(path)}, which is recording into {path.parent}")
                     told = True
                 time.sleep(0.2)
-        holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time(), "run": what}
-        with contextlib.suppress(OSError):  # a full disk: the lock holds all the same, unnamed
-            handle.seek(0)
-            handle.truncate()
-            handle.write(json.dumps(holder) + "\n")
-            handle.flush()
-        self._file = handle
-
-    def holder(self) -> str:
-        """Who holds the lock, as its file says."""
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            return f"process {data['pid']} on {data['host']}: {data['run']}"
-        except (OSError, ValueError, KeyError, TypeError):
-            return "another process"
+        self._files.append(handle)
+        if what is not None:  # held alone: name the holder for the next waiter
+            info = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time(), "run": what}
+            with contextlib.suppress(OSError):  # a full disk: the lock holds all the same, unnamed
+                handle.seek(0)
+                handle.truncate()
+                handle.write(json.dumps(info) + "\n")
+                handle.flush()
 
     def release(self) -> None:
-        if self._file is not None:
+        for handle in reversed(self._files):
             with contextlib.suppress(OSError):
-                self._file.seek(0)
-                self._file.truncate()
-            self._file.close()  # closing drops the flock
-            self._file = None
+                if handle.writable() and handle.tell():
+                    handle.seek(0)
+                    handle.truncate()
+            handle.close()  # closing drops the flock
+        self._files = []
+
+
+def holder(path: Path) -> str:
+    """Who holds a lock, as its file says."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return f"process {data['pid']} on {data['host']}: {data['run']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another run (the shards of a run, or a process that did not name itself)"

@@ -108,7 +108,7 @@ class RunState:
         """One recorder per cassette folder: wait for a run already recording there (README, "Security")."""
         from promptdrift.cassettes.lock import FolderLock  # slow: the cassette layer, only for a recording run
 
-        lock = FolderLock(self.settings.cassettes)
+        lock = FolderLock(self.settings.cassettes, self.shard)
         run = " ".join(["pytest", *self.config.invocation_params.args])
         try:
             lock.acquire(run, wait=LOCK_WAIT, say=lambda line: print(line, file=sys.stderr, flush=True))
