@@ -231,3 +231,10 @@ def apply_check(
 def token(prefix: str, alphabet: str, low: int, high: int) -> st.SearchStrategy[str]:
     """Key-shaped strings: ``prefix`` then ``low`` to ``high`` characters of ``alphabet``."""
     return st.text(alphabet, min_size=low, max_size=high).map(lambda body: prefix + body)
+
+
+def documentation() -> str:
+    """The README and every page of docs/, as one text (what the documentation says, wherever it says it)."""
+    root = Path(__file__).resolve().parents[1]
+    pages = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    return "\n\n".join(page.read_text(encoding="utf-8") for page in pages)

@@ -5,7 +5,7 @@ once through the ``openai`` SDK into a vcrpy cassette and replayed offline;
 a prompt that changed since its recording fails as prompt drift.
 
 The public names are importable from here; the layers they live in are
-described in the README's "Architecture" section. They load on first use
+described in docs/architecture.md. They load on first use
 (PEP 562): pytest imports this package in every run of a project that has
 promptdrift installed, and a run without suites should not pay for the check
 registry.
@@ -112,4 +112,5 @@ class _MovedFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         module.__spec__ = self._own
 
 
-sys.meta_path.insert(0, _MovedFinder())  # before the path finder, which would load a second copy
+if importlib.import_module("promptdrift.core.workarounds").enabled("MOVED_MODULES"):  # docs/workarounds.md
+    sys.meta_path.insert(0, _MovedFinder())  # before the path finder, which would load a second copy

@@ -12,7 +12,7 @@ import yaml
 from promptdrift.core.errors import PromptdriftError
 from promptdrift.suite.reader import load_suite
 from promptdrift.testing.demo import DemoServer, Script
-from tests.helpers import block_sockets
+from tests.helpers import block_sockets, documentation
 
 REPO = Path(__file__).resolve().parents[2]
 OUTCOMES = {"passed": 40, "xfailed": 10}  # as the README's quick start says; the xfails: support_tactics' candidates
@@ -85,18 +85,19 @@ def test_committed_cassettes_match_a_fresh_recording_from_the_demo_script(
 
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
+DOCS = documentation()
 
 
 def test_the_readme_quick_start_states_the_example_outcomes() -> None:
     assert f"`{OUTCOMES['passed']} passed, {OUTCOMES['xfailed']} xfailed`" in README
 
 
-def test_every_yaml_example_in_the_readme_loads_as_part_of_a_suite(tmp_path: Path) -> None:
+def test_every_yaml_example_in_the_documentation_loads_as_part_of_a_suite(tmp_path: Path) -> None:
     """Each ```yaml block, completed with what a suite needs, loads: its checks, steps and keys are real.
 
     (Workflow snippets are fenced ```yml: they are not suites.)"""
     shutil.copytree(REPO / "fixtures", tmp_path / "fixtures")
-    blocks = re.findall(r"```yaml\n(.*?)```", README, re.DOTALL)
+    blocks = re.findall(r"```yaml\n(.*?)```", DOCS, re.DOTALL)
     assert len(blocks) >= 8
     base = {"suite": "readme", "model": "m", "prompt": {"user": "hi"}, "cases": [{"id": "a"}]}
     for number, block in enumerate(blocks, 1):
@@ -111,4 +112,4 @@ def test_every_yaml_example_in_the_readme_loads_as_part_of_a_suite(tmp_path: Pat
         try:
             load_suite(path, tmp_path)
         except PromptdriftError as exc:
-            raise AssertionError(f"README yaml block {number} does not load: {exc}\n{block}") from None
+            raise AssertionError(f"documentation yaml block {number} does not load: {exc}\n{block}") from None

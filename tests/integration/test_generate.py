@@ -17,7 +17,7 @@ from promptdrift.cassettes import format as cassettes
 from promptdrift.run.generate import explore
 from promptdrift.suite.generate import parse_generate
 from promptdrift.testing.demo import DemoServer, Script
-from tests.helpers import assert_invalid_suite, block_sockets, drift_after_edit, write
+from tests.helpers import assert_invalid_suite, block_sockets, documentation, drift_after_edit, write
 
 # The demo "model" extracts the order from the message, except that an apostrophe in the name breaks it.
 ORDER = r"this is (?P<name>.*)\. Please send (?P<qty>\d+) x (?P<sku>[A-Z]{3}-\d{3}) to (?P<city>.+) on (?P<day>\S+)\."
@@ -278,9 +278,7 @@ def test_the_readme_given_example_records_and_replays(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo = Path(__file__).resolve().parents[2]
-    block = next(
-        b for b in re.findall(r"```python\n(.*?)```", (repo / "README.md").read_text(), re.DOTALL) if "@given" in b
-    )
+    block = next(b for b in re.findall(r"```python\n(.*?)```", documentation(), re.DOTALL) if "@given" in b)
     shutil.copytree(repo / "fixtures", pytester.path / "fixtures")
     (pytester.path / "suites").mkdir()
     shutil.copy(repo / "suites/order_intake.yaml", pytester.path / "suites")

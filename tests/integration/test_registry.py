@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import yaml
 
 from promptdrift.checks import known_checks, parse_check
 from promptdrift.testing.demo import DemoServer
-from tests.helpers import write
+from tests.helpers import documentation, write
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+README = documentation()  # the README and docs/ (the checks reference is docs/checks.md)
 
 
 def test_every_check_has_description_example_and_readme_entry() -> None:

@@ -304,7 +304,7 @@ def _hint(rerecord_hint: str) -> str:
     return f" Re-record it: {rerecord_hint}" if rerecord_hint else " Delete it and record it again."
 
 
-MAX_MB = 64  # the largest cassette read and answer recorded, by default (--prompt-max-mb; README, "Security")
+MAX_MB = 64  # the largest cassette read and answer recorded, by default (--prompt-max-mb; docs/security.md)
 
 
 def load(path: Path, *, display: str | None = None, rerecord_hint: str = "", max_mb: float = MAX_MB) -> Cassette:

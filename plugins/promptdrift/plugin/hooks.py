@@ -2,7 +2,7 @@
 
 Each hook hands off to the run's one state object, :class:`~promptdrift.plugin.runstate.RunState`,
 kept in ``config.stash`` under :data:`~promptdrift.plugin.keys.RUN_KEY`. The work lives in the layers
-below (see the README's "Architecture"):
+below (see docs/architecture.md):
 :mod:`promptdrift.plugin.items` turns suites into items,
 :mod:`promptdrift.plugin.schedule` decides when cases run,
 :mod:`promptdrift.plugin.prompter` is the ``prompt`` fixture's object.

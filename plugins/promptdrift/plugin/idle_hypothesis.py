@@ -21,11 +21,15 @@ import sys
 
 import pytest
 
+from promptdrift.core.workarounds import enabled
+
 PLUGIN = "hypothesispytest"
 
 
 def skip_idle_summary(config: pytest.Config) -> None:
     """Unregister Hypothesis's pytest plugin if its terminal summary would only import Hypothesis."""
+    if not enabled("IDLE_HYPOTHESIS"):  # docs/workarounds.md
+        return
     plugin = config.pluginmanager.get_plugin(PLUGIN)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if plugin is None or reporter is None or "hypothesis" in sys.modules:

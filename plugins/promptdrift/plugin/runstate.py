@@ -27,6 +27,7 @@ from promptdrift import config as config_mod
 from promptdrift.config import Settings
 from promptdrift.core.errors import PromptdriftError
 from promptdrift.core.modes import RecordMode
+from promptdrift.core.workarounds import enabled
 from promptdrift.plugin.idle_hypothesis import skip_idle_summary
 from promptdrift.plugin.logs import install as install_log_redaction
 from promptdrift.suite.detect import is_suite_file
@@ -105,7 +106,7 @@ class RunState:
         return folder, "main"
 
     def _lock_cassettes(self) -> None:
-        """One recorder per cassette folder: wait for a run already recording there (README, "Security")."""
+        """One recorder per cassette folder: wait for a run already recording there (docs/security.md)."""
         from promptdrift.cassettes.lock import FolderLock  # slow: the cassette layer, only for a recording run
 
         lock = FolderLock(self.settings.cassettes, self.shard)
@@ -186,7 +187,7 @@ class RunState:
         """While recording, Ctrl-C stops new requests at once, in the signal handler itself: pytest reaches its
         interrupt hook only after unwinding the test in progress (0.3 s here), while pool threads keep starting
         requests. Requests in flight finish and their cassettes are kept; then Python's own handler runs."""
-        if threading.current_thread() is not threading.main_thread():
+        if threading.current_thread() is not threading.main_thread() or not enabled("SIGINT_HALT"):
             return
         previous = signal.getsignal(signal.SIGINT)
         if not callable(previous):  # ignored (a background job) or not set by Python: nothing to add to

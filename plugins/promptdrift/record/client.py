@@ -23,6 +23,7 @@ from promptdrift.config import Settings
 from promptdrift.core.answers import Answer
 from promptdrift.core.errors import ErrorAnswer, PromptdriftError, RecordingError
 from promptdrift.core.modes import RecordMode
+from promptdrift.core.workarounds import enabled
 from promptdrift.record.adapters import ADAPTERS, Adapter, answer, short
 from promptdrift.record.recorder import REFUSED_WHY, Recorder
 from promptdrift.record.retry import ACCOUNT_STATUSES, RetryPolicy
@@ -50,6 +51,11 @@ def load_sdk() -> None:
     saves about 0.5 s of CPU in a 200-case recording (see ``benchmarks/``).
     """
     if "openai" in sys.modules:
+        return
+    if not enabled("GC_FREEZE"):  # docs/workarounds.md
+        import httpx2
+        import openai
+
         return
     was_enabled = gc.isenabled()
     gc.disable()

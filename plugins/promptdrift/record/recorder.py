@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 # The disk refuses any file, not this one: a full disk, a read-only file system, a quota.
 DISK_ERRORS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT})
 
-# Why an answer about the key or account is never written (the README's "What is recorded").
+# Why an answer about the key or account is never written (docs/recording.md, "What is recorded").
 REFUSED_WHY = "401, 402, 403 and 407 answers are never recorded (a wrong key while recording must not become a fixture)"
 
 

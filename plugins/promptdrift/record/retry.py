@@ -1,6 +1,6 @@
 """The retry policy for model calls while recording (what counts as a usable answer: ``cassettes.format.answer_fault``).
 
-Documented in the README ("Faults while recording"). While recording, a call
+Documented in docs/recording.md ("Faults while recording"). While recording, a call
 is retried on:
 
 * statuses that say "try again": 408, 409, 429 and every 5xx;
@@ -14,7 +14,7 @@ jitter (between half and all of it), capped at ``retry_max_wait``; a
 (also capped). Other statuses (400, 401, 404...) are not retried. Replay never
 retries: it never leaves the process.
 
-What is kept of an answer that is not retried (README, "What is recorded"):
+What is kept of an answer that is not retried (docs/recording.md, "What is recorded"):
 
 * a deterministic error (400, 404, 422...: the request itself is wrong) is
   recorded like any answer, so that replay raises what the test saw;

@@ -13,7 +13,7 @@ it three ways through the real SDK:
 The three parsed results must be equal as exact JSON (``15`` is not ``15.0``,
 ``-0.0`` is not ``0.0``), streamed events one by one, errors by their status
 and body. ``promptdrift conformance FOLDER`` runs it over a folder of
-cassettes (README, "What is recorded").
+cassettes (docs/recording.md, "What is recorded").
 """
 
 from __future__ import annotations

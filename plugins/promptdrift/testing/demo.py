@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from promptdrift.core.workarounds import enabled
 from promptdrift.testing.batch import BatchDesk
 from promptdrift.text import yamlio
 
@@ -272,12 +273,18 @@ class DemoServer:
     # -- lifecycle -----------------------------------------------------------------
 
     def start(self) -> DemoServer:
+        if not enabled("KEEPALIVE_DEMO"):  # docs/workarounds.md: werkzeug's own server, a connection a request
+            self._server.start()
+            return self
         self._http.start()
         self._server.port = self._http.port  # the port bound (port=0: one the system chose), for url_for
         return self
 
     def stop(self) -> None:
-        self._http.stop()
+        if self._server.is_running():
+            self._server.stop()
+        else:
+            self._http.stop()
 
     def __enter__(self) -> DemoServer:
         return self.start()

@@ -78,7 +78,7 @@ def line_of_key(mapping: Any, key: Any) -> int | None:
     return lines.get(key) or line_of(mapping)
 
 
-MAX_ALIASED = 100_000  # values that aliases may add to a file once expanded (README, "Security")
+MAX_ALIASED = 100_000  # values that aliases may add to a file once expanded (docs/security.md)
 
 
 def _bounded(node: yaml.Node | None, path: str | Path) -> yaml.Node | None:
@@ -183,7 +183,7 @@ def _yaml_error(exc: yaml.YAMLError, path: str | Path, text: str) -> SuiteError:
     return SuiteError(f"invalid YAML: {exc}", path=path)
 
 
-MAX_SUITE_MB = 16  # the largest suite or fixture file read (README, "Security")
+MAX_SUITE_MB = 16  # the largest suite or fixture file read (docs/security.md)
 
 
 def read_bounded(path: Path, *, display: str | None = None) -> str:

@@ -18,7 +18,7 @@ recommends for evals ("Adding Error Bars to Evals", 2024):
 Every number comes from :mod:`promptdrift.core.stats` (the standard library):
 the same cases give the same interval, p-value and verdict whatever is installed.
 
-The verdict (README, "Error bars"): a change is **significant** only when the
+The verdict (docs/variants.md, "Error bars"): a change is **significant** only when the
 interval excludes zero, the exact test rejects "no change" at alpha, and the
 change is at least the detectable drop; a comparison whose exact test cannot be
 computed is **not testable**, never significant; anything else is **within noise**.
