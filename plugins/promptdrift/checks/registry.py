@@ -11,6 +11,7 @@ under that exact name (``not_contains`` is: "none of these", not "not all").
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -251,8 +252,10 @@ def parse_check(item: Any, *, path: str, default_line: int | None) -> CheckSpec:
         if found is not None:
             name, negate = name[4:], True
     if found is None:
-        known = ", ".join(sorted(known_checks()))
-        raise SuiteError(f"unknown check {name!r}. Known checks: {known}", path=path, line=line)
+        names = sorted(known_checks())
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise SuiteError(f"unknown check {name!r}.{hint} Known checks: {', '.join(names)}", path=path, line=line)
     definition = found
     lo = hi = tolerance = None
     weight = 1.0

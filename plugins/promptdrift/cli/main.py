@@ -15,9 +15,10 @@ from promptdrift import __version__
 from promptdrift.cli.scan import scan
 from promptdrift.config import Settings
 from promptdrift.core.errors import PromptdriftError
-from promptdrift.suite.detect import is_suite_file
+from promptdrift.suite.detect import is_suite_file, looks_like_suite
+from promptdrift.suite.model import Suite
 from promptdrift.suite.reader import load_suite, same_suite_id
-from promptdrift.testing.demo import DemoServer, Script
+from promptdrift.testing.demo import EXAMPLE_SCRIPT, DemoServer, Script
 from promptdrift.verdict.compare import cassettes_at, cassettes_in_tree, compare
 from promptdrift.verdict.ledger import read_records
 from promptdrift.verdict.report import has_regressions, notable, run_summary, terminal_lines, write_reports
@@ -25,14 +26,18 @@ from promptdrift.verdict.shards import merged_exitstatus, read_shards
 
 
 def _validate(args: argparse.Namespace) -> int:
-    """Load every suite under the given paths and report problems (no model calls)."""
+    """Load every suite under the given paths and render each case's templates (no model calls)."""
     root = Path(args.rootdir).resolve()
     files: list[Path] = []
+    failed = 0
     for name in args.paths:
         path = Path(name)
+        if not path.exists():
+            print(f"FAIL {name}: no such file or folder")
+            failed += 1
+            continue
         files.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
-    suites = [f for f in files if is_suite_file(f)]
-    failed = 0
+    suites = [f for f in files if is_suite_file(f) or looks_like_suite(f)]
     ids: dict[str, Path] = {}
     for path in suites:
         try:
@@ -40,21 +45,69 @@ def _validate(args: argparse.Namespace) -> int:
             clash = same_suite_id(suite, ids, root)
             if clash is not None:
                 raise clash
+            rendered = render_cases(suite, root)
         except PromptdriftError as exc:
             failed += 1
             print(f"FAIL {exc}")
         else:
             generated = f", generated cases (up to {suite.generate.max_examples})" if suite.generate else ""
-            print(f"ok   {suite.relpath}: suite {suite.name!r}, {len(suite.cases)} case(s){generated}")
-    print(f"{len(suites) - failed} valid, {failed} invalid")
-    return 1 if failed or not suites else 0
+            print(f"ok   {suite.relpath}: suite {suite.name!r}, {rendered} case(s) rendered{generated}")
+    if not suites and not failed:
+        print(f"no suite under {', '.join(args.paths)} (a suite is a .yaml file with a top-level suite: key)")
+        return 1
+    print(f"{len(suites) - min(failed, len(suites))} valid, {failed} invalid")
+    return 1 if failed else 0
+
+
+def render_cases(suite: Suite, root: Path) -> int:
+    """Render every case's requests, each variant's too, as a run would (a missing variable fails as in pytest)."""
+    from promptdrift.run.conversation import build_request, case_variables, case_where, user_turns  # slow: the runner
+    from promptdrift.text.templating import render
+
+    count = 0
+    for each in suite.variants or [suite]:
+        settings = Settings(rootdir=root, model=each.model or "validate")
+        for case in each.cases:
+            build_request(each, case, settings)
+            variables = case_variables(each, case, case_where(each, case))
+            for turn in user_turns(each, case)[1:]:
+                if turn.user is not None:
+                    render(turn.user, variables, where=case_where(each, case), path=each.relpath)
+            count += 1
+    return count
 
 
 def _demo_server(args: argparse.Namespace) -> int:
-    """Serve the scripted demo model until interrupted."""
-    script = Script.from_file(args.script) if args.script else Script()
-    server = DemoServer(script, port=args.port).start()
-    print(f"demo server on {server.base_url} (Ctrl-C to stop)", flush=True)
+    """Serve the scripted demo model until interrupted; a missing script, extra or port is one clear line."""
+    path = Path(args.script) if args.script else EXAMPLE_SCRIPT
+    if not path.is_file():
+        print(
+            f"promptdrift demo-server: no script at {path}: give a YAML script (its format: {EXAMPLE_SCRIPT})",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        script = Script.from_file(path)
+    except (PromptdriftError, ValueError, TypeError, KeyError, yaml.YAMLError) as exc:
+        print(f"promptdrift demo-server: {path} is not a demo script ({exc}); see {EXAMPLE_SCRIPT}", file=sys.stderr)
+        return 2
+    try:
+        server = DemoServer(script, port=args.port).start()
+    except ModuleNotFoundError as exc:
+        print(
+            f"promptdrift demo-server needs the demo extra ({exc.name} is not installed): "
+            "pip install 'promptdrift[demo]'",
+            file=sys.stderr,
+        )
+        return 2
+    except OSError as exc:
+        print(
+            f"promptdrift demo-server: cannot listen on port {args.port} ({exc.strerror or exc}): "
+            "another program holds it; choose another with --port N",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"demo server on {server.base_url}, answering from {path} (Ctrl-C to stop)", flush=True)
     print(f"record with: OPENAI_BASE_URL={server.base_url} OPENAI_API_KEY=demo pytest suites --prompt-record=all")
     try:
         while True:
@@ -142,6 +195,10 @@ def _batch(args: argparse.Namespace) -> int:
 
 def _scan(args: argparse.Namespace) -> int:
     """Exit 1 when a cassette holds a key-shaped string or a credential header."""
+    missing = [p for p in args.paths or ["cassettes"] if not Path(p).exists()]
+    if missing:
+        print(f"promptdrift scan: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
     findings = scan(Path(p) for p in (args.paths or ["cassettes"]))
     for finding in findings:
         print(finding)
@@ -216,7 +273,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     conf.add_argument("--api-root", default="/v1", help="the path the endpoints sit below (default: /v1)")
     conf.set_defaults(func=_conformance)
     demo = sub.add_parser("demo-server", help="run the local scripted OpenAI-compatible demo server")
-    demo.add_argument("--script", help="YAML script of answers (see promptdrift.testing.demo)")
+    demo.add_argument(
+        "--script",
+        metavar="PATH",
+        help="YAML script of answers (default: the packaged example, which documents the format)",
+    )
     demo.add_argument("--port", type=int, default=8765)
     demo.set_defaults(func=_demo_server)
     args = parser.parse_args(argv)

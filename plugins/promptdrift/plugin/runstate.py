@@ -30,7 +30,7 @@ from promptdrift.core.modes import RecordMode
 from promptdrift.core.workarounds import enabled
 from promptdrift.plugin.idle_hypothesis import skip_idle_summary
 from promptdrift.plugin.logs import install as install_log_redaction
-from promptdrift.suite.detect import is_suite_file
+from promptdrift.suite.detect import is_suite_file, looks_like_suite
 
 if TYPE_CHECKING:
     from promptdrift.plugin.items import CaseItem
@@ -120,7 +120,8 @@ class RunState:
     # -- collect ---------------------------------------------------------------------------------------------
 
     def collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-        if not is_suite_file(file_path):
+        """A suite file; also one shaped like a suite with no ``suite:`` key, whose error then says so."""
+        if not is_suite_file(file_path) and not looks_like_suite(file_path):
             return None
         from promptdrift.plugin.items import SuiteFile  # slow: the suite reader and the runner, once a suite is found
 

@@ -24,3 +24,21 @@ def is_suite_file(path: Path) -> bool:
     except OSError:
         return False
     return SUITE_MARKER.search(head) is not None
+
+
+TOP_KEY = re.compile(rb"^([A-Za-z_][\w-]*)[ \t]*:", re.MULTILINE)
+SUITE_SHAPE = {b"prompt", b"cases", b"generate"}  # a suite has a prompt and cases (or generated cases)
+
+
+def looks_like_suite(path: Path) -> bool:
+    """A YAML file shaped like a suite (a ``prompt:`` with ``cases:`` or ``generate:``) but with no ``suite:``
+    key, such as one whose ``suite:`` is misspelt: reported as a broken suite, never skipped silently."""
+    if path.suffix not in (".yaml", ".yml"):
+        return False
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64 * 1024)
+    except OSError:
+        return False
+    keys = set(TOP_KEY.findall(head))
+    return b"suite" not in keys and b"prompt" in keys and bool(keys & {b"cases", b"generate"})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import difflib
 import io
 import json
 import re
@@ -161,8 +162,13 @@ class _Reader:
         if allowed is not None:
             unknown = [k for k in value if k not in allowed]
             if unknown:
+                key = unknown[0]
+                close = difflib.get_close_matches(str(key), sorted(allowed), n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]!r}? " if close else ""
                 raise self.fail(
-                    f"{what}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(allowed))}", value, line
+                    f"{what}: unknown key {key!r}; {hint}valid keys: {', '.join(sorted(allowed))}",
+                    None,
+                    line_of_key(value, key) or line_of(value) or line,
                 )
         return value
 

@@ -217,6 +217,9 @@ def embedding(text: str, dims: int = 16) -> list[float]:
 
 Handler = Callable[[Mapping[str, Any]], Rule]
 
+# A documented example script, shipped in the wheel: promptdrift demo-server serves it by default.
+EXAMPLE_SCRIPT = Path(__file__).with_name("example-script.yaml")
+
 
 @dataclass(frozen=True)
 class Fault:
