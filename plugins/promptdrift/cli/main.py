@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -18,6 +19,7 @@ from promptdrift.core.errors import PromptdriftError
 from promptdrift.suite.detect import is_suite_file, looks_like_suite
 from promptdrift.suite.model import Suite
 from promptdrift.suite.reader import load_suite, same_suite_id
+from promptdrift.suite.schema import problems, suite_schema
 from promptdrift.testing.demo import EXAMPLE_SCRIPT, DemoServer, Script
 from promptdrift.verdict.compare import cassettes_at, cassettes_in_tree, compare
 from promptdrift.verdict.ledger import read_records
@@ -40,6 +42,18 @@ def _validate(args: argparse.Namespace) -> int:
     suites = [f for f in files if is_suite_file(f) or looks_like_suite(f)]
     ids: dict[str, Path] = {}
     for path in suites:
+        shown = path.resolve().relative_to(root).as_posix() if path.resolve().is_relative_to(root) else str(path)
+        try:
+            found = problems(path, shown)
+        except PromptdriftError as exc:
+            found, failed = [], failed + 1
+            print(f"FAIL {exc}")
+            continue
+        if found:  # every problem of the file's shape at once, each at its line and column
+            failed += 1
+            for problem in found:
+                print(f"FAIL {problem}")
+            continue
         try:
             suite = load_suite(path, root)
             clash = same_suite_id(suite, ids, root)
@@ -53,10 +67,16 @@ def _validate(args: argparse.Namespace) -> int:
             generated = f", generated cases (up to {suite.generate.max_examples})" if suite.generate else ""
             print(f"ok   {suite.relpath}: suite {suite.name!r}, {rendered} case(s) rendered{generated}")
     if not suites and not failed:
-        print(f"no suite under {', '.join(args.paths)} (a suite is a .yaml file with a top-level suite: key)")
-        return 1
+        print(f"no suite in {', '.join(args.paths)} (a suite is a .yaml file with a top-level suite: key)")
+        return 1 if any(Path(p).is_dir() for p in args.paths) else 0  # a pre-commit hook passes any YAML file
     print(f"{len(suites) - min(failed, len(suites))} valid, {failed} invalid")
     return 1 if failed else 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    """Print the suite format's JSON Schema (draft 2020-12)."""
+    print(json.dumps(suite_schema(), indent=2))
+    return 0
 
 
 def render_cases(suite: Suite, root: Path) -> int:
@@ -242,6 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     validate.add_argument("paths", nargs="*", default=["suites"])
     validate.add_argument("--rootdir", default=".", help="repository root (fixture paths resolve from it)")
     validate.set_defaults(func=_validate)
+    schema = sub.add_parser("schema", help="print the suite format's JSON Schema (for editors and CI)")
+    schema.set_defaults(func=_schema)
     cmp = sub.add_parser("compare", help="drift report of the working tree's cassettes against a git ref")
     cmp.add_argument("--base", required=True, help="git ref with the previous cassettes, e.g. origin/main")
     cmp.add_argument("--rootdir", default=".", help="repository root")

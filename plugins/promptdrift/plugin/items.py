@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from promptdrift.config import Settings
-from promptdrift.core.errors import Halted, PromptdriftError
+from promptdrift.core.errors import Halted, PromptdriftError, SuiteError
 from promptdrift.core.modes import RecordMode
 from promptdrift.plugin.keys import RUN_KEY
 from promptdrift.plugin.schedule import CaseRuns
@@ -76,8 +76,9 @@ class SuiteFile(pytest.File):
             suite = load_suite(self.path, settings.rootdir)
             clash = same_suite_id(suite, self.config.stash[RUN_KEY].suite_ids, settings.rootdir)
         except PromptdriftError as exc:
-            # One bad suite must not stop the others: report it as a failing item of its own.
-            yield InvalidSuiteItem.from_parent(self, name="suite", error=exc)
+            # One bad suite must not stop the others: report it as a failing item of its own, with every
+            # problem of its shape at once when the schema finds them (each at its line and column).
+            yield InvalidSuiteItem.from_parent(self, name="suite", error=all_problems(self, exc))
             return
         if clash is not None:
             yield InvalidSuiteItem.from_parent(self, name="suite", error=clash)
@@ -105,6 +106,19 @@ class SuiteFile(pytest.File):
             yield GateItem.from_parent(self, name=f"gate[{gate.label}]{suffix}", suite=suite, gate=gate)
         if judging(suite, settings_of(self.config)).significant:
             yield DriftItem.from_parent(self, name=DRIFT + suffix, suite=suite)
+
+
+def all_problems(file: SuiteFile, first: PromptdriftError) -> PromptdriftError:
+    """The reader's error, or every schema problem of the file when there are several."""
+    from promptdrift.suite.schema import problems  # slow: jsonschema, only for a suite that failed to load
+
+    try:
+        found = problems(file.path, file.path.relative_to(file.config.rootpath).as_posix())
+    except (PromptdriftError, ValueError):
+        return first
+    if len(found) < 2:
+        return first
+    return SuiteError("\n".join(str(p) for p in found))
 
 
 class InvalidSuiteItem(pytest.Item):
