@@ -71,7 +71,7 @@ def run(bench: Bench) -> None:
     )
     offline = bench.offline
     for i in range(1, n_shards + 1):
-        run_pytest([f"--prompt-records={work / 'records'}", f"--prompt-shard={i}/{n_shards}"], large, offline)
+        run_pytest([f"--prompt-records-dir={work / 'records'}", f"--prompt-shard={i}/{n_shards}"], large, offline)
     merge = repeat(
         f"promptdrift merge of {n_shards} shards, {n_large} case records",
         opts.runs,

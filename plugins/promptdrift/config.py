@@ -35,10 +35,18 @@ class Option:
     choices: tuple[str, ...] | None = None
     kind: type = str
     multiple: bool = False  # repeatable flag; ini and pyproject take a list
+    metavar: str | None = None  # what --help shows for the value (argparse's upper-cased dest otherwise)
+    public: str | None = None  # the flag, ini and pyproject name when it differs from the setting's name
+    old: str | None = None  # a former public name, still accepted for one release with a warning
+
+    @property
+    def key(self) -> str:
+        """The name in flags, ini keys and ``[tool.promptdrift]``."""
+        return self.public or self.name
 
     @property
     def flag(self) -> str:
-        return "--prompt-" + self.name.replace("_", "-")
+        return "--prompt-" + self.key.replace("_", "-")
 
     @property
     def dest(self) -> str:
@@ -46,7 +54,14 @@ class Option:
 
     @property
     def ini(self) -> str:
-        return "promptdrift_" + self.name
+        return "promptdrift_" + self.key
+
+    @property
+    def described(self) -> str:
+        """The help text, with the default where there is one."""
+        if self.default is None or self.default is False or "default" in self.help:
+            return self.help
+        return f"{self.help} (default: {self.default})"
 
 
 OPTIONS = (
@@ -57,17 +72,28 @@ OPTIONS = (
         "none",
         tuple(m.value for m in RecordMode),
     ),
-    Option("model", "run every suite against this model instead of the suite's own"),
-    Option("cassette_dir", "folder for cassettes, relative to the root directory", "cassettes"),
-    Option("base_url", "OpenAI-compatible endpoint (beats OPENAI_BASE_URL, loses to a suite's provider block)"),
-    Option("api_key_env", "environment variable that holds the API key", "OPENAI_API_KEY"),
-    Option("timeout", "seconds before a model call times out while recording", 60.0, kind=float),
+    Option("model", "run every suite against this model instead of the suite's own", metavar="NAME"),
+    Option("cassette_dir", "folder for cassettes, relative to the root directory", "cassettes", metavar="DIR"),
+    Option(
+        "base_url",
+        "OpenAI-compatible endpoint (beats OPENAI_BASE_URL, loses to a suite's provider block)",
+        metavar="URL",
+    ),
+    Option("api_key_env", "environment variable that holds the API key", "OPENAI_API_KEY", metavar="VARIABLE"),
+    Option(
+        "timeout",
+        "seconds a recording call waits for the next bytes of its answer",
+        60.0,
+        kind=float,
+        metavar="SECONDS",
+    ),
     Option(
         "max_mb",
         "the largest answer recorded and cassette read, in megabytes (default 64): anything larger fails "
         "with a clear error instead of filling the memory",
         64.0,
         kind=float,
+        metavar="MB",
     ),
     Option(
         "deadline",
@@ -75,6 +101,7 @@ OPTIONS = (
         "--prompt-timeout bounds each wait for the next bytes, this the whole call",
         600.0,
         kind=float,
+        metavar="SECONDS",
     ),
     Option(
         "max_retries",
@@ -82,24 +109,37 @@ OPTIONS = (
         "connections, cut-off streams and unreadable answers (0 while replaying)",
         3,
         kind=int,
+        metavar="N",
     ),
     Option(
         "retry_backoff",
         "seconds before the first retry; doubled each retry, with jitter. A Retry-After header wins",
         1.0,
         kind=float,
+        metavar="SECONDS",
     ),
-    Option("retry_max_wait", "longest wait before one retry, in seconds (also caps Retry-After)", 60.0, kind=float),
-    Option("concurrency", "cases recorded at the same time in one pytest process", 8, kind=int),
-    Option("variant", "run only this variant of suites with variants (repeatable)", multiple=True),
-    Option("samples", "answers per case, overriding every suite's and case's samples", kind=int),
     Option(
-        "tolerance", "how far a quality score may fall against the baseline before it is a regression", 0.05, kind=float
+        "retry_max_wait",
+        "longest wait before one retry, in seconds (also caps Retry-After)",
+        60.0,
+        kind=float,
+        metavar="SECONDS",
+    ),
+    Option("concurrency", "cases recorded at the same time in one pytest process", 8, kind=int, metavar="N"),
+    Option("variant", "run only this variant of suites with variants (repeatable)", multiple=True, metavar="NAME"),
+    Option("samples", "answers per case, overriding every suite's and case's samples", kind=int, metavar="N"),
+    Option(
+        "tolerance",
+        "how far a quality score may fall against the baseline before it is a regression",
+        0.05,
+        kind=float,
+        metavar="FALL",
     ),
     Option(
         "report",
         "write the drift report to PATH: .md, .html or .json by extension (repeatable)",
         multiple=True,
+        metavar="PATH",
     ),
     Option(
         "drift_verdict",
@@ -107,21 +147,26 @@ OPTIONS = (
         "flipped check fails its case, default) or significant (the suite's paired comparison decides)",
         choices=("strict", "significant"),
     ),
-    Option("drift_alpha", "significance level of the paired comparisons (default 0.05)", kind=float),
+    Option("drift_alpha", "significance level of the paired comparisons (default 0.05)", kind=float, metavar="ALPHA"),
     Option(
         "drift_max_drop",
         "with the significant verdict: the pass-rate or score fall (0-1) that fails, at that confidence (default 0.02)",
         kind=float,
+        metavar="FALL",
     ),
     Option(
         "records",
         "keep this run's case and gate records in DIR (one folder per shard, with the run's identity) "
-        "for promptdrift merge",
+        "for promptdrift merge (default: a temporary folder)",
+        metavar="DIR",
+        public="records_dir",
+        old="records",
     ),
     Option(
         "shard",
         "this run is shard I of N (I/N): it runs every Nth test and names its records so; "
-        "with pytest-split its --group and --splits are used instead",
+        "with pytest-split its --group and --splits are used instead (default: 1/1)",
+        metavar="I/N",
     ),
     Option(
         "strict_cassettes",
@@ -136,9 +181,11 @@ OPTIONS = (
         False,
         kind=bool,
     ),
-    Option("batch_poll", "seconds between checks on a pending batch (--prompt-batch)", 30.0, kind=float),
-    Option("judge_model", "model that grades judge, factuality and tone-rubric checks", "gpt-4o-mini"),
-    Option("embedding_model", "embedding model of the similar check", "text-embedding-3-small"),
+    Option(
+        "batch_poll", "seconds between checks on a pending batch (--prompt-batch)", 30.0, kind=float, metavar="SECONDS"
+    ),
+    Option("judge_model", "model that grades judge, factuality and tone-rubric checks", "gpt-4o-mini", metavar="NAME"),
+    Option("embedding_model", "embedding model of the similar check", "text-embedding-3-small", metavar="NAME"),
 )
 
 
@@ -197,16 +244,23 @@ def add_options(parser: pytest.Parser) -> None:
     """Register every option as a ``--prompt-*`` flag and a ``promptdrift_*`` ini key."""
     group = parser.getgroup("promptdrift", "prompt regression testing (promptdrift)")
     for opt in OPTIONS:
+        flags = [opt.flag]
+        if opt.old:  # still accepted, with a warning (see from_config)
+            flags.append("--prompt-" + opt.old.replace("_", "-"))
+            parser.addini("promptdrift_" + opt.old, help=f"deprecated: {opt.ini}", default=None)
         if opt.multiple:
-            metavar = "NAME" if opt.name == "variant" else "PATH"
-            group.addoption(opt.flag, dest=opt.dest, action="append", default=None, metavar=metavar, help=opt.help)
-            parser.addini(opt.ini, help=opt.help, type="args", default=[])
+            group.addoption(
+                *flags, dest=opt.dest, action="append", default=None, metavar=opt.metavar, help=opt.described
+            )
+            parser.addini(opt.ini, help=opt.described, type="args", default=[])
         elif opt.kind is bool:
-            group.addoption(opt.flag, dest=opt.dest, action="store_const", const=True, default=None, help=opt.help)
-            parser.addini(opt.ini, help=opt.help, default=None)
+            group.addoption(*flags, dest=opt.dest, action="store_const", const=True, default=None, help=opt.described)
+            parser.addini(opt.ini, help=opt.described, default=None)
         else:
-            group.addoption(opt.flag, dest=opt.dest, default=None, choices=opt.choices, help=opt.help)
-            parser.addini(opt.ini, help=opt.help, default=None)
+            group.addoption(
+                *flags, dest=opt.dest, default=None, choices=opt.choices, metavar=opt.metavar, help=opt.described
+            )
+            parser.addini(opt.ini, help=opt.described, default=None)
 
 
 def pyproject_table(rootdir: Path) -> dict[str, Any]:
@@ -243,11 +297,30 @@ def _convert(opt: Option, value: Any, source: str) -> Any:
         raise ConfigError(f"{source}: expected a {opt.kind.__name__}, got {value!r}") from None
 
 
+def _old_name(config: pytest.Config, opt: Option, table: dict[str, Any]) -> Any:
+    """An option's former name, if a run still uses it: its ini value (or pyproject's), with a warning."""
+    old = str(opt.old)
+    flag = "--prompt-" + old.replace("_", "-")
+    used = [a for a in config.invocation_params.args if a == flag or a.startswith(flag + "=")]
+    ini = config.getini("promptdrift_" + old)
+    if used or ini not in (None, "", []) or old in table:
+        config.issue_config_time_warning(
+            DeprecationWarning(
+                f"promptdrift: {flag} (ini promptdrift_{old}) is now {opt.flag} (ini {opt.ini}); "
+                "the old name still works for one release"
+            ),
+            stacklevel=2,
+        )
+    if ini not in (None, "", []):
+        return ini
+    return table.get(old)
+
+
 def from_config(config: pytest.Config) -> Settings:
     """Resolve settings with the documented precedence: CLI, then ini, then pyproject, then default."""
     rootdir = Path(config.rootpath)
     table = pyproject_table(rootdir)
-    known = {opt.name for opt in OPTIONS}
+    known = {opt.key for opt in OPTIONS} | {opt.old for opt in OPTIONS if opt.old}
     unknown = sorted(set(table) - known - {"prices"})
     if unknown:
         raise ConfigError(f"[tool.promptdrift]: unknown key {unknown[0]!r}; known: {', '.join(sorted(known))}")
@@ -255,12 +328,14 @@ def from_config(config: pytest.Config) -> Settings:
     for opt in OPTIONS:
         cli = config.getoption(opt.dest, default=None)
         ini = config.getini(opt.ini)
+        if opt.old:
+            ini = ini if ini not in (None, "", []) else _old_name(config, opt, table)
         if cli is not None:
             values[opt.name] = _convert(opt, cli, opt.flag)
         elif ini not in (None, "", []):
             values[opt.name] = _convert(opt, ini, f"ini {opt.ini}")
-        elif opt.name in table:
-            values[opt.name] = _convert(opt, table[opt.name], f"[tool.promptdrift] {opt.name}")
+        elif opt.key in table:
+            values[opt.name] = _convert(opt, table[opt.key], f"[tool.promptdrift] {opt.key}")
         elif opt.default is not None:
             values[opt.name] = opt.default
     values["record"] = RecordMode(values["record"])

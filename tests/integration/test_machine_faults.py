@@ -106,13 +106,13 @@ def test_a_read_only_records_folder_is_one_clear_line(pytester: pytest.Pytester,
     folder = pytester.path / "ro"
     _mount(folder, "size=1m,ro")
     try:
-        result = pytester.runpytest("--prompt-records", "ro/records")
+        result = pytester.runpytest("--prompt-records-dir", "ro/records")
     finally:
         subprocess.run(["umount", "-l", str(folder)], check=False)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [
-            "*promptdrift: --prompt-records ro/records: cannot write the run's records in *ro/records/shard-1-of-1 "
+            "*promptdrift: --prompt-records-dir ro/records: cannot write the run's records in *ro/records/shard-1-of-1 "
             "(Read-only file system); give a folder this run can write"
         ]
     )

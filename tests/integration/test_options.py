@@ -156,3 +156,29 @@ def test_a_corrupt_cassette_is_replaced_by_rerecording_all(
     result.stdout.fnmatch_lines(["*Re-record it: pytest suites/support.yaml::late --prompt-record=all*"])
     pytester.runpytest("--prompt-record=all", "-k", "late").assert_outcomes(passed=1, deselected=1)
     assert yaml.safe_load(cassette.read_text())["version"] == 1
+
+
+def test_every_option_shows_a_meaningful_placeholder_and_its_default(pytester: pytest.Pytester) -> None:
+    from promptdrift.config import OPTIONS
+
+    text = pytester.runpytest("--help").stdout.str()
+    assert "=PROMPTDRIFT_" not in text  # argparse's placeholder from the dest
+    for opt in OPTIONS:
+        if opt.kind is not bool and not opt.choices:
+            assert f"{opt.flag}={opt.metavar}" in text, opt.flag
+        if opt.default not in (None, False):
+            assert "default" in opt.described, opt.flag
+    assert text.count("(default: ") >= sum(
+        1 for o in OPTIONS if o.default not in (None, False) and "default" not in o.help
+    )
+
+
+def test_the_records_option_has_a_name_that_cannot_be_misread_and_the_old_one_still_works(
+    pytester: pytest.Pytester, support_suite, offline
+) -> None:
+    result = pytester.runpytest("--prompt-records-dir", "recs", "-k", "nothing")
+    assert (pytester.path / "recs" / "shard-1-of-1" / "run.json").exists()
+    old = pytester.runpytest("--prompt-records", "old-recs", "-k", "nothing", "-W", "always::DeprecationWarning")
+    assert (pytester.path / "old-recs" / "shard-1-of-1" / "run.json").exists()
+    old.stdout.fnmatch_lines(["*--prompt-records (ini promptdrift_records) is now --prompt-records-dir*"])
+    assert result.ret == old.ret

@@ -67,7 +67,7 @@ def run_shards(pytester: pytest.Pytester, *args: str) -> list[int]:
     """Each shard in a process of its own, as each CI runner would."""
     codes = []
     for index in range(1, SHARDS + 1):
-        result = pytester.runpytest_subprocess(*args, "--prompt-records=rec", f"--prompt-shard={index}/{SHARDS}")
+        result = pytester.runpytest_subprocess(*args, "--prompt-records-dir=rec", f"--prompt-shard={index}/{SHARDS}")
         codes.append(result.ret)
     return codes
 
@@ -146,7 +146,7 @@ def test_sharded_recording_requests_nothing_twice_and_merge_settles_the_gates(
     for path in mine:
         path.unlink()
     before = len(demo.requests)
-    pytester.runpytest_subprocess("--prompt-record=new", "--prompt-records=rec", "--prompt-shard=2/4")
+    pytester.runpytest_subprocess("--prompt-record=new", "--prompt-records-dir=rec", "--prompt-shard=2/4")
     assert len(demo.requests) - before == 3
 
 
@@ -244,7 +244,7 @@ def test_pytest_split_chooses_the_slices_and_promptdrift_names_them(
     with_examples(pytester)
     one = pytester.runpytest_subprocess("suites", "--prompt-report=one.json")
     for group in (1, 2):
-        pytester.runpytest_subprocess("suites", "--splits", "2", "--group", str(group), "--prompt-records=rec")
+        pytester.runpytest_subprocess("suites", "--splits", "2", "--group", str(group), "--prompt-records-dir=rec")
     identities = [json.loads(p.read_text()) for p in sorted((pytester.path / "rec").glob("*/run.json"))]
     assert [(s["index"], s["count"]) for s in identities] == [(1, 2), (2, 2)]
     assert identities[0]["nodeids"] and not set(identities[0]["nodeids"]) & set(identities[1]["nodeids"])

@@ -54,7 +54,9 @@ def test_the_gate_replays_in_shards_and_merges_them_into_one_comment() -> None:
     assert data["on"]["workflow_dispatch"]["inputs"]["shards"]["default"] == 2
     assert data["jobs"]["replay"]["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.plan.outputs.shards) }}"
     replay = _steps({"jobs": {"replay": data["jobs"]["replay"]}})
-    assert "--splits ${{ env.SHARDS }} --group ${{ matrix.shard }} --prompt-records=records" in replay  # pytest-split
+    assert (
+        "--splits ${{ env.SHARDS }} --group ${{ matrix.shard }} --prompt-records-dir=records" in replay
+    )  # pytest-split
     merge = data["jobs"]["merge"]
     steps = _steps({"jobs": {"merge": merge}})
     assert "promptdrift merge shards" in steps and "promptdrift compare --base" in steps

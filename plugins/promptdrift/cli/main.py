@@ -272,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cmp.add_argument("--report", action="append", default=[], metavar="PATH", help=".md, .html or .json (repeatable)")
     cmp.set_defaults(func=_compare)
     merge = sub.add_parser("merge", help="one verdict and report from the records of every shard of a run")
-    merge.add_argument("dirs", nargs="+", metavar="DIR", help="folders the shards wrote with --prompt-records")
+    merge.add_argument("dirs", nargs="+", metavar="DIR", help="folders the shards wrote with --prompt-records-dir")
     merge.add_argument("--report", action="append", default=[], metavar="PATH", help=".md, .html or .json (repeatable)")
     merge.add_argument("-v", "--verbose", action="store_true", help="list every case, as pytest -v does")
     merge.set_defaults(func=_merge)

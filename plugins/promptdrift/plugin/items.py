@@ -57,7 +57,7 @@ def store_of(config: pytest.Config) -> RecordStore:
     run = config.stash[RUN_KEY]
     if run.store is None:
         run.store = RecordStore(run.records_folder, run.process)
-        config.add_cleanup(run.store.close)  # before the folder of a run without --prompt-records is removed
+        config.add_cleanup(run.store.close)  # before the folder of a run without --prompt-records-dir is removed
     return run.store
 
 

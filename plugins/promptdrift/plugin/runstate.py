@@ -100,7 +100,7 @@ class RunState:
             (folder / ".write-test").unlink()
         except OSError as exc:
             raise pytest.UsageError(
-                f"promptdrift: --prompt-records {self.settings.records}: cannot write the run's records in {folder} "
+                f"promptdrift: --prompt-records-dir {self.settings.records}: cannot write the run's records in {folder} "
                 f"({exc.strerror or exc}); give a folder this run can write"
             ) from None
         return folder, "main"
@@ -235,7 +235,7 @@ class RunState:
         The run waits for them (except after Ctrl-C, which should stop at once), so it ends with every cassette
         it started complete on disk. Then, in the main process: gates left pending (their cases recorded
         elsewhere) are settled from every case's record (a failing one fails the run), unless this is one shard
-        of several, which ``promptdrift merge`` settles; with ``--prompt-records`` the run's identity is written.
+        of several, which ``promptdrift merge`` settles; with ``--prompt-records-dir`` the run's identity is written.
         First of all, Hypothesis's plugin is spared its idle summary (:mod:`promptdrift.plugin.idle_hypothesis`).
         """
         skip_idle_summary(self.config)

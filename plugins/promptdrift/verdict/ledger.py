@@ -43,7 +43,7 @@ class RecordStore:
             except OSError as exc:
                 raise RecordsError(
                     f"cannot write the run's records ({exc.strerror or exc}): the summary and reports will lack "
-                    "this case; free space or give --prompt-records a folder this run can write",
+                    "this case; free space or give --prompt-records-dir a folder this run can write",
                     path=self.path,
                 ) from None
 

@@ -1,6 +1,6 @@
 """Runs split over several machines: each shard's identity, and checking that a set of shards is whole.
 
-A shard keeps its records in ``<records dir>/shard-<i>-of-<n>/`` (``--prompt-records``),
+A shard keeps its records in ``<records dir>/shard-<i>-of-<n>/`` (``--prompt-records-dir``),
 beside a ``run.json`` that says which shard it was, on which commit, in which
 record mode, which node ids it collected and how it exited. ``promptdrift
 merge`` reads every shard of a run and refuses a set that is not whole: a
@@ -125,7 +125,7 @@ def read_shards(dirs: list[Path]) -> list[Shard]:
     shards: list[Shard] = []
     for base in dirs:
         if not base.is_dir():
-            raise ShardError(f"{base}: no such folder; give the folders the shards wrote with --prompt-records")
+            raise ShardError(f"{base}: no such folder; give the folders the shards wrote with --prompt-records-dir")
         for path in sorted(base.rglob(IDENTITY)):
             try:
                 data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
@@ -135,7 +135,7 @@ def read_shards(dirs: list[Path]) -> list[Shard]:
                 raise ShardError(f"{path}: not a shard identity ({exc}); run that shard again") from None
             shards.append(shard)
     if not shards:
-        raise ShardError(f"no shard records under {', '.join(map(str, dirs))}: run pytest with --prompt-records DIR")
+        raise ShardError(f"no shard records under {', '.join(map(str, dirs))}: run pytest with --prompt-records-dir DIR")
     counts = {s.count for s in shards}
     if len(counts) > 1:
         raise ShardError(f"the shards disagree on how many there are ({sorted(counts)}): they are not one run")
