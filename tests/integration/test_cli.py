@@ -130,6 +130,7 @@ def test_the_sdist_and_wheel_build_pass_twine_and_ship_what_a_user_needs(tmp_pat
         metadata = archive.read(next(n for n in names if n.endswith("METADATA"))).decode()
     assert any(n.endswith("licenses/LICENSE") for n in names)
     assert "promptdrift/testing/example-script.yaml" in names and "promptdrift/py.typed" in names
+    assert {"promptdrift/cli/templates/suite.yaml", "promptdrift/cli/templates/cassette.yaml"} <= set(names)
     assert not [n for n in names if n.startswith("tests/") or "/test_" in n]
     assert f"Version: {__version__}" in metadata and "Classifier: Framework :: Pytest" in metadata
     assert "Provides-Extra: all" in metadata

@@ -73,6 +73,25 @@ def _validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _init(args: argparse.Namespace) -> int:
+    """Set up an existing repository: example suite and cassette, schema, workflow, settings; never overwrites."""
+    from promptdrift.cli.init import NEXT, init  # slow: tomlkit, only for init
+
+    root = Path(args.dir).resolve()
+    if not root.is_dir():
+        print(f"promptdrift init: no such folder: {args.dir}", file=sys.stderr)
+        return 2
+    done = init(root)
+    for line in done.done:
+        print(line)
+    if done.kept:
+        print(f"left as they were: {', '.join(done.kept)}")
+    if not done.done:
+        print("nothing to do: promptdrift is set up here already")
+    print(NEXT)
+    return 0
+
+
 def _schema(args: argparse.Namespace) -> int:
     """Print the suite format's JSON Schema (draft 2020-12)."""
     print(json.dumps(suite_schema(), indent=2))
@@ -262,6 +281,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     validate.add_argument("paths", nargs="*", default=["suites"])
     validate.add_argument("--rootdir", default=".", help="repository root (fixture paths resolve from it)")
     validate.set_defaults(func=_validate)
+    start = sub.add_parser("init", help="set up an existing repository: example suite and cassette, workflow, settings")
+    start.add_argument("dir", nargs="?", default=".", help="the repository's root (default: here)")
+    start.set_defaults(func=_init)
     schema = sub.add_parser("schema", help="print the suite format's JSON Schema (for editors and CI)")
     schema.set_defaults(func=_schema)
     cmp = sub.add_parser("compare", help="drift report of the working tree's cassettes against a git ref")

@@ -135,7 +135,9 @@ def read_shards(dirs: list[Path]) -> list[Shard]:
                 raise ShardError(f"{path}: not a shard identity ({exc}); run that shard again") from None
             shards.append(shard)
     if not shards:
-        raise ShardError(f"no shard records under {', '.join(map(str, dirs))}: run pytest with --prompt-records-dir DIR")
+        raise ShardError(
+            f"no shard records under {', '.join(map(str, dirs))}: run pytest with --prompt-records-dir DIR"
+        )
     counts = {s.count for s in shards}
     if len(counts) > 1:
         raise ShardError(f"the shards disagree on how many there are ({sorted(counts)}): they are not one run")
