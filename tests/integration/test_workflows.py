@@ -39,10 +39,17 @@ def _steps(data: dict) -> str:
     )
 
 
+ACTION = yaml.safe_load((REPO / "action.yml").read_text())
+
+
+def _action_steps() -> str:
+    return "\n".join(str(step.get("run", "")) + str(step.get("uses", "")) for step in ACTION["runs"]["steps"])
+
+
 def test_pull_request_gate_replays_with_junit_and_reports() -> None:
     data = _load("ci.yml")
     assert "pull_request" in data["on"]
-    steps = _steps(data)
+    steps = _steps(data) + _action_steps() + str(data["jobs"]["replay"]["steps"])
     assert "--prompt-record=none" in steps and "--junitxml=" in steps
     assert "--report promptdrift-report.md --report promptdrift-report.html" in steps  # from the merged shards
     assert "--prompt-strict-cassettes" in steps  # a hand-edited cassette cannot turn the gate green
@@ -53,16 +60,16 @@ def test_the_gate_replays_in_shards_and_merges_them_into_one_comment() -> None:
     data = _load("ci.yml")
     assert data["on"]["workflow_dispatch"]["inputs"]["shards"]["default"] == 2
     assert data["jobs"]["replay"]["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.plan.outputs.shards) }}"
-    replay = _steps({"jobs": {"replay": data["jobs"]["replay"]}})
-    assert (
-        "--splits ${{ env.SHARDS }} --group ${{ matrix.shard }} --prompt-records-dir=records" in replay
-    )  # pytest-split
+    (replay,) = [s for s in data["jobs"]["replay"]["steps"] if s.get("uses") == "./"]  # the repository's action
+    assert "--splits ${{ env.SHARDS }} --group ${{ matrix.shard }}" in replay["with"]["pytest-args"]  # pytest-split
+    assert replay["with"]["records-dir"] == "records"
     merge = data["jobs"]["merge"]
-    steps = _steps({"jobs": {"merge": merge}})
-    assert "promptdrift merge shards" in steps and "promptdrift compare --base" in steps
+    (merging,) = [s for s in merge["steps"] if s.get("uses") == "./"]
+    assert merging["with"]["mode"] == "merge" and merging["with"]["records-dir"] == "shards"
+    assert 'promptdrift merge "$RECORDS"' in _action_steps() and "promptdrift compare --base" in _steps(data)
     assert merge["permissions"]["pull-requests"] == "write"
     assert any(step.get("with", {}).get("fetch-depth") == 0 for step in merge["steps"])
-    script = next(step["with"]["script"] for step in merge["steps"] if "github-script" in step.get("uses", ""))
+    script = next(step["with"]["script"] for step in ACTION["runs"]["steps"] if "github-script" in step.get("uses", ""))
     assert "updateComment" in script and "65536" in script  # one comment, updated; cut to GitHub's limit
 
 
@@ -166,3 +173,50 @@ def test_every_job_and_long_step_has_a_timeout_the_hosted_runner_honours() -> No
             for step in job["steps"]:
                 if "timeout-minutes" in step:
                     assert step["timeout-minutes"] < minutes, (path.name, name, step.get("name"))
+
+
+def test_the_action_is_a_valid_composite_action_with_documented_inputs() -> None:
+    """The parts of GitHub's action metadata schema this action uses: name, description, documented inputs,
+    composite steps whose run steps name their shell, and outputs with values."""
+    assert ACTION["name"] and ACTION["description"] and ACTION["runs"]["using"] == "composite"
+    for name, spec in ACTION["inputs"].items():
+        assert spec.get("description"), name
+        assert isinstance(spec.get("default", ""), str), name  # inputs are strings
+    for step in ACTION["runs"]["steps"]:
+        assert ("run" in step) != ("uses" in step), step
+        if "run" in step:
+            assert step["shell"] == "bash", step
+            assert "${{ inputs." not in step["run"], step  # inputs reach scripts through env, never pasted in
+    assert all("value" in spec for spec in ACTION["outputs"].values())
+
+
+def test_the_action_replays_a_suite_like_a_team_would(tmp_path: Path) -> None:
+    """The action's replay script, run by bash on a repository promptdrift init set up: green, no key."""
+    from promptdrift.cli.main import main
+
+    assert main(["init", str(tmp_path)]) == 0
+    (step,) = [s for s in ACTION["runs"]["steps"] if s.get("name") == "Validate and replay the suites"]
+    env = {
+        **os.environ,
+        "SUITES": "suites",
+        "SHARD": "",
+        "MORE": "-p no:cacheprovider",
+        "RECORDS": "recs",
+        "STRICT": "true",
+        "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+    }
+    env.pop("OPENAI_API_KEY", None)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout and (tmp_path / "promptdrift-report.md").exists()
+
+
+def test_release_tests_builds_and_publishes_with_trusted_publishing() -> None:
+    data = _load("release.yml")
+    assert data["on"]["push"]["tags"] == ["v*"]
+    assert data["jobs"]["build"]["needs"] == "test" and data["jobs"]["publish"]["needs"] == "build"
+    steps = _steps(data)
+    assert "python -m pytest" in steps and "twine check --strict" in steps
+    assert "pypa/gh-action-pypi-publish" in steps
+    assert data["jobs"]["publish"]["permissions"] == {"id-token": "write"}
