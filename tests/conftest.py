@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from promptdrift.checks import load_all
+from promptdrift.testing.conformance import AnswerServer
 from promptdrift.testing.demo import DemoServer, Script
 from tests.helpers import DEFAULT_SCRIPT, FAKE_KEY, FAKE_ORG, FAKE_PROJECT, SUPPORT_SUITE, write
 
@@ -64,3 +65,10 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def support_suite(pytester: pytest.Pytester) -> Path:
     return write(pytester, "suites/support.yaml", SUPPORT_SUITE)
+
+
+@pytest.fixture(scope="module")
+def answer_server() -> Iterator[AnswerServer]:
+    """A local server answering each request with the next queued canned answer (promptdrift.testing.conformance)."""
+    with AnswerServer() as running:
+        yield running

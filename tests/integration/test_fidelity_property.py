@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import types
 import typing
-from collections.abc import Iterator
 from typing import Any
 
 import openai.types.responses as responses_types
@@ -157,12 +156,6 @@ SHAPES = {
 }
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[AnswerServer]:
-    with AnswerServer() as running:
-        yield running
-
-
 def _agree(server: AnswerServer, call: Canned, asynchronous: bool = False) -> None:
     (verdict,) = check_calls([call], asynchronous=asynchronous, server=server)
     assert verdict.agree, (
@@ -176,11 +169,11 @@ FAST = settings(max_examples=25, deadline=None, suppress_health_check=list(Healt
 
 
 @pytest.mark.parametrize("kind", sorted(SHAPES))
-def test_direct_recorded_and_replayed_answers_parse_alike(server: AnswerServer, kind: str) -> None:
+def test_direct_recorded_and_replayed_answers_parse_alike(answer_server: AnswerServer, kind: str) -> None:
     @FAST
     @given(SHAPES[kind])
     def prop(call: Canned) -> None:
-        _agree(server, call)
+        _agree(answer_server, call)
 
     prop()
 
@@ -228,8 +221,8 @@ def test_direct_recorded_and_replayed_answers_parse_alike(server: AnswerServer, 
         }
     )
 )
-def test_the_async_client_sees_the_same(server: AnswerServer, call: Canned) -> None:
-    _agree(server, call, asynchronous=True)
+def test_the_async_client_sees_the_same(answer_server: AnswerServer, call: Canned) -> None:
+    _agree(answer_server, call, asynchronous=True)
 
 
 def test_the_conformance_command_checks_a_folder_of_cassettes(tmp_path, capsys) -> None:

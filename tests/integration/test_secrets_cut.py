@@ -8,7 +8,6 @@ its shape. The key here is not key-shaped: only knowing the variable's value can
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,12 +34,6 @@ ANSWER = {
 def leaked(key: str, text: str) -> str | None:
     """A run of 8 or more characters of ``key`` found in ``text``."""
     return next((key[i : i + 8] for i in range(len(key) - 7) if key[i : i + 8] in text), None)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[AnswerServer]:
-    with AnswerServer() as running:
-        yield running
 
 
 def call(server: AnswerServer, folder: Path, key: str, *answers: Canned) -> tuple[str, str]:
@@ -84,10 +77,10 @@ FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthChe
 )
 @example(key="K" * 31 + "Z", before=200 - len("Error code: 401 - {'message': '") - 31, status=401)
 def test_an_error_body_that_echoes_the_key_is_scrubbed_before_it_is_cut(
-    server: AnswerServer, tmp_path: Path, key: str, before: int, status: int
+    answer_server: AnswerServer, tmp_path: Path, key: str, before: int, status: int
 ) -> None:
     body = json.dumps({"error": {"message": "." * before + f"Incorrect API key provided: {key}.", "type": "auth"}})
-    message, cassette = call(server, tmp_path, key, answer(status, body))
+    message, cassette = call(answer_server, tmp_path, key, answer(status, body))
     assert f"HTTP {status}" in message
     assert leaked(key, message) is None, message
     assert leaked(key, cassette) is None, cassette
@@ -95,12 +88,12 @@ def test_an_error_body_that_echoes_the_key_is_scrubbed_before_it_is_cut(
 
 @FAST
 @given(key=st.text(ALPHABET, min_size=8, max_size=40))
-def test_reason_phrases_and_kept_headers_are_scrubbed(server: AnswerServer, tmp_path: Path, key: str) -> None:
+def test_reason_phrases_and_kept_headers_are_scrubbed(answer_server: AnswerServer, tmp_path: Path, key: str) -> None:
     busy = answer(503, "{}", reason=f"Busy for {key}")
-    message, _ = call(server, tmp_path, key, busy, busy)
+    message, _ = call(answer_server, tmp_path, key, busy, busy)
     assert "HTTP 503 Busy for <redacted:$OPENAI_API_KEY>" in message and leaked(key, message) is None, message
     fine = answer(200, json.dumps(ANSWER), reason=f"OK {key}", headers=(("openai-version", key),))
-    message, cassette = call(server, tmp_path, key, fine)
+    message, cassette = call(answer_server, tmp_path, key, fine)
     assert not message and "openai-version" in cassette
     assert leaked(key, cassette) is None, cassette
 

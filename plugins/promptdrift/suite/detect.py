@@ -14,16 +14,21 @@ from pathlib import Path
 SUITE_MARKER = re.compile(rb"^suite\s*:", re.MULTILINE)
 
 
-def is_suite_file(path: Path) -> bool:
-    """The documented rule: a YAML file with a top-level ``suite:`` key."""
+def _head(path: Path) -> bytes | None:
+    """The first 64 KiB of a YAML file (``None`` for another file, or one that cannot be read)."""
     if path.suffix not in (".yaml", ".yml"):
-        return False
+        return None
     try:
         with path.open("rb") as fh:
-            head = fh.read(64 * 1024)
+            return fh.read(64 * 1024)
     except OSError:
-        return False
-    return SUITE_MARKER.search(head) is not None
+        return None
+
+
+def is_suite_file(path: Path) -> bool:
+    """The documented rule: a YAML file with a top-level ``suite:`` key."""
+    head = _head(path)
+    return head is not None and SUITE_MARKER.search(head) is not None
 
 
 TOP_KEY = re.compile(rb"^([A-Za-z_][\w-]*)[ \t]*:", re.MULTILINE)
@@ -33,12 +38,8 @@ SUITE_SHAPE = {b"prompt", b"cases", b"generate"}  # a suite has a prompt and cas
 def looks_like_suite(path: Path) -> bool:
     """A YAML file shaped like a suite (a ``prompt:`` with ``cases:`` or ``generate:``) but with no ``suite:``
     key, such as one whose ``suite:`` is misspelt: reported as a broken suite, never skipped silently."""
-    if path.suffix not in (".yaml", ".yml"):
-        return False
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(64 * 1024)
-    except OSError:
+    head = _head(path)
+    if head is None:
         return False
     keys = set(TOP_KEY.findall(head))
     return b"suite" not in keys and b"prompt" in keys and bool(keys & {b"cases", b"generate"})
