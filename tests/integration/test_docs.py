@@ -35,3 +35,12 @@ def test_every_page_is_in_the_navigation_and_the_readme_is_a_front_page() -> Non
     for page in sorted((REPO / "docs").glob("*.md")):
         if page.name != "index.md":
             assert f"docs/{page.name}" in readme, page.name  # the README links every page
+
+
+def test_the_check_reference_is_generated_from_the_registry(capsys) -> None:
+    from promptdrift.checks.reference import reference_page
+    from promptdrift.cli.main import main
+
+    page = (REPO / "docs" / "check-reference.md").read_text(encoding="utf-8")
+    assert page == reference_page(), "docs/check-reference.md is behind: promptdrift checks --markdown > it"
+    assert main(["checks", "--markdown"]) == 0 and capsys.readouterr().out == page

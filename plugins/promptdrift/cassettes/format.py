@@ -22,6 +22,7 @@ import json
 import os
 import re
 import secrets
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -436,7 +437,7 @@ def save(cassette: Cassette) -> None:
                 os.fsync(fh.fileno())
         os.replace(tmp, cassette.path)
         _unsynced = True
-        written.append(cassette.path)
+        written.add()
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -444,7 +445,27 @@ def save(cassette: Cassette) -> None:
 
 
 _unsynced = False  # cassettes written since the last sync_saved()
-written: list[Path] = []  # cassettes this process wrote in its current run (the plugin empties it as a run starts)
+
+
+class Tally:
+    """How many cassettes this process wrote in its current run (the plugin resets it as a run starts).
+
+    A count, not a list: a run of 10,000 cases need not hold 10,000 paths to say how many it saved.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def add(self) -> None:
+        with self._lock:
+            self.count += 1
+
+    def reset(self) -> None:
+        self.count = 0
+
+
+written = Tally()
 
 
 def sync_saved() -> None:

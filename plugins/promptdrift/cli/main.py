@@ -92,6 +92,19 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checks(args: argparse.Namespace) -> int:
+    """List the registered checks (built-in and plugins'), or print the reference page as Markdown."""
+    from promptdrift.checks import known_checks
+    from promptdrift.checks.reference import reference_page
+
+    if args.markdown:
+        print(reference_page(), end="")
+        return 0
+    for name, definition in sorted(known_checks().items()):
+        print(f"{name:<18} {definition.family:<12} {definition.description}")
+    return 0
+
+
 def _schema(args: argparse.Namespace) -> int:
     """Print the suite format's JSON Schema (draft 2020-12)."""
     print(json.dumps(suite_schema(), indent=2))
@@ -284,6 +297,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = sub.add_parser("init", help="set up an existing repository: example suite and cassette, workflow, settings")
     start.add_argument("dir", nargs="?", default=".", help="the repository's root (default: here)")
     start.set_defaults(func=_init)
+    checks = sub.add_parser("checks", help="list every registered check (built-in and plugins')")
+    checks.add_argument(
+        "--markdown", action="store_true", help="the reference page, as docs/check-reference.md holds it"
+    )
+    checks.set_defaults(func=_checks)
     schema = sub.add_parser("schema", help="print the suite format's JSON Schema (for editors and CI)")
     schema.set_defaults(func=_schema)
     cmp = sub.add_parser("compare", help="drift report of the working tree's cassettes against a git ref")

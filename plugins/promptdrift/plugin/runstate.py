@@ -161,7 +161,7 @@ class RunState:
         runs = self.runs = CaseRuns(settings.concurrency)
         self.config.add_cleanup(runs.shutdown)
         shared_upstream.set_limit(settings.concurrency)  # and requests may leave again (see _halt_on_ctrl_c)
-        written.clear()
+        written.reset()
         if settings.record is RecordMode.NONE or self.worker is not None or self.config.option.collectonly:
             return
         sweep(settings.cassettes)  # what a recorder killed mid-write left (its own temporary files only)
@@ -279,7 +279,7 @@ class RunState:
 
             more = f"; record the rest with --prompt-record={RecordMode.NEW.value}"
             terminalreporter.write_line(
-                f"promptdrift: interrupted: {len(written)} cassette(s) written by this run before it stopped are "
+                f"promptdrift: interrupted: {written.count} cassette(s) written by this run before it stopped are "
                 "complete on disk, and no request was sent after the interrupt"
                 + (more if self.settings.record is not RecordMode.NONE else "")
             )
