@@ -31,7 +31,7 @@ def test_validate_reports_good_and_bad_suites(tmp_path: Path, capsys: pytest.Cap
     out = capsys.readouterr().out
     assert code == 1
     assert "ok   suites/good.yaml: suite 'good', 1 case(s) rendered" in out
-    assert "FAIL suites/bad.yaml:3: unknown check 'nope'" in out
+    assert "FAIL suites/bad.yaml:3:27: unknown check 'nope'" in out
     assert "ok   suites/gen.yaml: suite 'gen', 0 case(s) rendered, generated cases (up to 25)" in out
     assert "2 valid, 1 invalid" in out
 
@@ -64,9 +64,10 @@ def test_validate_names_what_a_run_would_trip_on(tmp_path: Path, capsys: pytest.
     out = capsys.readouterr().out
     assert code == 1
     assert f"FAIL {tmp_path / 'nowhere'}: no such file or folder" in out
-    assert "FAIL suites/misspelt.yaml:1: suite: unknown key 'suit'; did you mean 'suite'?" in out
-    assert "FAIL suites/keys.yaml:6: suite: unknown key 'expekt'; did you mean 'expect'?" in out
-    assert "FAIL suites/check.yaml:7: unknown check 'contians'. Did you mean 'contains'?" in out
+    assert "FAIL suites/misspelt.yaml:1:1: unknown key 'suit'; did you mean 'suite'?" in out
+    assert "FAIL suites/misspelt.yaml:1:1: missing key: 'suite'" in out
+    assert "FAIL suites/keys.yaml:6:1: unknown key 'expekt'; did you mean 'expect'?" in out
+    assert "FAIL suites/check.yaml:7:9: unknown check 'contians'; did you mean 'contains'?" in out
     assert "FAIL suites/variable.yaml: case 'a': template variable missing: 'mesage' is undefined." in out
     assert "0 valid, 5 invalid" in out
     assert main(["validate", str(tmp_path / "empty-folder-that-is-missing")]) == 1
@@ -77,7 +78,7 @@ def test_a_misspelt_suite_key_is_reported_at_collection(pytester: pytest.Pyteste
     (pytester.path / "suites" / "a.yaml").write_text("suit: a\nprompt: {user: hi}\ncases: [{id: a}]\n")
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*suites/a.yaml:1: suite: unknown key 'suit'; did you mean 'suite'?*"])
+    result.stdout.fnmatch_lines(["*suites/a.yaml:1:1: unknown key 'suit'; did you mean 'suite'?*"])
 
 
 def test_scan_of_a_missing_path_says_so(capsys: pytest.CaptureFixture[str]) -> None:

@@ -37,10 +37,14 @@ def test_every_page_is_in_the_navigation_and_the_readme_is_a_front_page() -> Non
             assert f"docs/{page.name}" in readme, page.name  # the README links every page
 
 
-def test_the_check_reference_is_generated_from_the_registry(capsys) -> None:
-    from promptdrift.checks.reference import reference_page
-    from promptdrift.cli.main import main
-
+def test_the_check_reference_is_generated_from_the_registry() -> None:
+    # In a process of its own: this one's registry also holds the checks other tests registered.
+    printed = subprocess.run(
+        [sys.executable, "-m", "promptdrift.cli.main", "checks", "--markdown"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     page = (REPO / "docs" / "check-reference.md").read_text(encoding="utf-8")
-    assert page == reference_page(), "docs/check-reference.md is behind: promptdrift checks --markdown > it"
-    assert main(["checks", "--markdown"]) == 0 and capsys.readouterr().out == page
+    assert printed == page, "docs/check-reference.md is behind: promptdrift checks --markdown > docs/check-reference.md"
+    assert "| `contains` |" in page and "## tone" in page

@@ -32,7 +32,7 @@ def test_only_suite_files_are_collected(pytester: pytest.Pytester, support_suite
         ("suite: bad\nprompt: {user: hi}\n", "*bad.yaml:1: cases is required*"),
         (
             "suite: bad\nprompt: {user: hi}\ncases:\n  - id: a\n    vars: {q: x}\n    expect:\n      - contaiins: x\n",
-            "*bad.yaml:7: unknown check 'contaiins'. Known checks:*contains*",
+            "*bad.yaml:7: unknown check 'contaiins'. Did you mean 'contains'? Known checks:*contains*",
         ),
         (
             "suite: bad\nprompt: {user: hi}\ncases: [{id: a}]\nparams: {temprature: 0}\n",
