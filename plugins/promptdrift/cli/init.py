@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import tomlkit
+
 from promptdrift.suite.schema import suite_schema
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -71,8 +73,6 @@ def _ignore(text: str) -> str | None:
 def _settings(text: str) -> str | None:
     """``[tool.promptdrift]`` (record mode none: CI never calls a model), and ``suites`` in the pytest testpaths
     when the project lists its test paths (otherwise pytest finds the suites by itself)."""
-    import tomlkit  # slow: only init edits TOML
-
     document = tomlkit.parse(text)
     tool = document.setdefault("tool", tomlkit.table(is_super_table=True))
     changed = False

@@ -13,6 +13,8 @@ from pathlib import Path
 import yaml
 
 from promptdrift import __version__
+from promptdrift.checks import known_checks
+from promptdrift.checks.reference import reference_page
 from promptdrift.cli.scan import scan
 from promptdrift.config import Settings
 from promptdrift.core.errors import PromptdriftError
@@ -75,7 +77,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _init(args: argparse.Namespace) -> int:
     """Set up an existing repository: example suite and cassette, schema, workflow, settings; never overwrites."""
-    from promptdrift.cli.init import NEXT, init  # slow: tomlkit, only for init
+    from promptdrift.cli.init import NEXT, init  # slow: tomlkit, only for the init subcommand
 
     root = Path(args.dir).resolve()
     if not root.is_dir():
@@ -94,9 +96,6 @@ def _init(args: argparse.Namespace) -> int:
 
 def _checks(args: argparse.Namespace) -> int:
     """List the registered checks (built-in and plugins'), or print the reference page as Markdown."""
-    from promptdrift.checks import known_checks
-    from promptdrift.checks.reference import reference_page
-
     if args.markdown:
         print(reference_page(), end="")
         return 0
