@@ -29,6 +29,15 @@ def _mount(folder: Path, options: str) -> None:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
 
 
+def _read_only(pytester: pytest.Pytester, folder: Path, *args: str) -> pytest.RunResult:
+    """Run pytest with ``folder`` a read-only file system."""
+    _mount(folder, "size=1m,ro")
+    try:
+        return pytester.runpytest(*args)
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
 @pytest.fixture
 def small_disk(pytester: pytest.Pytester) -> Iterator[Path]:
     """A 200 KB file system as the cassette folder: full after a few dozen cassettes."""
@@ -84,12 +93,7 @@ def test_a_full_disk_stops_the_calls_and_keeps_every_paid_answer(
 @pytest.mark.slow
 def test_a_read_only_cassette_folder_fails_before_any_call(pytester: pytest.Pytester, demo: DemoServer) -> None:
     many_cases(pytester, 3, gate=False)
-    folder = pytester.path / "cassettes"
-    _mount(folder, "size=1m,ro")
-    try:
-        result = pytester.runpytest("--prompt-record=new")
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
+    result = _read_only(pytester, pytester.path / "cassettes", "--prompt-record=new")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [
@@ -103,12 +107,7 @@ def test_a_read_only_cassette_folder_fails_before_any_call(pytester: pytest.Pyte
 
 @pytest.mark.slow
 def test_a_read_only_records_folder_is_one_clear_line(pytester: pytest.Pytester, support_suite) -> None:
-    folder = pytester.path / "ro"
-    _mount(folder, "size=1m,ro")
-    try:
-        result = pytester.runpytest("--prompt-records-dir", "ro/records")
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
+    result = _read_only(pytester, pytester.path / "ro", "--prompt-records-dir", "ro/records")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [
