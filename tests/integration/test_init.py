@@ -63,3 +63,8 @@ def test_the_workflow_init_writes_is_actionlint_clean(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    # Through the action: the copy init writes is the repository's own action.yml.
+    assert "uses: ./.github/actions/promptdrift" in (tmp_path / ".github/workflows/promptdrift.yml").read_text()
+    repo = Path(__file__).resolve().parents[2]
+    copy = (tmp_path / ".github/actions/promptdrift/action.yml").read_text()
+    assert copy == (repo / "action.yml").read_text(), "plugins/promptdrift/cli/templates/action.yml: copy action.yml"

@@ -1,7 +1,8 @@
 """``promptdrift init [DIR]``: start prompt regression tests in an existing repository.
 
 Writes an example suite with its recorded cassette (``pytest`` is green offline at once, with no key), the
-suite schema beside it for editors, a GitHub workflow that gates pull requests, ``.gitignore`` lines, and
+suite schema beside it for editors, a GitHub workflow that gates pull requests through promptdrift's action
+(a copy of this repository's ``action.yml`` in ``.github/actions/promptdrift``), ``.gitignore`` lines, and
 the settings in the repository's ``pyproject.toml``, added without rewriting what is there (tomlkit keeps
 its formatting and comments). It never overwrites a file it did not write: a file that exists is left as it
 is and said so, so a second run changes nothing.
@@ -58,6 +59,7 @@ def init(root: Path) -> Init:
     run.write("suites/suite.schema.json", json.dumps(suite_schema(), indent=2) + "\n")
     run.write("cassettes/support-reply/late-delivery.yaml", (TEMPLATES / "cassette.yaml").read_text(encoding="utf-8"))
     run.write(".github/workflows/promptdrift.yml", (TEMPLATES / "workflow.yml").read_text(encoding="utf-8"))
+    run.write(".github/actions/promptdrift/action.yml", (TEMPLATES / "action.yml").read_text(encoding="utf-8"))
     run.amend(".gitignore", _ignore, "promptdrift's lines")
     run.amend("pyproject.toml", _settings, "the promptdrift settings")
     return run
