@@ -155,33 +155,21 @@ def test_a_huge_answer_stops_at_the_limit(pytester: pytest.Pytester, demo: DemoS
 def test_two_recorders_at_once_pay_for_each_call_once(pytester: pytest.Pytester, demo: DemoServer) -> None:
     many_cases(pytester, 20, gate=False)
     demo.latency = 0.1
-    env = {"OPENAI_BASE_URL": demo.base_url}
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--prompt-record=new"]
-    runs = [
-        subprocess.Popen(
-            command,
-            cwd=pytester.path,
-            env={**_environ(), **env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+    env = {**_environ(), "OPENAI_BASE_URL": demo.base_url}
+
+    def start() -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            command, cwd=pytester.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
-    ]
+
+    runs = [start()]
     lock = pytester.path / "cassettes" / ".promptdrift.lock"
     for _ in range(600):  # until the first holds the lock (it writes its name in the lock file)
         if lock.exists() and lock.read_text():
             break
         time.sleep(0.05)
-    runs.append(
-        subprocess.Popen(
-            command,
-            cwd=pytester.path,
-            env={**_environ(), **env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-    )
+    runs.append(start())
     outputs = [proc.communicate(timeout=120) for proc in runs]
     assert [proc.returncode for proc in runs] == [0, 0], outputs
     assert len(demo.requests) == 20  # the second replayed what the first recorded
