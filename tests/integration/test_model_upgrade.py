@@ -64,7 +64,7 @@ def test_reports_match_the_stored_expected_files(pytester: pytest.Pytester, upgr
     assert markdown == (EXPECTED / "upgrade_report.md").read_text()
     assert _normalised_json(out / "report.json") == json.loads((EXPECTED / "upgrade_report.json").read_text())
     page = (out / "report.html").read_text()
-    assert page.count("<tr class='regression'") == 2 and page.count("<tr class='improvement'") == 1
+    assert page.count('data-verdict="regression"') == 2 and page.count('data-verdict="improvement"') == 1
     assert not re.search(r"(src|href)=['\"]?https?:", page)  # self-contained: nothing fetched
 
 
@@ -78,7 +78,9 @@ def test_step_summary_gets_the_markdown(
     pytester.runpytest("--prompt-record=new")
     pytester.runpytest("--prompt-record=all", "--prompt-model=model-v2")
     text = summary.read_text()
-    assert "# promptdrift report" in text and "`suites/upgrade.yaml::extract` — **regression**" in text
+    assert (
+        "# promptdrift report" in text and "- `suites/upgrade.yaml::extract`: schema passed before, fails now" in text
+    )
 
 
 @pytest.mark.slow

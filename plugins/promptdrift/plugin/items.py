@@ -186,8 +186,12 @@ class CaseItem(pytest.Item):
             self._report(record)
             raise
         record = case_record(self.suite, self.case, self.nodeid, outcome, settings)
+        judged_whole = judging(self.suite, settings).significant and bool(record.baseline_pass_total)
+        record.expected_failure = not outcome.passed and (
+            judged_whole or (self.suite.candidate and not record.regressions)
+        )
         self._report(record)
-        if judging(self.suite, settings).significant and record.baseline_pass_total and not outcome.passed:
+        if judged_whole and not outcome.passed:
             flipped = "passed before, fails now" if record.baseline_pass_count else "failed before too"
             pytest.xfail(f"{flipped}; judged by the suite's paired comparison ({self._drift_item}), not case by case")
         if record.regressions:

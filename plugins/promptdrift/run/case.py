@@ -168,6 +168,7 @@ def _finish(channel: Channel, suite: Suite, case_id: str, shown: Sample, **field
         cassette=recorder.display,
         baseline=dict(recorder.old.meta) if recorder.old is not None else {},
         cassette_state=recorder.cassette_state,
+        messages=shown.messages,
         **fields,
     )
 

@@ -125,7 +125,7 @@ class Conversation:
             answer.context = list(self.variables["documents"])
         if checks:
             results.extend(self.check(self.specs, answer, None))
-        return Sample(answer, results)
+        return Sample(answer, results, list(messages))
 
     def opening(self) -> list[dict[str, Any]]:
         return opening_messages(self.suite, self.variables, self.named)

@@ -18,6 +18,7 @@ class Sample:
 
     answer: Answer
     results: list[CheckResult]
+    messages: list[dict[str, Any]] = field(default_factory=list)  # the prompt as sent for the final answer
 
     def to_meta(self) -> dict[str, Any]:
         """What the cassette keeps of this answer: the model's text (and what the checks saw, if shaped)."""
@@ -50,6 +51,7 @@ class Outcome:
     examples: list[dict[str, Any]] | None = None  # generated cases: the inputs, one per sample
     falsifying: int | None = None  # generated cases: the example shown (Hypothesis's shrunk one when recorded)
     cassette_state: str | None = None  # the replayed cassette was "edited" by hand, or has "no digest"
+    messages: list[dict[str, Any]] = field(default_factory=list)  # the rendered prompt (the reports show it)
 
     def _score(self, results: Sequence[CheckResult]) -> float:
         return weighted_score(results, self.specs)

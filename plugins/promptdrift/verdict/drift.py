@@ -9,11 +9,14 @@ reported, never failed.
 
 from __future__ import annotations
 
+import json
+import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from promptdrift.cassettes.secrets import redact, secret_values
 from promptdrift.checks import CheckSpec, check_definition
 from promptdrift.checks.operational import price_of
 from promptdrift.config import Settings
@@ -155,6 +158,8 @@ class CaseRecord:
     outcome_passed: bool = False  # the case's own verdict on its checks (regressions aside): what gates count
     labels: list[list[str | None]] = field(default_factory=list)  # label checks' [predicted, expected]
     cassette_state: str | None = None  # "edited" by hand since it was recorded, or "no digest"
+    messages: list[dict[str, str]] = field(default_factory=list)  # the rendered prompt (see prompt_messages)
+    expected_failure: bool = False  # reported as xfail: a candidate variant's, or judged by the suite's comparison
 
     @property
     def regressions(self) -> list[CheckDelta]:
@@ -283,6 +288,7 @@ def case_record(suite: Suite, case: Case, nodeid: str, outcome: Outcome, setting
         variant_index=variant_index,
         cassette=outcome.cassette,
         cassette_state=outcome.cassette_state,
+        messages=prompt_messages(outcome.messages),
         cluster=cluster_of(suite, case),
         cluster_by=suite.cluster,
         alpha=judge.alpha,
@@ -321,6 +327,27 @@ def case_record(suite: Suite, case: Case, nodeid: str, outcome: Outcome, setting
         if record.regressions and not judge.significant:  # significant: the suite's comparison decides
             record.passed = False
     return record
+
+
+MESSAGE_CHARS, MESSAGES = 4000, 50  # what a case record keeps of its prompt, for the reports
+
+
+def prompt_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The prompt as the reports show it: each message's role and text (tool calls and content parts as
+    JSON), at most :data:`MESSAGES` messages of :data:`MESSAGE_CHARS` characters each, secrets redacted."""
+    known = secret_values(os.environ)
+    out = []
+    for message in list(messages)[:MESSAGES]:
+        content = message.get("content")
+        if not isinstance(content, str):
+            content = json.dumps(content if content is not None else message.get("tool_calls"), ensure_ascii=False)
+        content = redact(content, known)
+        if len(content) > MESSAGE_CHARS:
+            content = content[:MESSAGE_CHARS] + f"… ({len(content) - MESSAGE_CHARS:,} more characters)"
+        out.append({"role": str(message.get("role", "")), "content": content})
+    if len(messages) > MESSAGES:
+        out.append({"role": "…", "content": f"{len(messages) - MESSAGES} more messages"})
+    return out
 
 
 def regression_message(record: CaseRecord) -> str:

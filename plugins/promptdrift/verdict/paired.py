@@ -267,8 +267,23 @@ class Comparison:
             f"{self.detectable * 100:.0f} points (alpha {self.alpha:g}, 80% power); add cases or samples to see less"
         )
 
+    @property
+    def moved(self) -> bool:
+        """Whether anything changed: a case flipped, the pass rate or a mean score moved."""
+        return bool(
+            self.flipped_down
+            or self.flipped_up
+            or self.rate.diff
+            or any(s.mean_before != s.mean_after for s in self.scores)
+        )
+
     def lines(self) -> list[str]:
-        """The terminal's account of the comparison."""
+        """The terminal's account of the comparison: one line when nothing moved, the details when it did."""
+        if not self.moved:
+            return [
+                f"paired     {self.suite}: {self.before} -> {self.after}, {self.n} cases: no change "
+                f"(pass rate {self.rate_after:.1%}, no case flipped, every mean score the same)"
+            ]
         head = (
             f"paired     {self.suite}: {self.before} -> {self.after}, {self.n} cases: pass rate "
             f"{self.rate_before:.1%} -> {self.rate_after:.1%}, {_points(self.rate, self.alpha)}, "
