@@ -301,14 +301,14 @@ def build(
 ) -> Summary:
     """The summary of ``cases`` and ``gates``; ``summaries`` (counted over every case, when the run kept only the
     notable records) gives the per-suite table, ``no_digest`` the count of cassettes without a digest."""
-    gates = [dict(g) for g in gates]
-    suites = summaries.table(gates) if summaries is not None else summarise(cases, gates)
+    held = [dict(g) for g in gates]
+    suites = summaries.table(held) if summaries is not None else summarise(cases, held)
     rows = [CaseRow(record, case_verdict(record)) for record in cases]
     summary = Summary(
         suites=suites,
-        gates=gates,
+        gates=held,
         rows=rows,
-        decisions=decisions(cases, gates),
+        decisions=decisions(cases, held),
         comparisons=rerecord_comparisons(cases),
         no_digest=sum(r.cassette_state == NO_DIGEST for r in cases) if no_digest is None else no_digest,
         cases_total=sum(s.cases for s in suites),
