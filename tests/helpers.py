@@ -238,3 +238,53 @@ def documentation() -> str:
     root = Path(__file__).resolve().parents[1]
     pages = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
     return "\n\n".join(page.read_text(encoding="utf-8") for page in pages)
+
+
+def report_records(total: int, regressions: int, improvements: int = 0, suites: int = 1, drifted: int = 0) -> list[Any]:
+    """Case records of a re-recording of ``total`` cases over ``suites`` suites: the first ``regressions`` cases
+    regress (``contains`` passed before, fails now, the answer reworded), the next ``improvements`` improve, the
+    next ``drifted`` failed as drift; the rest are unchanged."""
+    from promptdrift.verdict.drift import CaseRecord, CheckDelta
+
+    records = []
+    for i in range(total):
+        suite = f"support{i % suites}" if suites > 1 else "support"
+        case = f"c{i:05d}"
+        before, after, passed_before, passed_now = (f"Your order {i} ships today.",) * 2 + (True, True)
+        verdict = "same"
+        if i < regressions:
+            after, passed_now, verdict = f"Order {i} is delayed, sorry.", False, "regression"
+        elif i < regressions + improvements:
+            before, passed_before, verdict = f"Order {i}: no idea.", False, "improvement"
+        old = {"check": "contains", "passed": passed_before, "score": float(passed_before)}
+        new = {"check": "contains", "passed": passed_now, "score": float(passed_now)}
+        note = {"regression": "passed before, fails now", "improvement": "failed before, passes now"}.get(verdict, "")
+        record = CaseRecord(
+            suite=suite,
+            case=case,
+            nodeid=f"suites/{suite}.yaml::{case}",
+            status="recorded",
+            passed=passed_now,
+            answer=after,
+            model="model-v2",
+            latency_ms=100.0 + i % 50,
+            cost_usd=0.0001,
+            checks=[new],
+            baseline={"answer": before, "model": "model-v1", "usage": {}, "latency_ms": 90.0, "cost_usd": 0.0001},
+            deltas=[CheckDelta("contains", verdict, old, new, note)],
+            cassette=f"cassettes/{suite}/{case}.yaml",
+            pass_count=int(passed_now),
+            pass_total=1,
+            baseline_pass_count=int(passed_before),
+            baseline_pass_total=1,
+            outcome_passed=passed_now,
+            messages=[
+                {"role": "system", "content": "You answer order questions."},
+                {"role": "user", "content": f"Where is order {i}?"},
+            ],
+        )
+        if regressions + improvements <= i < regressions + improvements + drifted:
+            record.status, record.passed, record.deltas, record.baseline = "drift", False, [], None
+            record.baseline_pass_total, record.error = None, "the prompt changed since it was recorded:\n- old\n+ new"
+        records.append(record)
+    return records
