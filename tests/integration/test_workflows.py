@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -220,3 +221,52 @@ def test_release_tests_builds_and_publishes_with_trusted_publishing() -> None:
     assert "python -m pytest" in steps and "twine check --strict" in steps
     assert "pypa/gh-action-pypi-publish" in steps
     assert data["jobs"]["publish"]["permissions"] == {"id-token": "write"}
+
+
+COMMENT_RUNNER = """
+const fs = require("fs");
+const script = fs.readFileSync(process.argv[2], "utf8");
+const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+const posted = [];
+const github = {
+  paginate: async () => [],
+  rest: { issues: { listComments: null, createComment: async (c) => posted.push(c), updateComment: async (c) => posted.push(c) } },
+};
+const context = { serverUrl: "https://github.com", repo: { owner: "o", repo: "r" }, runId: 7, issue: { number: 3 } };
+new AsyncFunction("require", "github", "context", script)(require, github, context).then(() => {
+  console.log(JSON.stringify(posted));
+});
+"""
+
+
+def _comment(tmp_path: Path, report: str, compare: str = "") -> str:
+    """The comment body the action's github-script step posts for these files (run in node, GitHub stubbed)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    script = next(s["with"]["script"] for s in ACTION["runs"]["steps"] if "github-script" in s.get("uses", ""))
+    (tmp_path / "comment.js").write_text(script)
+    (tmp_path / "runner.js").write_text(COMMENT_RUNNER)
+    (tmp_path / "promptdrift-report.md").write_text(report)
+    if compare:
+        (tmp_path / "compare.md").write_text(compare)
+    env = {**os.environ, "ARTIFACT_URL": "https://github.com/o/r/actions/runs/7/artifacts/9"}
+    done = subprocess.run(
+        [node, "runner.js", "comment.js"], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+    )
+    (posted,) = json.loads(done.stdout)
+    return posted["body"]
+
+
+def test_the_comment_posts_the_largest_markdown_report_whole_with_the_link_to_the_html(tmp_path: Path) -> None:
+    from promptdrift.verdict.report import MARKDOWN_LIMIT
+
+    report = "# promptdrift report\n\n" + "- `case`: a regression\n" * 3000
+    report = report[: MARKDOWN_LIMIT - 1] + "\n"  # as long as promptdrift lets a report get
+    body = _comment(tmp_path, report, compare="x" * 5_000)
+    assert len(body) <= 65_536 and report.strip() in body  # whole: never cut
+    assert "[promptdrift-report](https://github.com/o/r/actions/runs/7/artifacts/9)" in body
+    assert "did not fit here" in body and "xxxxx" not in body
+    (tmp_path / "small").mkdir()
+    small = _comment(tmp_path / "small", "# promptdrift report\n\n**Passes**\n", compare="No cassette changed.")
+    assert small.startswith("<!-- promptdrift-report -->\nNo cassette changed.\n\n# promptdrift report")

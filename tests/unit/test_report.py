@@ -93,7 +93,9 @@ def test_the_markdown_of_10000_cases_with_1000_regressions_fits_one_comment() ->
     assert len(text) <= MARKDOWN_LIMIT
     lines = text.splitlines()
     assert lines[0] == "# promptdrift report"
-    assert lines[2] == "**Fails: 1,000 regressions, 60 drifted prompts, 40 significant drops — 10,000 cases in 40 suites**"
+    assert (
+        lines[2] == "**Fails: 1,000 regressions, 60 drifted prompts, 40 significant drops — 10,000 cases in 40 suites**"
+    )
     assert "## Regressions (1000)" in text and "+950 more in the full report" in text
     listed = re.findall(r"^- `(suites/[^`]+)`", text, re.M)
     assert listed[:50] == [r.nodeid for r in records[:50]]  # the first 50, in the order of the records

@@ -29,7 +29,7 @@ from promptdrift.verdict.summary import ATTENTION, EDITED_NOTE, VERDICTS, Summar
 REPORT_VERSION = 2
 
 
-MARKDOWN_LIMIT = 65_536  # characters: what one GitHub pull-request comment holds
+MARKDOWN_LIMIT = 65_536 - 1_024  # characters: one GitHub comment (65,536), less room for the action's links
 LISTED = (50, 20, 10, 5, 2)  # entries per Markdown list, tried in turn until the report fits
 DIFFED = 10  # answer diffs in the Markdown, at most
 DIFF_LINES, DIFF_LINE_CHARS = 200, 400  # a report shows an excerpt of a huge answer's diff
