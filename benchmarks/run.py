@@ -28,7 +28,11 @@ separate ``pytest`` processes (each reports its own peak RSS, VmHWM):
   settings, each beside its floor: plain pytest (``-p no:promptdrift``)
   running as many trivial tests, and a bare interpreter importing ``openai``;
 * (``--only batch``) recording 10,000 cases through one provider batch that
-  completes at once, against replaying them: time and peak RSS.
+  completes at once, against replaying them: time and peak RSS;
+* (``--only report``) re-recording 2,000 and 10,000 cases against a new model
+  (one in 20 regresses): the HTML report's size, its load time in headless
+  Chromium (Playwright) beside the same page without its script, the time to
+  write the reports against the run's wall time, the Markdown's length.
 
 Each group is a module in ``benchmarks/groups/``; every target, with its floor and how it is
 measured, is a row of ``bench.TARGETS``. One demo server serves the whole run. Nothing here is
@@ -51,11 +55,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench and groups, run as a script or imported
 
 from bench import Bench, reply
-from groups import batch, core, shards, startup
+from groups import batch, core, report, shards, startup
 
 from promptdrift.testing.demo import DemoServer
 
-GROUPS = {"core": core, "shards": shards, "startup": startup, "batch": batch}
+GROUPS = {"core": core, "shards": shards, "startup": startup, "batch": batch, "report": report}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="append",
         choices=tuple(GROUPS),
         help="run only these groups (repeatable): core (record, replay, memory), shards (merge), "
-        "startup (fixed costs), batch (recording through the Batch API)",
+        "startup (fixed costs), batch (recording through the Batch API), report (the reviewer's report)",
     )
     parser.add_argument("--json", metavar="PATH", help="also write every figure, its target and floor, as JSON")
     opts = parser.parse_args(argv)

@@ -3,6 +3,7 @@ the terminal's one line for a comparison that did not move."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import xml.etree.ElementTree as ET
 
@@ -25,7 +26,7 @@ def test_a_word_diff_gives_back_both_texts(before: str, after: str) -> None:
     runs = word_diff(before, after)
     assert side(runs, "before") == before and side(runs, "after") == after
     assert all(text for _, text in runs)  # no empty run
-    assert all(a[0] != b[0] for a, b in zip(runs, runs[1:], strict=False))  # runs of one kind are joined
+    assert all(a[0] != b[0] for a, b in itertools.pairwise(runs))  # runs of one kind are joined
 
 
 def test_a_word_diff_marks_only_the_changed_words() -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 
 from promptdrift.cassettes.format import EDITED, NO_DIGEST
+from promptdrift.core.modes import RecordMode, record_command
 from promptdrift.verdict import paired
 from promptdrift.verdict.decision import money
 from promptdrift.verdict.drift import REGRESSION, CaseRecord
@@ -238,7 +239,11 @@ def markdown(s: Summary, limit: int = MARKDOWN_LIMIT) -> str:
 def html(s: Summary) -> str:
     """The summary as one self-contained HTML page: inline CSS and JavaScript, SVG charts, nothing fetched."""
     rows = sorted(s.rows, key=lambda r: (VERDICTS.index(r.verdict), r.record.nodeid))
-    data = json.dumps([r.detail() for r in rows], ensure_ascii=False, separators=(",", ":"), default=str)
+    strings: dict[str, int] = {}
+    details = [r.detail(strings) for r in rows]
+    command = record_command("{case}", RecordMode.ALL)  # how one case is re-recorded; the page fills in its id
+    page_data = {"cases": details, "strings": list(strings), "rerecord": command}
+    data = json.dumps(page_data, ensure_ascii=False, separators=(",", ":"), default=str)
     checks = sorted({name for r in rows for name in _case_checks(r).split()})
     return (
         _environment("html")

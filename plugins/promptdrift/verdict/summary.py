@@ -15,11 +15,10 @@ from functools import cached_property
 from typing import Any
 
 from promptdrift.cassettes.format import EDITED, NO_DIGEST
-from promptdrift.core.modes import RecordMode, record_command
 from promptdrift.text.worddiff import word_diff
 from promptdrift.verdict import charts, paired
 from promptdrift.verdict.decision import Decision, decisions, money, table_rows
-from promptdrift.verdict.drift import SAME, CaseRecord, CheckDelta, rerecord_comparisons
+from promptdrift.verdict.drift import SAME, CaseRecord, CheckDelta, quality_score, rerecord_comparisons
 from promptdrift.verdict.ledger import SuiteSummary, Summaries, summarise
 
 VERDICTS = ("regression", "drift", "fail", "xfail", "improvement", "pass")
@@ -59,14 +58,19 @@ class CaseRow:
 
     @property
     def scores(self) -> list[tuple[str, float | None, float | None]]:
-        """Each scored check's (name, score before, score after); before is None without a baseline."""
+        """The scores worth a glance: against a baseline each one that changed (name, before, after); without
+        one, each quality score (name, None, score)."""
         if self.record.deltas:
             return [
                 (d.check, _score(d.before), _score(d.after))
                 for d in self.record.deltas
-                if _score(d.before) is not None or _score(d.after) is not None
+                if _score(d.before) != _score(d.after)
             ]
-        return [(str(c.get("check")), None, _score(c)) for c in self.record.checks if _score(c) is not None]
+        return [
+            (str(c.get("check")), None, _score(c))
+            for c in self.record.checks
+            if _score(c) is not None and quality_score(str(c.get("check")))
+        ]
 
     @property
     def score_text(self) -> str:
@@ -92,19 +96,24 @@ class CaseRow:
         failed = self.failed_checks
         return f"failed: {', '.join(failed)}" if failed else ""
 
-    @property
-    def rerecord(self) -> str:
-        return record_command(self.record.nodeid, RecordMode.ALL)
+    def detail(self, strings: dict[str, int]) -> dict[str, Any]:
+        """What the HTML's case detail shows (kept in the page as JSON, drawn when the row is opened).
 
-    def detail(self) -> dict[str, Any]:
-        """What the HTML's case detail shows (kept in the page as JSON, drawn when the row is opened)."""
+        Message texts are indexes into ``strings`` (a suite's system prompt is kept once, not once a case);
+        a changed answer is kept only as its word diff, from which both sides are drawn.
+        """
         record = self.record
+        data: dict[str, Any] = {
+            "m": [[m["role"], strings.setdefault(m["content"], len(strings))] for m in record.messages],
+            "k": record.cassette,
+        }
         before = None if record.baseline is None else str(record.baseline.get("answer") or "")
-        data: dict[str, Any] = {"m": record.messages, "a": record.answer, "k": record.cassette, "r": self.rerecord}
-        if before is not None:
-            data["b"] = before
-            if record.answer_changed:
-                data["d"] = word_diff(before, record.answer)
+        if before is not None and record.answer_changed:
+            data["d"] = word_diff(before, record.answer)
+        else:
+            data["a"] = record.answer
+            if before is not None:
+                data["b"] = before
         if record.deltas:
             data["c"] = [[d.check, _cell(d.before), _cell(d.after), d.note, d.verdict] for d in record.deltas]
         else:

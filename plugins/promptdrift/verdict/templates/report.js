@@ -2,9 +2,15 @@
 (function () {
   var table = document.getElementById("cases");
   if (!table) { document.body.dataset.ready = "1"; return; }
-  var data = JSON.parse(document.getElementById("promptdrift-cases").textContent);
+  var page = JSON.parse(document.getElementById("promptdrift-cases").textContent);
+  var data = page.cases, strings = page.strings;
   var body = table.tBodies[0];
   var rows = Array.prototype.slice.call(body.rows);
+  rows.forEach(function (row, i) {  // the data's order is the page's first order
+    row._i = i;
+    row._suite = row.cells[0].textContent;
+    row._variant = row.cells[2].textContent;
+  });
   var filters = {};
   document.querySelectorAll("[data-filter]").forEach(function (el) { filters[el.dataset.filter] = el; });
   var shown = document.querySelector("[data-visible-count]");
@@ -17,20 +23,29 @@
     if (cls) el.className = cls;
     return el;
   }
+  function sides(d) {  // the answer after and before: kept as they are, or as the word diff between them
+    if (!d.d) return { after: d.a, before: d.b };
+    var after = "", before = "";
+    d.d.forEach(function (run) {
+      if (run[0] !== "-") after += run[1];
+      if (run[0] !== "+") before += run[1];
+    });
+    return { after: after, before: before };
+  }
   function haystack(row) {
-    var d = data[+row.dataset.i];
-    return (row.dataset.case + "\n" + d.a + "\n" + (d.b || "")).toLowerCase();
+    var both = sides(data[row._i]);
+    return (row.dataset.case + "\n" + both.after + "\n" + (both.before || "")).toLowerCase();
   }
   function matches(row, i, query) {
     var want = filters.verdict.value, verdict = row.dataset.verdict;
     if (want === "attention" ? !attention[verdict] : want !== "all" && want !== verdict) return false;
-    if (filters.suite && filters.suite.value && row.dataset.suite !== filters.suite.value) return false;
-    if (filters.variant && filters.variant.value && row.dataset.variant !== filters.variant.value) return false;
-    if (filters.check && filters.check.value && (" " + row.dataset.checks + " ").indexOf(" " + filters.check.value + " ") < 0) return false;
+    if (filters.suite && filters.suite.value && row._suite !== filters.suite.value) return false;
+    if (filters.variant && filters.variant.value && row._variant !== filters.variant.value) return false;
+    if (filters.check && filters.check.value && (" " + (row.dataset.checks || "") + " ").indexOf(" " + filters.check.value + " ") < 0) return false;
     if (query) {
       if (!haystacks) {
         haystacks = [];
-        rows.forEach(function (r) { haystacks[+r.dataset.i] = haystack(r); });
+        rows.forEach(function (r) { haystacks[r._i] = haystack(r); });
       }
       if (haystacks[i].indexOf(query) < 0) return false;
     }
@@ -41,7 +56,7 @@
     var query = filters.search ? filters.search.value.trim().toLowerCase() : "";
     var count = 0;
     for (var i = 0; i < rows.length; i++) {
-      var row = rows[i], ok = matches(row, +row.dataset.i, query);
+      var row = rows[i], ok = matches(row, row._i, query);
       row.hidden = !ok;
       if (ok) count++;
     }
@@ -54,11 +69,12 @@
   function answer(which, d) {
     var pre = document.createElement("pre");
     pre.dataset.answer = which;
-    if (which === "before" && d.b === undefined) {
-      pre.appendChild(text("em", "no earlier recording"));
+    if (!d.d) {
+      var kept = which === "before" ? d.b : d.a;
+      if (kept === undefined) pre.appendChild(text("em", "no earlier recording"));
+      else pre.textContent = kept;
       return pre;
     }
-    if (!d.d) { pre.textContent = which === "before" ? d.b : d.a; return pre; }
     d.d.forEach(function (run) {
       var op = run[0];
       if (op === "=") pre.appendChild(document.createTextNode(run[1]));
@@ -68,7 +84,7 @@
     return pre;
   }
   function detail(row) {
-    var d = data[+row.dataset.i];
+    var d = data[row._i];
     var tr = document.createElement("tr"), td = document.createElement("td");
     tr.className = "detail";
     tr.dataset.detailFor = row.dataset.case;
@@ -78,8 +94,8 @@
       d.m.forEach(function (m) {
         var div = document.createElement("div");
         div.className = "msg";
-        div.appendChild(text("b", m.role));
-        div.appendChild(text("pre", m.content));
+        div.appendChild(text("b", m[0]));
+        div.appendChild(text("pre", strings[m[1]]));
         td.appendChild(div);
       });
     }
@@ -112,7 +128,8 @@
     where.appendChild(document.createTextNode("cassette "));
     where.appendChild(text("code", d.k || "-"));
     where.appendChild(document.createTextNode(" · re-record this case: "));
-    where.appendChild(text("code", d.r, "rerecord"));
+    var command = page.rerecord.replace("{case}", function () { return row.dataset.case; });
+    where.appendChild(text("code", command, "rerecord"));
     td.appendChild(where);
     tr.appendChild(td);
     return tr;
