@@ -252,9 +252,14 @@ def test_bad_variant_and_sample_settings_are_clear_errors(pytester: pytest.Pytes
 
 def test_ship_gates_the_run_on_the_shipped_variant_only(pytester: pytest.Pytester, scripted: DemoServer) -> None:
     write(pytester, "suites/tactics.yaml", VARIANTS.replace("variants:", "ship: few-shot\nvariants:"))
-    result = pytester.runpytest("--prompt-record=new", "-rx")
+    result = pytester.runpytest("--prompt-record=new", "-rx", "--prompt-report=out/r.json", "--prompt-report=out/r.md")
     result.assert_outcomes(passed=6, xfailed=3)  # zero-shot's misses are expected of a candidate
     assert result.ret == 0
+    report = json.loads((pytester.path / "out/r.json").read_text())
+    assert report["verdict"].startswith("Passes: 6 cases in 3 suites, 2 expected to fail")  # the run passed
+    xfailed = sorted(c["case"] for c in report["cases"] if c["verdict"] == "xfail")
+    assert xfailed and all(c["variant"] == "zero-shot" for c in report["cases"] if c["verdict"] == "xfail")
+    assert "| xfail (a candidate variant) " in (pytester.path / "out/r.md").read_text()
     result.stdout.fnmatch_lines(["*candidate variant 'zero-shot' (the suite ships 'few-shot'): gate pass_rate failed*"])
     write(pytester, "suites/tactics.yaml", VARIANTS.replace("variants:", "ship: zero-shot\nvariants:"))
     result = pytester.runpytest()

@@ -271,7 +271,9 @@ class GateItem(pytest.Item):
         result = evaluate_gate(self.gate, cases)
         value = "n/a" if result.value is None else f"{result.value:.4g}"
         self.user_properties.append((f"gate:{self.gate.label}", value))
-        store_of(self.config).add("gate", gate_record(self.suite.label, self.suite.variant, result))
+        store_of(self.config).add(
+            "gate", gate_record(self.suite.label, self.suite.variant, result, self.suite.candidate)
+        )
         if not result.passed:
             if self.suite.candidate:
                 candidate_xfail(self.suite, f"gate {self.gate.label} failed: {result.reason}")

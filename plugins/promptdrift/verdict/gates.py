@@ -93,11 +93,13 @@ def evaluate_gate(gate: Gate, cases: Sequence[GateCase]) -> GateResult:
     return _accuracy(gate, [pair for c in cases for pair in c.labels])
 
 
-def gate_record(suite: str, variant: str | None, result: GateResult) -> dict[str, Any]:
-    """A gate's verdict as the run's records and the reports keep it."""
+def gate_record(suite: str, variant: str | None, result: GateResult, candidate: bool = False) -> dict[str, Any]:
+    """A gate's verdict as the run's records and the reports keep it (``candidate``: of a variant the suite does
+    not ship, so its failure is expected, not the run's)."""
     return {
         "suite": suite,
         "variant": variant,
+        "candidate": candidate,
         "gate": result.gate.label,
         "passed": result.passed,
         "value": result.value,

@@ -168,7 +168,7 @@ def _settle(folders: Iterable[Path], pending: dict[tuple[str, str], dict[str, An
     for entry in pending.values():
         gate = Gate(**entry["gate"])
         result = evaluate_gate(gate, sorted(cases.get(entry["suite"], []), key=lambda c: c.case))
-        settled = gate_record(entry["suite"], entry["variant"], result)
+        settled = gate_record(entry["suite"], entry["variant"], result, bool(entry.get("candidate")))
         settled["settled"] = True  # evaluated from every case's record, not by the gate's own item
         out.gates.append(settled)
         if not result.passed and not entry.get("candidate"):

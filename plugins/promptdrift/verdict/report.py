@@ -209,7 +209,7 @@ def _environment(kind: str) -> jinja2.Environment:
 def _context(s: Summary) -> dict[str, Any]:
     return {
         "s": s,
-        "gates": sorted(s.gates, key=lambda g: bool(g["passed"])),  # failed gates first
+        "gates": sorted(s.gates, key=lambda g: (bool(g["passed"]), bool(g.get("candidate")))),  # failed gates first
         "decision_tables": s.decision_tables(),
         "edited_note": EDITED_NOTE,
         "no_digest": no_digest_line(s.no_digest),

@@ -181,7 +181,7 @@ class Summary:
 
     @property
     def failed_gates(self) -> list[dict[str, Any]]:
-        return [g for g in self.gates if not g["passed"]]
+        return [g for g in self.gates if not g["passed"] and not g.get("candidate")]
 
     @property
     def significant(self) -> list[paired.Comparison]:
