@@ -99,6 +99,20 @@ def test_a_reviewer_filters_opens_a_regression_and_reads_the_word_diff(
     assert _visible(page)[0].endswith("::summary")
 
 
+def test_a_drifted_case_shows_the_request_diff(pytester: pytest.Pytester, demo: DemoServer, browser: Browser) -> None:
+    demo.script = Script.from_data(UPGRADE_SCRIPT)
+    write(pytester, "suites/upgrade.yaml", UPGRADE_SUITE)
+    pytester.runpytest("--prompt-record=new")
+    write(pytester, "suites/upgrade.yaml", UPGRADE_SUITE.replace('{user: "{{ q }}"}', '{user: "Please: {{ q }}"}'))
+    pytester.runpytest("--prompt-report=report.html").assert_outcomes(failed=3)
+    page = _open(browser, pytester.path / "report.html")
+    assert _count(page) == 3 and page.inner_text("[data-verdict-line]").startswith("Fails: 3 drifted prompts")
+    page.click('tr[data-case="suites/upgrade.yaml::extract"] button.open')
+    error = page.inner_text("tr.detail pre.error")
+    assert error.startswith("prompt drift:") and "Please: invoice please" in error
+    assert "Prompt drift: the request against its recording" in page.inner_text("tr.detail")
+
+
 def test_2000_cases_with_100_regressions_the_filter_shows_exactly_those(browser: Browser, tmp_path: Path) -> None:
     records = report_records(2_000, 100, improvements=20)
     page_path = tmp_path / "report.html"

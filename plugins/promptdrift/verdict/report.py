@@ -25,7 +25,7 @@ from promptdrift.verdict import paired
 from promptdrift.verdict.decision import money
 from promptdrift.verdict.drift import REGRESSION, CaseRecord
 from promptdrift.verdict.ledger import Records, Summaries
-from promptdrift.verdict.summary import ATTENTION, EDITED_NOTE, VERDICTS, Summary, build, usage_line
+from promptdrift.verdict.summary import ATTENTION, EDITED_NOTE, VERDICTS, Summary, build, check_cell, usage_line
 
 REPORT_VERSION = 2
 
@@ -147,14 +147,6 @@ def _drop(value: float | None) -> str:
     return "over 100 pts" if value >= 1 else f"{value * 100:.0f} pts"
 
 
-def _check_cell(entry: Mapping[str, Any] | None) -> str:
-    if not entry:
-        return "-"
-    mark = "pass" if entry.get("passed") else "fail"
-    score = entry.get("score")
-    return f"{mark} ({score:.3g})" if isinstance(score, int | float) else mark
-
-
 def _md_cell(value: Any) -> str:
     """Text safe in one Markdown table cell: no pipe, no line break, at most :data:`LINE_CHARS`."""
     return _line(str(value)).replace("|", "\\|")
@@ -194,7 +186,7 @@ def _environment(kind: str) -> jinja2.Environment:
         drop=_drop,
         sampled=_sampled,
         usage=usage_line,
-        check_cell=_check_cell,
+        check_cell=check_cell,
         cell=_md_cell,
         line=_line,
         tick=lambda text: str(text).replace("`", "'"),

@@ -115,9 +115,11 @@ class CaseRow:
             if before is not None:
                 data["b"] = before
         if record.deltas:
-            data["c"] = [[d.check, _cell(d.before), _cell(d.after), d.note, d.verdict] for d in record.deltas]
+            data["c"] = [[d.check, check_cell(d.before), check_cell(d.after), d.note, d.verdict] for d in record.deltas]
         else:
-            data["c"] = [[str(c.get("check")), "-", _cell(c), str(c.get("reason") or ""), ""] for c in record.checks]
+            data["c"] = [
+                [str(c.get("check")), "-", check_cell(c), str(c.get("reason") or ""), ""] for c in record.checks
+            ]
         if record.error:
             data["e"] = record.error
         usage = usage_line(record, latency=True)
@@ -131,7 +133,8 @@ def _score(entry: Mapping[str, Any] | None) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _cell(entry: Mapping[str, Any] | None) -> str:
+def check_cell(entry: Mapping[str, Any] | None) -> str:
+    """A check's result in a few characters: ``pass (0.92)``, ``fail``, ``-`` when there is none."""
     if not entry:
         return "-"
     mark = "pass" if entry.get("passed") else "fail"

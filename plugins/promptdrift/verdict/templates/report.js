@@ -122,7 +122,11 @@
       });
       td.appendChild(checks);
     }
-    if (d.e) { td.appendChild(text("h4", "Error")); td.appendChild(text("pre", d.e, "error")); }
+    if (d.e) {
+      var drifted = row.dataset.verdict === "drift";
+      td.appendChild(text("h4", drifted ? "Prompt drift: the request against its recording" : "Error"));
+      td.appendChild(text("pre", d.e, "error"));
+    }
     if (d.u) td.appendChild(text("p", d.u));
     var where = document.createElement("p");
     where.appendChild(document.createTextNode("cassette "));
