@@ -39,13 +39,21 @@ def word_diff(before: str, after: str) -> list[tuple[str, str]]:
         else:
             runs.append((op, text))
 
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
+    deleted: list[str] = []
+    inserted: list[str] = []
+    codes = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
+    for number, (tag, i1, i2, j1, j2) in enumerate(codes):
+        between = 0 < number < len(codes) - 1 and i2 - i1 == 1 and old[i1].isspace()
+        if tag == "equal" and not between:  # one space between two changes joins them: one phrase replaced
+            add(DELETED, "".join(deleted))
+            add(INSERTED, "".join(inserted))
+            deleted, inserted = [], []
             add(SAME, "".join(old[i1:i2]))
         else:
-            add(DELETED, "".join(old[i1:i2]))
-            add(INSERTED, "".join(new[j1:j2]))
+            deleted += old[i1:i2]
+            inserted += new[j1:j2]
+    add(DELETED, "".join(deleted))
+    add(INSERTED, "".join(inserted))
     if old_tail != new_tail:
         add(DELETED, old_tail)
         add(INSERTED, new_tail)

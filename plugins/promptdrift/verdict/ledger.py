@@ -218,8 +218,8 @@ class Summaries:
         summary.failed += not record.passed
         summary.drifted += record.status == "drift"
         summary.recorded += record.status == "recorded"
-        summary.regressions += len(record.regressions)
-        summary.improvements += len(record.improvements)
+        summary.regressions += bool(record.regressions)  # cases, as the reports' verdicts count them
+        summary.improvements += bool(record.improvements) and not record.regressions
         if record.cost_usd is not None:
             summary.cost_usd = (summary.cost_usd or 0.0) + record.cost_usd
 
