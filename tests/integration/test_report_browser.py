@@ -121,6 +121,13 @@ def test_2000_cases_with_100_regressions_the_filter_shows_exactly_those(browser:
     assert _count(page) == 100  # needs attention: the regressions
     page.select_option('select[data-filter="verdict"]', "regression")
     assert _count(page) == 100 and sorted(_visible(page)) == sorted(r.nodeid for r in records[:100])
+    page.click('#cases th:has-text("latency")')  # numbers sort as numbers: 100 ms before 149 ms
+    latencies = page.eval_on_selector_all(
+        "tr[data-case]:not([hidden]) td:nth-child(8)", "cells => cells.map(c => parseFloat(c.dataset.v))"
+    )
+    assert latencies == sorted(latencies) and latencies[0] == 100.0 and latencies[-1] == 149.0
+    page.click('#cases th:has-text("latency")')
+    assert page.inner_text("tr[data-case]:not([hidden]) td:nth-child(8)") == "149 ms"
     page.select_option('select[data-filter="verdict"]', "pass")
     assert _count(page) == 1_880
     page.select_option('select[data-filter="verdict"]', "all")

@@ -124,7 +124,9 @@ def test_decision_matrix_names_the_cheapest_variant_meeting_every_gate(
 ) -> None:
     write(pytester, "suites/tactics.yaml", VARIANTS)
     pytester.makepyprojecttoml(PRICES)
-    result = pytester.runpytest("--prompt-record=new", "--prompt-report=out/r.json", "--prompt-report=out/r.md")
+    result = pytester.runpytest(
+        "--prompt-record=new", "--prompt-report=out/r.json", "--prompt-report=out/r.md", "--prompt-report=out/r.html"
+    )
     result.stdout.fnmatch_lines(
         [
             "decision matrix: tactics",
@@ -146,6 +148,17 @@ def test_decision_matrix_names_the_cheapest_variant_meeting_every_gate(
     assert decision["reference"] == "zero-shot"  # no ship: the first variant; each other one paired against it
     assert decision["versus"]["few-shot"]["rate"]["diff"] == 1.0 and decision["lead"]["before"] == "fine-tuned"
     assert "## Decision matrix: tactics" in (pytester.path / "out/r.md").read_text()
+    page = (pytester.path / "out/r.html").read_text()
+    for chart in ("pass-rate", "cost", "latency"):  # bars per variant, one chart each
+        assert page.count(f'data-chart="{chart}"') == 1, chart
+    bars = re.search(r'<svg[^>]*data-chart="pass-rate".*?</svg>', page, re.S).group(0)
+    assert [m for m in re.findall(r'<g data-row="([^"]+)"', bars)] == ["zero-shot", "few-shot", "fine-tuned"]
+    # The paired chart has a row per variant compared with the reference (zero-shot).
+    paired = re.search(r'<svg[^>]*data-chart="paired".*?</svg>', page, re.S).group(0)
+    assert re.findall(r'<g data-row="([^"]+)"', paired) == [
+        "tactics: few-shot vs zero-shot",
+        "tactics: fine-tuned vs zero-shot",
+    ]
 
 
 def test_decision_matrix_says_which_gate_each_variant_misses_when_none_passes(
