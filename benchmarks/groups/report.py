@@ -19,9 +19,9 @@ import sys, time
 from pathlib import Path
 start = time.perf_counter()
 from promptdrift.verdict.ledger import read_records
-from promptdrift.verdict.report import write_reports
+from promptdrift.verdict.report import summarize, write_reports
 records = read_records(sorted(p for p in Path(sys.argv[1]).iterdir() if p.is_dir()))  # the run's shard-1-of-1
-write_reports([str(Path(sys.argv[2]) / f"again.{kind}") for kind in ("md", "html", "json")], records.cases, records.gates)
+write_reports([str(Path(sys.argv[2]) / f"again.{kind}") for kind in ("md", "html", "json")], summarize(records))
 print(len(records.cases), time.perf_counter() - start)
 """
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -76,6 +76,9 @@ def test_step_summary_gets_the_markdown(
     demo.script = Script.from_data(UPGRADE_SCRIPT)
     write(pytester, "suites/upgrade.yaml", UPGRADE_SUITE)
     pytester.runpytest("--prompt-record=new")
+    first = summary.read_text()  # a first recording: a failing case with nothing to compare is listed too
+    assert "**Fails: 1 failing case — 3 cases in 1 suite**" in first
+    assert "## Failing cases (1)\n\n- `suites/upgrade.yaml::greeting`: failed: icontains" in first
     pytester.runpytest("--prompt-record=all", "--prompt-model=model-v2")
     text = summary.read_text()
     assert (

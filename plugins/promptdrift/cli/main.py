@@ -25,8 +25,9 @@ from promptdrift.suite.schema import problems, suite_schema
 from promptdrift.testing.demo import EXAMPLE_SCRIPT, DemoServer, Script
 from promptdrift.verdict.compare import cassettes_at, cassettes_in_tree, compare
 from promptdrift.verdict.ledger import read_records
-from promptdrift.verdict.report import has_regressions, notable, run_summary, terminal_lines, write_reports
+from promptdrift.verdict.report import has_regressions, notable, run_summary, summarize, summary_lines, write_reports
 from promptdrift.verdict.shards import merged_exitstatus, read_shards
+from promptdrift.verdict.summary import build
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -175,9 +176,10 @@ def _compare(args: argparse.Namespace) -> int:
     if not records:
         print(f"no cassette differs from {args.base}")
         return 0
-    for line in terminal_lines(records, []):
+    summary = build(records, [])
+    for line in summary_lines(summary):
         print(line)
-    for path in write_reports(args.report, records, []):
+    for path in write_reports(args.report, summary):
         print(f"promptdrift report: {path}")
     return 1 if has_regressions(records) else 0
 
@@ -193,11 +195,10 @@ def _merge(args: argparse.Namespace) -> int:
         return 2
     modes = sorted({s.record_mode for s in shards})
     tests = sum(len(s.nodeids) for s in shards)
-    for line in run_summary(
-        records, "/".join(modes), verbose=args.verbose, extra=[f"{len(shards)} shards, {tests} tests"]
-    ):
+    summary = summarize(records)
+    for line in run_summary(records, summary, "/".join(modes), extra=[f"{len(shards)} shards, {tests} tests"]):
         print(line)
-    for path in write_reports(args.report, records.cases, records.gates):
+    for path in write_reports(args.report, summary):
         print(f"promptdrift report: {path}")
     return merged_exitstatus(shards, bool(records.failed_gates))
 

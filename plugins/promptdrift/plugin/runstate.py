@@ -13,6 +13,7 @@ are imported where they are first needed, each marked "slow".
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import sys
@@ -287,16 +288,18 @@ class RunState:
             return  # no case or gate ran: nothing to report, and the report layer is not loaded
         # slow: the verdict layer (drift, decisions, statistics) only when there is something to report
         from promptdrift.verdict.ledger import read_records
-        from promptdrift.verdict.report import notable, run_summary, write_reports
+        from promptdrift.verdict.report import notable, run_summary, summarize, write_reports
 
         settings = self.settings
         verbose = terminalreporter.verbosity > 0
-        records = read_records([self.records_folder], keep=None if settings.report or verbose else notable)
+        every = settings.report or verbose or os.environ.get("GITHUB_STEP_SUMMARY")  # a report lists every case
+        records = read_records([self.records_folder], keep=None if every else notable)
         extra = []
         if self.runs is not None and self.runs.pool_seconds is not None:
             runs = self.runs
             extra.append(f"{runs.finished} cases in {runs.pool_seconds:.2f} s, up to {runs.concurrency} at a time")
-        lines = run_summary(records, settings.record.value, verbose=verbose, extra=extra)
+        summary = summarize(records)  # one summary for the terminal and every report
+        lines = run_summary(records, summary, settings.record.value, extra=extra)
         if not lines:
             return
         terminalreporter.write_sep("-", lines[0])
@@ -309,7 +312,7 @@ class RunState:
                 "reports come from promptdrift merge over every shard's records"
             )
             return
-        for path in write_reports(settings.report, records.cases, records.gates):
+        for path in write_reports(settings.report, summary):
             terminalreporter.write_line(f"promptdrift report: {path}")
 
     # -- pytest-xdist (registered as a plugin; these hooks exist only where xdist is installed) --------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import threading
 import typing
 from collections import Counter
@@ -210,6 +211,7 @@ class Summaries:
 
     def __init__(self) -> None:
         self.by_suite: dict[str, SuiteSummary] = {}
+        self.costs: dict[str, list[float]] = {}  # added up exactly at the end: the same sum in any order
 
     def add(self, record: CaseRecord) -> None:
         summary = self.by_suite.setdefault(record.suite, SuiteSummary(record.suite))
@@ -221,10 +223,13 @@ class Summaries:
         summary.regressions += bool(record.regressions)  # cases, as the reports' verdicts count them
         summary.improvements += bool(record.improvements) and not record.regressions
         if record.cost_usd is not None:
-            summary.cost_usd = (summary.cost_usd or 0.0) + record.cost_usd
+            self.costs.setdefault(record.suite, []).append(record.cost_usd)
 
     def table(self, gates: Iterable[Mapping[str, Any]]) -> list[SuiteSummary]:
-        by_suite = {name: dataclasses.replace(s, gates=[]) for name, s in self.by_suite.items()}
+        by_suite = {
+            name: dataclasses.replace(s, gates=[], cost_usd=math.fsum(self.costs[name]) if name in self.costs else None)
+            for name, s in self.by_suite.items()
+        }
         for gate in gates:
             by_suite.setdefault(gate["suite"], SuiteSummary(gate["suite"])).gates.append(dict(gate))
         return [by_suite[name] for name in sorted(by_suite)]

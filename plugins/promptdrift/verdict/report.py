@@ -24,7 +24,7 @@ from promptdrift.core.modes import RecordMode, record_command
 from promptdrift.verdict import paired
 from promptdrift.verdict.decision import money
 from promptdrift.verdict.drift import REGRESSION, CaseRecord
-from promptdrift.verdict.ledger import Records, Summaries
+from promptdrift.verdict.ledger import Records
 from promptdrift.verdict.summary import ATTENTION, EDITED_NOTE, VERDICTS, Summary, build, check_cell, usage_line
 
 REPORT_VERSION = 2
@@ -54,19 +54,14 @@ def no_digest_line(count: int) -> list[str]:
 # -- the terminal ---------------------------------------------------------------------------------------------
 
 
-def terminal_lines(
-    cases: Sequence[CaseRecord],
-    gates: Sequence[Mapping[str, Any]],
-    summaries: Summaries | None = None,
-    no_digest: int | None = None,
-) -> list[str]:
-    """The per-suite table (over ``summaries`` when given, else ``cases``), regressions, edited cassettes,
-    comparisons (one line each when nothing moved), samples, decisions."""
-    return summary_lines(build(cases, gates, summaries, no_digest))
+def summarize(records: Records) -> Summary:
+    """The summary of a run's records: the per-suite table counted over every case, whichever were kept."""
+    return build(records.cases, records.gates, records.summaries, records.cassette_states[NO_DIGEST])
 
 
 def summary_lines(s: Summary) -> list[str]:
-    """The terminal's account of a summary."""
+    """The terminal's account of a summary: the per-suite table, regressions, edited cassettes, comparisons
+    (one line each when nothing moved), samples, decisions."""
     lines = [
         f"EDITED     {r.cassette or r.nodeid}: {EDITED_NOTE}; re-record it (--prompt-strict-cassettes fails it)"
         for r in s.edited
@@ -280,12 +275,9 @@ def render_json(cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any]])
 RENDERERS = {".md": markdown, ".markdown": markdown, ".html": html, ".htm": html, ".json": json_report}
 
 
-def write_reports(paths: Sequence[str], cases: Sequence[CaseRecord], gates: Sequence[Mapping[str, Any]]) -> list[Path]:
+def write_reports(paths: Sequence[str], s: Summary) -> list[Path]:
     """Write each ``--prompt-report`` path, and the Markdown to ``$GITHUB_STEP_SUMMARY`` when it is set."""
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not paths and not summary_file:
-        return []
-    s = build(cases, gates)
     written = []
     for name in paths:
         path = Path(name)
@@ -318,7 +310,7 @@ def _counted(count: int, one: str, several: str) -> str:
     return f"{count} {one if count == 1 else several}"
 
 
-def run_summary(records: Records, record_mode: str, *, verbose: bool, extra: Sequence[str] = ()) -> list[str]:
+def run_summary(records: Records, summary: Summary, record_mode: str, *, extra: Sequence[str] = ()) -> list[str]:
     """The end-of-run summary: a header line, then the table, regressions, comparisons and decisions.
 
     One function for the plugin's terminal summary and ``promptdrift merge``, so a sharded run reads the
@@ -329,8 +321,7 @@ def run_summary(records: Records, record_mode: str, *, verbose: bool, extra: Seq
         return []
     parts = [_counted(counts[k], *STATUS_WORDS[k]) for k in STATUS_WORDS if counts[k]]
     header = f"promptdrift ({record_mode}): " + ", ".join([*parts, *extra])
-    no_digest = records.cassette_states[NO_DIGEST]
-    lines = terminal_lines(records.cases, records.gates, records.summaries, no_digest)
+    lines = summary_lines(summary)
     for gate in records.gates:
         if gate.get("settled"):
             verdict = "passed" if gate["passed"] else f"FAILED: {gate['reason']}"
