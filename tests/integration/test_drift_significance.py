@@ -118,6 +118,11 @@ def test_equal_rates_with_ten_flips_each_way(pytester: pytest.Pytester, demo: De
     assert found["rate"]["diff"] == 0 and found["mcnemar_p"] == pytest.approx(1.0)
     assert len(found["flipped_down"]) == 10 and len(found["flipped_up"]) == 10
     result.stdout.fnmatch_lines(["*flipped: 10 pass->fail (c001, c003, c005, c007, c009, +5 more), 10 fail->pass*"])
+    report = json.loads((pytester.path / "r.json").read_text())  # the report's verdict agrees with the run's
+    assert report["verdict"] == (
+        "Passes: 200 cases in 1 suite, 10 improvements, 10 regressed cases within their suite's noise"
+    )
+    assert sum(c["verdict"] == "regression" for c in report["cases"]) == 10
 
 
 def test_equal_rates_fail_case_by_case_under_the_strict_default(pytester: pytest.Pytester, demo: DemoServer) -> None:

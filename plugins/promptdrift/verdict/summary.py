@@ -208,36 +208,35 @@ class Summary:
         ]
 
     @property
+    def problems(self) -> list[str]:
+        """What fails the run, counted: regressions (but those judged by their suite's paired comparison),
+        drifted prompts, failing cases, failed gates, significant drops."""
+        counted = [
+            (sum(not r.record.expected_failure for r in self.of("regression")), "regression"),
+            (self.counts["drift"], "drifted prompt"),
+            (self.counts["fail"], "failing case"),
+            (len(self.failed_gates), "failed gate"),
+            (sum(c.verdict == "significant drop" for c in self.comparisons), "significant drop"),
+        ]
+        return [_plural(count, what) for count, what in counted if count]
+
+    @property
     def fails(self) -> bool:
-        drops = any(c.verdict == "significant drop" for c in self.comparisons)
-        return bool(self.counts["regression"] or self.counts["drift"] or self.counts["fail"] or self.failed_gates) or (
-            drops
-        )
+        return bool(self.problems)
 
     @property
     def verdict(self) -> str:
         """The report's first line: passes or fails, and why, in one sentence."""
         scope = f"{_plural(self.cases_total, 'case')} in {_plural(len(self.suites), 'suite')}"
-        problems = [
-            _plural(self.counts[k], one, several)
-            for k, one, several in (
-                ("regression", "regression", None),
-                ("drift", "drifted prompt", None),
-                ("fail", "failing case", None),
-            )
-            if self.counts[k]
-        ]
-        if self.failed_gates:
-            problems.append(_plural(len(self.failed_gates), "failed gate"))
-        drops = sum(c.verdict == "significant drop" for c in self.comparisons)
-        if drops:
-            problems.append(_plural(drops, "significant drop"))
-        if problems:
-            return f"Fails: {', '.join(problems)} — {scope}"
+        if self.problems:
+            return f"Fails: {', '.join(self.problems)} — {scope}"
         good = [_plural(self.counts["improvement"], "improvement")] if self.counts["improvement"] else []
+        judged = sum(r.record.expected_failure for r in self.of("regression"))
+        if judged:
+            good.append(f"{_plural(judged, 'regressed case')} within their suite's noise")
         if self.counts["xfail"]:
             good.append(f"{self.counts['xfail']:,} expected to fail")
-        return f"Passes: {scope}" + (f", {', '.join(good)}" if good else "") + ", no regression"
+        return f"Passes: {scope}" + (f", {', '.join(good)}" if good else "") + (", no regression" if not judged else "")
 
     def forest_rows(self) -> list[charts.ForestRow]:
         """The paired chart: every re-recording comparison, then every variant against its reference."""
