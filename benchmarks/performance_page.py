@@ -1,7 +1,7 @@
 """The documentation's performance page, generated from ``benchmarks/run.py --json`` (no figure edited by hand).
 
 python benchmarks/run.py --json results.json
-python benchmarks/performance_page.py results.json docs/performance.md
+python benchmarks/performance_page.py results.json docs/performance.md ["how this run was made"]
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 
-def render(results: Mapping[str, Any]) -> str:
+def render(results: Mapping[str, Any], note: str = "") -> str:
     """The page: how the figures were made, then each figure with its target, its floor and how it is measured."""
     lines = [
         "# Performance",
@@ -25,6 +25,7 @@ def render(results: Mapping[str, Any]) -> str:
         "Each target stands beside its floor, measured in the same run: the same work without promptdrift, or "
         "the ideal. A target below its floor is a finding, not a figure to chase.",
         "",
+        *([note, ""] if note else []),
         "| workload | target | floor | how measured | measured | verdict |",
         "|---|---|---|---|---|---|",
     ]
@@ -46,12 +47,12 @@ def render(results: Mapping[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 2:
-        print("usage: python benchmarks/performance_page.py RESULTS.json PAGE.md", file=sys.stderr)
+    if len(args) not in (2, 3):
+        print("usage: python benchmarks/performance_page.py RESULTS.json PAGE.md [NOTE]", file=sys.stderr)
         return 2
     results = json.loads(Path(args[0]).read_text(encoding="utf-8"))
     Path(args[1]).parent.mkdir(parents=True, exist_ok=True)
-    Path(args[1]).write_text(render(results), encoding="utf-8")
+    Path(args[1]).write_text(render(results, args[2] if len(args) == 3 else ""), encoding="utf-8")
     print(f"wrote {args[1]}")
     return 0
 

@@ -33,7 +33,8 @@ def test_the_performance_page_is_generated_from_the_figures() -> None:
         "latency_s": 0.2,
         "figures": [{**vars(f), "verdict": f.verdict} for f in bench.figures],
     }
-    page = render(results)
+    page = render(results, "This release's run: a note.")
+    assert "\n\nThis release's run: a note.\n\n" in page
     assert "| promptdrift merge, 4 shards | promptdrift merge ≤ 2 s and ≤ 100 MB | - |" in page
     assert "| 0.80 s, 33 MB | 0.40 x — met |" in page
     assert "2.60 x — MISSED" in page and "Missed: 1 of 2 targets." in page
