@@ -159,3 +159,11 @@ def test_a_hostile_answer_stays_text(browser: Browser, tmp_path: Path) -> None:
     page.click("button.open")
     assert page.inner_text('[data-answer="after"]') == record.answer
     assert page.locator("tr.detail img").count() == 0
+
+
+def test_a_run_with_nothing_to_look_at_opens_on_every_case(browser: Browser, tmp_path: Path) -> None:
+    path = tmp_path / "report.html"
+    path.write_text(html(build(report_records(5, 0), [])), encoding="utf-8")
+    page = _open(browser, path)
+    assert page.input_value('select[data-filter="verdict"]') == "all" and _count(page) == 5
+    assert page.inner_text("[data-verdict-line]") == "Passes: 5 cases in 1 suite, no regression"
