@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 RECORDS_INPUT = "promptdrift_records"  # the workerinput key that tells an xdist worker where its records go
 LOCK_WAIT = 1800.0  # seconds a recording run waits for another one recording into the same cassette folder
+INTERRUPT_GRACE = 10.0  # seconds a run stopped by Ctrl-C gives the requests in flight to answer and save
 
 
 def usage(exc: PromptdriftError) -> pytest.UsageError:
@@ -58,6 +59,7 @@ class RunState:
         self.records_folder, self.process = self._records_folder()  # the records folder and this process's file
         self.store: RecordStore | None = None  # this process's records, made on first use (plugin.items.store_of)
         self.runs: CaseRuns | None = None  # made when the run uses promptdrift (start)
+        self.unsettled = 0  # cases still in flight when an interrupted run gave up waiting for them
         self.suites = False  # a suite file was collected in this process
         self.suite_ids: dict[str, Path] = {}  # suite id -> the file that declared it first
         self.nodeids: list[str] | None = None  # the node ids this run collected (its slice)
@@ -241,7 +243,10 @@ class RunState:
         """
         skip_idle_summary(self.config)
         if self.runs is not None:
-            self.runs.shutdown(wait=exitstatus != pytest.ExitCode.INTERRUPTED)
+            interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+            self.runs.shutdown(wait=not interrupted)
+            if interrupted:  # no request leaves any more; those in flight have a moment to save before the count
+                self.unsettled = self.runs.settle(INTERRUPT_GRACE)
             from promptdrift.cassettes.format import sync_saved  # slow: the cassette layer, loaded by any such run
 
             sync_saved()  # every cassette this run wrote, flushed to disk at once
@@ -279,9 +284,14 @@ class RunState:
             from promptdrift.cassettes.format import written  # slow: the cassette layer, loaded by this run already
 
             more = f"; record the rest with --prompt-record={RecordMode.NEW.value}"
+            late = (
+                f" ({self.unsettled} case(s) still waiting for an answer save theirs if it arrives)"
+                if self.unsettled
+                else ""
+            )
             terminalreporter.write_line(
                 f"promptdrift: interrupted: {written.count} cassette(s) written by this run before it stopped are "
-                "complete on disk, and no request was sent after the interrupt"
+                f"complete on disk{late}, and no request was sent after the interrupt"
                 + (more if self.settings.record is not RecordMode.NONE else "")
             )
         if not self._has_records():

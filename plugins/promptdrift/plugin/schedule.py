@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
+from concurrent.futures import wait as futures_wait
 from typing import TYPE_CHECKING
 
 from promptdrift.core.errors import Deferred
@@ -187,3 +188,9 @@ class CaseRuns:
         """
         if self._pool is not None:
             self._pool.shutdown(wait=wait, cancel_futures=True)
+
+    def settle(self, timeout: float) -> int:
+        """After :meth:`shutdown`, wait up to ``timeout`` seconds for the cases in flight; how many still are."""
+        with self._lock:
+            running = [f for f in self._futures.values() if not f.done()]
+        return len(futures_wait(running, timeout=timeout).not_done) if running else 0
