@@ -233,10 +233,20 @@ class Settings:
         """``{value: "$VARIABLE"}`` of the credential variables scrubbed from every cassette (worked out once)."""
         return Scrubber.for_environ(self.environ, [self.api_key_env]).known
 
+    def key_variable(self, provider: Provider) -> str:
+        """The variable that holds ``provider``'s API key (Anthropic's: ``ANTHROPIC_API_KEY``, as its SDK reads)."""
+        if provider.api_key_env:
+            return provider.api_key_env
+        return "ANTHROPIC_API_KEY" if provider.anthropic else self.api_key_env
+
     def api_key(self, provider: Provider) -> str | None:
-        return self.environ.get(provider.api_key_env or self.api_key_env) or None
+        return self.environ.get(self.key_variable(provider)) or None
 
     def resolved_base_url(self, provider: Provider) -> str | None:
+        """``provider``'s endpoint: its own ``base_url``, else (OpenAI) ``--prompt-base-url`` or ``OPENAI_BASE_URL``,
+        (Anthropic) ``ANTHROPIC_BASE_URL``."""
+        if provider.anthropic:
+            return provider.base_url or self.environ.get("ANTHROPIC_BASE_URL") or None
         return provider.base_url or self.base_url or self.environ.get("OPENAI_BASE_URL") or None
 
 
@@ -368,7 +378,7 @@ def from_config(config: pytest.Config) -> Settings:
     return Settings(rootdir=rootdir, **values)
 
 
-PRICE_KEYS = frozenset({"input", "output", "batch_input", "batch_output"})
+PRICE_KEYS = frozenset({"input", "output", "batch_input", "batch_output", "cache_write", "cache_read"})
 
 
 def _prices(table: Any, path: Path) -> dict[str, dict[str, float]]:
@@ -381,7 +391,8 @@ def _prices(table: Any, path: Path) -> dict[str, dict[str, float]]:
         if not isinstance(entry, dict) or not set(entry) <= PRICE_KEYS or not {"input", "output"} & set(entry):
             raise ConfigError(
                 f"[tool.promptdrift.prices] {model!r}: give input and output USD per million tokens "
-                "(batch_input and batch_output for answers recorded through a batch; default half), "
+                "(batch_input and batch_output for answers recorded through a batch; default half; cache_write and "
+                "cache_read for Anthropic's prompt-cache tokens; default 1.25 and 0.1 times input), "
                 'e.g. "gpt-4o-mini" = {input = 0.15, output = 0.6}',
                 path=path,
             )

@@ -28,7 +28,18 @@ PACKAGE = REPO / "plugins" / "promptdrift"
 # Third-party modules that may be imported inside a function: optional extras or slow imports
 # that most runs never need. Each such import carries a comment saying which (see STYLE, "The house").
 LATE_IMPORTS_ALLOWED = frozenset(
-    {"openai", "httpx2", "vcr", "hypothesis", "bm25s", "vaderSentiment", "textstat", "jsonschema", "jsonpath_ng"}
+    {
+        "openai",
+        "anthropic",
+        "httpx2",
+        "vcr",
+        "hypothesis",
+        "bm25s",
+        "vaderSentiment",
+        "textstat",
+        "jsonschema",
+        "jsonpath_ng",
+    }
     | {"statistics"}  # stdlib, but it imports fractions and decimal
     | {"pytest_httpserver", "werkzeug"}
 )

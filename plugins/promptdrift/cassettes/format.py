@@ -39,11 +39,11 @@ FORMAT = 1  # promptdrift's metadata format, on top of vcrpy's cassette format v
 # second (it loads stubs for every HTTP library), so only writing a cassette does.
 VCR_FORMAT_VERSION = 1
 
-# Events that end a stream: chat completions send [DONE]; the Responses API a terminal event.
-STREAM_ENDS = ("data: [DONE]", "response.completed", "response.incomplete", "response.failed")
+# Events that end a stream: chat completions send [DONE]; the Responses API and Anthropic a terminal event.
+STREAM_ENDS = ("data: [DONE]", "response.completed", "response.incomplete", "response.failed", "message_stop")
 
 # Headers worth keeping: they describe the content, never the account.
-REQUEST_HEADERS = frozenset({"content-type", "accept"})
+REQUEST_HEADERS = frozenset({"content-type", "accept", "anthropic-version"})  # the API version changes the answer
 RESPONSE_HEADERS = frozenset({"content-type", "openai-processing-ms", "openai-version"})
 # Query parameters that select an API version; anything else (e.g. an ``api-key``) is dropped.
 QUERY_PARAMS = frozenset({"api-version"})
@@ -123,6 +123,11 @@ def _delta_slots(doc: Any) -> list[tuple[tuple[Any, ...], dict[str, Any], str]]:
     kind = doc.get("type")
     if isinstance(kind, str) and kind.endswith(".delta") and isinstance(doc.get("delta"), str):  # Responses API
         slots.append(((kind, doc.get("output_index"), doc.get("content_index")), doc, "delta"))
+    delta = doc.get("delta")
+    if kind == "content_block_delta" and isinstance(delta, dict):  # Anthropic: text, and tool input as JSON text
+        for key in ("text", "partial_json"):
+            if isinstance(delta.get(key), str):
+                slots.append((("block", doc.get("index"), key), delta, key))
     return slots
 
 

@@ -39,6 +39,7 @@ class Shape:
 
 
 SHAPES = (
+    Shape("anthropic-key", "Anthropic API key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}")),
     Shape("openai-key", "OpenAI API key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}")),
     Shape("bearer-token", "bearer token", re.compile(r"\bBearer\s+(?P<value>[A-Za-z0-9._~+/=-]{16,})")),
     Shape("openai-organization", "OpenAI organization id", re.compile(r"\borg-[A-Za-z0-9]{20,}\b")),

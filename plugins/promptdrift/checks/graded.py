@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from promptdrift.checks.grader import GRADED_DEFAULT_MIN, grade, graded_result
+from promptdrift.checks.grader import GRADED_DEFAULT_MIN, GRADER_KEYS, grade, graded_result, grader_options
 from promptdrift.checks.registry import CheckContext, check
 from promptdrift.checks.shared import quote, reference_arg
 from promptdrift.core.answers import Answer, CheckResult
@@ -21,12 +21,10 @@ def _judge_arg(value: Any) -> dict[str, Any]:
         value = {"rubric": value}
     if not isinstance(value, Mapping) or not isinstance(value.get("rubric"), str) or not value["rubric"].strip():
         raise ValueError("expected {rubric: 'what a good answer does', min: 0.7}")
-    unknown = set(value) - {"rubric", "model", "params"}
+    unknown = set(value) - {"rubric", *GRADER_KEYS}
     if unknown:
-        raise ValueError(f"unknown option(s) {sorted(unknown)}; use rubric, model, params, min, max, weight")
-    if "params" in value and not isinstance(value["params"], Mapping):
-        raise ValueError("params must be a mapping of API parameters for the grader")
-    return dict(value)
+        raise ValueError(f"unknown option(s) {sorted(unknown)}; use rubric, model, params, grader, min, max, weight")
+    return {"rubric": value["rubric"], **grader_options(value)}
 
 
 @check(
@@ -40,7 +38,7 @@ def _judge_arg(value: Any) -> dict[str, Any]:
     quality=True,
 )
 def judge(answer: Answer, arg: dict[str, Any], ctx: CheckContext) -> CheckResult:
-    score, reason = grade(ctx, arg["rubric"], answer.text, model=arg.get("model"), params=arg.get("params"))
+    score, reason = grade(ctx, arg["rubric"], answer.text, options=arg)
     return graded_result("judge", score, reason, answer)
 
 
@@ -49,10 +47,10 @@ def _factuality_arg(value: Any) -> dict[str, Any]:
         value = {"reference": value}
     if not isinstance(value, Mapping) or not isinstance(value.get("reference"), str):
         raise ValueError("expected {reference: '{{ reference }}', min: 0.7}")
-    unknown = set(value) - {"reference", "model", "params"}
+    unknown = set(value) - {"reference", *GRADER_KEYS}
     if unknown:
         raise ValueError(f"unknown option(s) {sorted(unknown)}")
-    return dict(value)
+    return {"reference": value["reference"], **grader_options(value)}
 
 
 FACTUALITY_CRITERIA = (
@@ -78,8 +76,7 @@ def factuality(answer: Answer, arg: dict[str, Any], ctx: CheckContext) -> CheckR
         FACTUALITY_CRITERIA,
         answer.text,
         reference=arg["reference"],
-        model=arg.get("model"),
-        params=arg.get("params"),
+        options=arg,
     )
     return graded_result("factuality", score, reason, answer)
 

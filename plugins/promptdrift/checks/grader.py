@@ -17,6 +17,9 @@ from promptdrift.core.answers import Answer, CheckResult
 
 # The pass mark of a model-graded rubric when the suite gives no min/max.
 GRADED_DEFAULT_MIN = 0.7
+GRADER_KEYS = frozenset({"model", "params", "grader"})  # what every model-graded check takes about its grader
+GRADER_PROVIDERS = ("openai", "anthropic")
+GRADER_MAX_TOKENS = 1024  # Anthropic's API needs a limit; a {score, reason} reply is far shorter
 
 
 GRADER_SYSTEM = (
@@ -49,6 +52,25 @@ def _fence(tag: str, text: str) -> str:
     return f"<{tag}>\n{safe}\n</{tag}>"
 
 
+def grader_options(value: Mapping[str, Any]) -> dict[str, Any]:
+    """A graded check's ``model``, ``params`` and ``grader: {provider, model}``, checked (the rest left out)."""
+    if "params" in value and not isinstance(value["params"], Mapping):
+        raise ValueError("params must be a mapping of API parameters for the grader")
+    grader = value.get("grader")
+    if grader is None:
+        return {k: v for k, v in value.items() if k in GRADER_KEYS}
+    example = "grader: {provider: anthropic, model: claude-haiku-4-5}"
+    if not isinstance(grader, Mapping) or not set(grader) <= {"provider", "model"}:
+        raise ValueError(f"grader takes provider and model, e.g. {example}")
+    provider = grader.get("provider", "openai")
+    if provider not in GRADER_PROVIDERS:
+        raise ValueError(f"grader provider must be one of {', '.join(GRADER_PROVIDERS)}, got {provider!r}")
+    model = grader.get("model") or value.get("model")
+    if provider != "openai" and not model:
+        raise ValueError(f"an {provider} grader needs its model: {example}")
+    return {**{k: v for k, v in value.items() if k == "params"}, "model": model, "provider": provider}
+
+
 def grade(
     ctx: CheckContext,
     criteria: str,
@@ -56,10 +78,14 @@ def grade(
     *,
     reference: str | None = None,
     context: str | None = None,
-    model: str | None = None,
-    params: Mapping[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> tuple[float | None, str]:
-    """Ask the grader model for ``(score, reason)``; ``score`` is ``None`` when it gave no usable grade."""
+    """Ask the grader model for ``(score, reason)``; ``score`` is ``None`` when it gave no usable grade.
+
+    ``options``: the check's :func:`grader_options` (model, params, provider).
+    """
+    options = options or {}
+    provider = options.get("provider", "openai")
     parts = [f"Grading criteria:\n{criteria}"]
     if reference is not None:
         parts.append("Reference answer (trusted):\n" + _fence("reference", reference))
@@ -67,13 +93,14 @@ def grade(
         parts.append("Context the answer was given (trusted):\n" + _fence("context", context))
     parts.append("Answer to grade:\n" + _fence("answer", answer))
     request: dict[str, Any] = {
-        "model": model or ctx.settings.judge_model,
+        "model": options.get("model") or ctx.settings.judge_model,
         "messages": [{"role": "system", "content": GRADER_SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}],
-        "response_format": GRADE_FORMAT,
+        # Anthropic has no structured output parameter: the system message asks for JSON
+        **({"response_format": GRADE_FORMAT} if provider == "openai" else {"max_tokens": GRADER_MAX_TOKENS}),
         "temperature": 0,
-        **dict(params or {}),
+        **dict(options.get("params") or {}),
     }
-    reply = ctx.chat(request, "grader")
+    reply = ctx.chat(request, "grader", provider)
     try:
         data = json.loads(reply.text)
         score = float(data["score"])

@@ -74,13 +74,15 @@ def tokens(answer: Answer, arg: float, ctx: CheckContext) -> CheckResult:
 
 
 BATCH_DISCOUNT = 0.5  # the batch rate, where [tool.promptdrift.prices] gives none: half the listed price
+CACHE_WRITE, CACHE_READ = 1.25, 0.1  # Anthropic's prompt-cache rates, where none is given: times the input price
 
 
 def price_of(prices: Mapping[str, Mapping[str, float]], answer: Answer) -> float | None:
     """USD cost of the answer call, or ``None`` when no price is configured for its model.
 
     An answer recorded through a provider batch (``answer.batch``) is priced at the model's
-    ``batch_input`` / ``batch_output`` rates, by default half of ``input`` / ``output``.
+    ``batch_input`` / ``batch_output`` rates, by default half of ``input`` / ``output``. Anthropic's
+    prompt-cache tokens (``cache_write_tokens``, ``cache_read_tokens``) at ``cache_write`` / ``cache_read``.
     """
     for model in (answer.requested_model, answer.model):
         if model and model in prices:
@@ -91,7 +93,12 @@ def price_of(prices: Mapping[str, Mapping[str, float]], answer: Answer) -> float
             if answer.batch:
                 rate_in = price.get("batch_input", rate_in * BATCH_DISCOUNT)
                 rate_out = price.get("batch_output", rate_out * BATCH_DISCOUNT)
-            return (prompt * rate_in + completion * rate_out) / 1_000_000
+            # Anthropic's prompt-cache tokens, counted apart from its input tokens
+            written, read = int(usage.get("cache_write_tokens", 0)), int(usage.get("cache_read_tokens", 0))
+            cached = written * price.get("cache_write", rate_in * CACHE_WRITE) + read * price.get(
+                "cache_read", rate_in * CACHE_READ
+            )
+            return (prompt * rate_in + completion * rate_out + cached) / 1_000_000
     return None
 
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from promptdrift.checks.grader import GRADED_DEFAULT_MIN, grade, graded_result
+from promptdrift.checks.grader import GRADED_DEFAULT_MIN, GRADER_KEYS, grade, graded_result, grader_options
 from promptdrift.checks.registry import CheckContext, check
 from promptdrift.checks.schemas import schema_errors
 from promptdrift.checks.shared import quote, tokens, values_equal
@@ -220,9 +220,9 @@ FAITHFULNESS_CRITERIA = (
 def _faithfulness_arg(value: Any) -> dict[str, Any]:
     if value in (None, True):
         return {}
-    if isinstance(value, Mapping) and set(value) <= {"model", "params"}:
-        return dict(value)
-    raise ValueError("write 'faithfulness: true' or {min: 0.7, model: grader-model}")
+    if isinstance(value, Mapping) and set(value) <= GRADER_KEYS:
+        return grader_options(value)
+    raise ValueError("write 'faithfulness: true' or {min: 0.7, model: grader-model} (or grader: {provider, model})")
 
 
 @check(
@@ -240,7 +240,5 @@ def faithfulness(answer: Answer, arg: dict[str, Any], ctx: CheckContext) -> Chec
     if not answer.context:
         return CheckResult("faithfulness", False, None, "the case has no retrieval context (add context: to the suite)")
     context = "\n\n".join(f"[{d['name']}]\n{d['text']}" for d in answer.context)
-    score, reason = grade(
-        ctx, FAITHFULNESS_CRITERIA, answer.text, context=context, model=arg.get("model"), params=arg.get("params")
-    )
+    score, reason = grade(ctx, FAITHFULNESS_CRITERIA, answer.text, context=context, options=arg)
     return graded_result("faithfulness", score, reason, answer)

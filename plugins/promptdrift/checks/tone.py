@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
-from promptdrift.checks.grader import GRADED_DEFAULT_MIN, grade, graded_result
+from promptdrift.checks.grader import GRADED_DEFAULT_MIN, GRADER_KEYS, grade, graded_result, grader_options
 from promptdrift.checks.registry import CheckContext, check
 from promptdrift.checks.shared import quote
 from promptdrift.core.answers import Answer, CheckResult
@@ -134,10 +134,10 @@ def _tone_arg(value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping) or not value:
         raise ValueError("expected measures with bounds, e.g. {sentiment: {min: 0.2}}, or {rubric: '...', min: 0.7}")
     if "rubric" in value:
-        unknown = set(value) - {"rubric", "model", "params"}
+        unknown = set(value) - {"rubric", *GRADER_KEYS}
         if unknown:
-            raise ValueError(f"a tone rubric takes rubric, model, params, min, max; not {sorted(unknown)}")
-        return {"rubric": str(value["rubric"]), "model": value.get("model"), "params": value.get("params")}
+            raise ValueError(f"a tone rubric takes rubric, model, params, grader, min, max; not {sorted(unknown)}")
+        return {"rubric": str(value["rubric"]), **grader_options(value)}
     limits = {}
     for name, bounds in value.items():
         if name not in MEASURES:
@@ -164,7 +164,7 @@ TONE_CRITERIA = "Does the answer's tone match this description? {rubric}"
 def tone(answer: Answer, arg: dict[str, Any], ctx: CheckContext) -> CheckResult:
     if "rubric" in arg:
         criteria = TONE_CRITERIA.format(rubric=arg["rubric"])
-        score, reason = grade(ctx, criteria, answer.text, model=arg.get("model"), params=arg.get("params"))
+        score, reason = grade(ctx, criteria, answer.text, options=arg)
         result = graded_result("tone", score, reason, answer)
         # Without min/max in the suite a rubric passes at the judge's default; limits decide themselves.
         if result.score is not None and result.score < GRADED_DEFAULT_MIN:

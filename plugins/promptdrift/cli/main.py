@@ -156,6 +156,7 @@ def _demo_server(args: argparse.Namespace) -> int:
         return 2
     print(f"demo server on {server.base_url}, answering from {path} (Ctrl-C to stop)", flush=True)
     print(f"record with: OPENAI_BASE_URL={server.base_url} OPENAI_API_KEY=demo pytest suites --prompt-record=all")
+    print(f"(Anthropic's SDK: ANTHROPIC_BASE_URL={server.anthropic_url} ANTHROPIC_API_KEY=demo)", flush=True)
     try:
         while True:
             time.sleep(3600)
@@ -329,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     conf.add_argument("--api-root", default="/v1", help="the path the endpoints sit below (default: /v1)")
     conf.set_defaults(func=_conformance)
-    demo = sub.add_parser("demo-server", help="run the local scripted OpenAI-compatible demo server")
+    demo = sub.add_parser("demo-server", help="run the local scripted demo server (OpenAI's and Anthropic's APIs)")
     demo.add_argument(
         "--script",
         metavar="PATH",

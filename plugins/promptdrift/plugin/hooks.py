@@ -17,9 +17,9 @@ imported where they are first needed, in the hooks below, each marked
 from __future__ import annotations
 
 import warnings
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pytest
 
@@ -29,9 +29,12 @@ from promptdrift.plugin.keys import CALL_PASSED_KEY, RUN_KEY
 from promptdrift.plugin.runstate import RunState
 
 if TYPE_CHECKING:
+    import anthropic
     import openai
 
     from promptdrift.plugin.prompter import Prompter
+
+_T = TypeVar("_T")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -169,3 +172,30 @@ def async_openai_client(_promptdrift_prompter: Prompter) -> openai.AsyncOpenAI:
             assert "order" in reply
     """
     return _promptdrift_prompter.async_client()
+
+
+@pytest.fixture
+def anthropic_client(_promptdrift_prompter: Prompter) -> anthropic.Anthropic:
+    """A real ``anthropic.Anthropic`` client recorded into the test's own cassette (needs ``promptdrift[anthropic]``).
+
+    It reads ``ANTHROPIC_BASE_URL`` and ``ANTHROPIC_API_KEY`` (only recording needs the key). Example::
+
+        def test_my_claude_code(anthropic_client):
+            reply = my_feature(anthropic_client, "Where is my order?")
+            assert "order" in reply
+    """
+    return _fail_plainly(_promptdrift_prompter.anthropic_client)
+
+
+@pytest.fixture
+def async_anthropic_client(_promptdrift_prompter: Prompter) -> anthropic.AsyncAnthropic:
+    """A real ``anthropic.AsyncAnthropic`` client recorded into the test's own cassette, like ``anthropic_client``."""
+    return _fail_plainly(_promptdrift_prompter.async_anthropic_client)
+
+
+def _fail_plainly(make: Callable[[], _T]) -> _T:
+    """The client ``make`` builds; a promptdrift error (the SDK not installed) fails the test with its message."""
+    try:
+        return make()
+    except PromptdriftError as exc:
+        pytest.fail(str(exc), pytrace=False)

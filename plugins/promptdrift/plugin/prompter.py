@@ -24,7 +24,10 @@ from promptdrift.run.conversation import Conversation, run_checks
 from promptdrift.suite.model import Case, Provider, Suite
 from promptdrift.suite.reader import load_suite
 
+ANTHROPIC = Provider(name="anthropic")  # the anthropic_client fixtures' provider: the SDK's own variables
+
 if TYPE_CHECKING:
+    import anthropic
     import openai
 
 
@@ -98,6 +101,15 @@ class Prompter:
     def async_client(self, provider: Provider | None = None) -> openai.AsyncOpenAI:
         """An ``openai.AsyncOpenAI`` client recorded into this test's cassette, like :meth:`client`."""
         return self.channel.async_client(provider)
+
+    def anthropic_client(self) -> anthropic.Anthropic:
+        """An ``anthropic.Anthropic`` client whose traffic is recorded into this test's cassette
+        (``ANTHROPIC_BASE_URL`` and ``ANTHROPIC_API_KEY`` as the SDK reads them)."""
+        return self.channel.client(ANTHROPIC)  # type: ignore[return-value]
+
+    def async_anthropic_client(self) -> anthropic.AsyncAnthropic:
+        """An ``anthropic.AsyncAnthropic`` client recorded into this test's cassette, like :meth:`anthropic_client`."""
+        return self.channel.async_client(ANTHROPIC)  # type: ignore[return-value]
 
     def suite(self, path: str | Path) -> Suite:
         """Load (once) a suite file, relative to the root directory."""

@@ -1,4 +1,4 @@
-"""Adapters for the two OpenAI APIs a suite can use: chat completions and the Responses API.
+"""Adapters for the APIs a suite can use: OpenAI's chat completions and Responses API, Anthropic's Messages API.
 
 A case's conversation is kept as chat messages (system, user, assistant with
 tool calls, tool results); each API turns them into its request body and
@@ -226,8 +226,210 @@ class ResponsesAdapter:
         return "tool_calls" if calls else "stop"
 
 
-Adapter = ChatAdapter | ResponsesAdapter
-ADAPTERS: dict[str, Adapter] = {"chat": ChatAdapter(), "responses": ResponsesAdapter()}  # by spec.model.API_NAMES
+# Chat parameters Anthropic's Messages API has no equivalent for (its own go under params.extra_body).
+_NOT_IN_MESSAGES = (_UNSUPPORTED - {"stop"}) | {
+    "top_logprobs",
+    "response_format",
+    "reasoning_effort",
+    "verbosity",
+    "store",
+}
+# Why an Anthropic answer ended, in chat-completions terms (what the checks and the truncation problem read).
+_STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
+
+
+class MessagesAdapter:
+    """Anthropic's ``POST /v1/messages``: system at the top level, tool calls and results as content blocks."""
+
+    name = "messages"
+    path = "/v1/messages"
+
+    def body(self, model: str, messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> dict[str, Any]:
+        system = [str(m.get("content") or "") for m in messages if m.get("role") in ("system", "developer")]
+        body: dict[str, Any] = {"model": model}
+        if system:
+            body["system"] = "\n\n".join(system)
+        body["messages"] = self.messages(messages)
+        tool_choice: dict[str, Any] = {}
+        for key, value in params.items():
+            if key in _NOT_IN_MESSAGES:
+                raise PromptdriftError(
+                    f"params.{key} has no equivalent in Anthropic's Messages API; remove it (or pass Anthropic's "
+                    "own parameters under params.extra_body)"
+                )
+            if key in ("max_tokens", "max_completion_tokens"):
+                body["max_tokens"] = value
+            elif key == "stop":
+                body["stop_sequences"] = [value] if isinstance(value, str) else list(value)
+            elif key == "tools":
+                body["tools"] = [self.tool(t) for t in value]
+            elif key == "tool_choice":
+                tool_choice.update(self.tool_choice(value))
+            elif key == "parallel_tool_calls":
+                tool_choice.setdefault("type", "auto")
+                tool_choice["disable_parallel_tool_use"] = not value
+            elif key == "user":
+                body["metadata"] = {**body.get("metadata", {}), "user_id": value}
+            elif key != "extra_body":
+                body[key] = value
+        if tool_choice:
+            body["tool_choice"] = tool_choice
+        body.update(params.get("extra_body") or {})
+        if "max_tokens" not in body:
+            raise PromptdriftError(
+                "Anthropic's Messages API needs max_tokens: set params.max_tokens in the suite or the case"
+            )
+        return body
+
+    @staticmethod
+    def messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The conversation without its system messages; tool calls as ``tool_use`` blocks, and each run of
+        tool results as one user message of ``tool_result`` blocks (as the API requires)."""
+        out: list[dict[str, Any]] = []
+        for message in messages:
+            role = message.get("role")
+            if role in ("system", "developer"):
+                continue
+            if role == "tool":
+                block = {
+                    "type": "tool_result",
+                    "tool_use_id": message.get("tool_call_id"),
+                    "content": message["content"],
+                }
+                if (
+                    out
+                    and out[-1]["role"] == "user"
+                    and isinstance(out[-1]["content"], list)
+                    and all(b.get("type") == "tool_result" for b in out[-1]["content"])
+                ):
+                    out[-1]["content"].append(block)
+                else:
+                    out.append({"role": "user", "content": [block]})
+                continue
+            if role == "assistant" and message.get("tool_calls"):
+                blocks: list[dict[str, Any]] = []
+                if message.get("content"):
+                    blocks.append({"type": "text", "text": message["content"]})
+                for call in message["tool_calls"]:
+                    function = call.get("function") or {}
+                    blocks.append(
+                        {
+                            "type": "tool_use",
+                            "id": call.get("id"),
+                            "name": function.get("name"),
+                            "input": _arguments(function.get("arguments")),
+                        }
+                    )
+                out.append({"role": "assistant", "content": blocks})
+                continue
+            out.append({"role": role, "content": message.get("content")})
+        return out
+
+    @staticmethod
+    def tool(tool: Mapping[str, Any]) -> dict[str, Any]:
+        """A chat-completions function tool in Anthropic's form (``input_schema``); any other passes through."""
+        function = tool.get("function")
+        if tool.get("type") != "function" or not isinstance(function, Mapping):
+            return dict(tool)
+        out = {"name": function.get("name"), "input_schema": function.get("parameters") or {"type": "object"}}
+        if function.get("description"):
+            out["description"] = function["description"]
+        return out
+
+    @staticmethod
+    def tool_choice(value: Any) -> dict[str, Any]:
+        if isinstance(value, Mapping) and isinstance(value.get("function"), Mapping):
+            return {"type": "tool", "name": value["function"].get("name")}
+        if isinstance(value, Mapping):
+            return dict(value)  # Anthropic's own form
+        return {"type": {"required": "any"}.get(str(value), str(value))}  # auto, none; required is any
+
+    def parse(self, interaction: Interaction) -> Answer:
+        if interaction.is_event_stream:
+            return self.from_events(sse_documents(interaction.response_body))
+        doc = interaction.response_json
+        if not isinstance(doc, Mapping) or doc.get("type") not in (None, "message"):
+            raise RecordingError(
+                f"the model endpoint's answer is not an Anthropic message: {short(interaction.response_body)}"
+            )
+        text = [str(b.get("text", "")) for b in doc.get("content") or [] if b.get("type") == "text"]
+        calls = [
+            {"id": b.get("id"), "name": b.get("name", ""), "arguments": json.dumps(b.get("input"), ensure_ascii=False)}
+            for b in doc.get("content") or []
+            if b.get("type") == "tool_use"
+        ]
+        return self.answer("".join(text), calls, doc.get("stop_reason"), doc.get("model"), doc.get("usage") or {})
+
+    @classmethod
+    def from_events(cls, events: Sequence[Any]) -> Answer:
+        """An :class:`Answer` assembled from a stream's events: text deltas, tool input from ``input_json_delta``."""
+        blocks: dict[int, dict[str, Any]] = {}
+        usage: dict[str, Any] = {}
+        model = stop = None
+        for event in events:
+            if not isinstance(event, Mapping):
+                continue
+            kind = event.get("type")
+            if kind == "message_start":
+                message = event.get("message") or {}
+                model, usage = message.get("model"), dict(message.get("usage") or {})
+            elif kind == "content_block_start":
+                block = dict(event.get("content_block") or {})
+                block["partial"] = ""
+                blocks[event.get("index", len(blocks))] = block
+            elif kind == "content_block_delta":
+                block = blocks.setdefault(event.get("index", 0), {"type": "text", "text": "", "partial": ""})
+                delta = event.get("delta") or {}
+                if delta.get("type") == "text_delta":
+                    block["text"] = block.get("text", "") + str(delta.get("text", ""))
+                elif delta.get("type") == "input_json_delta":
+                    block["partial"] += str(delta.get("partial_json", ""))
+            elif kind == "message_delta":
+                stop = (event.get("delta") or {}).get("stop_reason") or stop
+                usage.update({k: v for k, v in (event.get("usage") or {}).items() if v is not None})
+        ordered = [blocks[i] for i in sorted(blocks)]
+        text = "".join(str(b.get("text", "")) for b in ordered if b.get("type") == "text")
+        calls = [
+            {
+                "id": b.get("id"),
+                "name": b.get("name", ""),
+                "arguments": b["partial"] or json.dumps(b.get("input") or {}),
+            }
+            for b in ordered
+            if b.get("type") == "tool_use"
+        ]
+        return cls.answer(text, calls, stop, model, usage)
+
+    @staticmethod
+    def answer(text: str, calls: list[dict[str, Any]], stop: Any, model: Any, raw: Mapping[str, Any]) -> Answer:
+        """The answer in chat-completions terms: ``finish_reason`` ``length`` when cut off by ``max_tokens``;
+        tokens as ``prompt_tokens`` / ``completion_tokens``, prompt-cache tokens beside them."""
+        raw = _usage(raw)
+        names = {
+            "input_tokens": "prompt_tokens",
+            "output_tokens": "completion_tokens",
+            "cache_creation_input_tokens": "cache_write_tokens",
+            "cache_read_input_tokens": "cache_read_tokens",
+        }
+        usage = {names[k]: v for k, v in raw.items() if k in names and isinstance(v, int)}
+        if usage:
+            usage["total_tokens"] = sum(usage.values())
+        return Answer(text, calls, _STOP_REASONS.get(str(stop), stop), model, usage)
+
+
+def _arguments(arguments: Any) -> Any:
+    """A tool call's arguments as the object Anthropic's ``tool_use.input`` is (text that is not JSON as is)."""
+    if not isinstance(arguments, str):
+        return arguments if arguments is not None else {}
+    try:
+        return json.loads(arguments) if arguments.strip() else {}
+    except ValueError:
+        return arguments
+
+
+Adapter = ChatAdapter | ResponsesAdapter | MessagesAdapter
+# by suite.model.API_NAMES
+ADAPTERS: dict[str, Adapter] = {"chat": ChatAdapter(), "responses": ResponsesAdapter(), "messages": MessagesAdapter()}
 
 
 def answer(adapter: Adapter, interaction: Interaction) -> Answer:

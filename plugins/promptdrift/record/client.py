@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import importlib
+import importlib.util
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -39,8 +41,8 @@ if TYPE_CHECKING:
 REPLAY_KEY = "promptdrift-replay-no-key"
 
 
-def load_sdk() -> None:
-    """Import the ``openai`` SDK (and ``httpx2``) once, before the first request that needs them.
+def load_sdk(sdk: str = "openai") -> None:
+    """Import an SDK (``openai`` or ``anthropic``, and ``httpx2``) once, before the first request that needs it.
 
     The SDK builds thousands of classes as it is imported, and they live as
     long as the process. The first import runs with the cyclic garbage
@@ -50,18 +52,19 @@ def load_sdk() -> None:
     usual; only cycles already made by then wait for the process to end. It
     saves about 0.5 s of CPU in a 200-case recording (see ``benchmarks/``).
     """
-    if "openai" in sys.modules:
+    if sdk in sys.modules:
         return
+    if importlib.util.find_spec(sdk) is None:
+        raise PromptdriftError(
+            f"provider {sdk} needs the {sdk} SDK, which is not installed: pip install 'promptdrift[{sdk}]'"
+        )
     if not enabled("GC_FREEZE"):  # docs/workarounds.md
-        import httpx2
-        import openai
-
+        importlib.import_module(sdk)
         return
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        import httpx2  # noqa: F401 - slow, on purpose: this is where the SDK is loaded
-        import openai  # noqa: F401
+        importlib.import_module(sdk)  # slow, on purpose: this is where the SDK (and httpx2) is loaded
     finally:
         if was_enabled:
             gc.enable()
@@ -83,7 +86,7 @@ def cassette_transport(
     from promptdrift.record.upstream import shared_upstream
 
     if settings.api_key(provider) is None and recorder.mode is not RecordMode.NONE:
-        variable = provider.api_key_env or settings.api_key_env
+        variable = settings.key_variable(provider)
         recorder.api_key_missing = (
             f"{variable} is not set, and recording {recorder.display} needs an API key. "
             f"Set {variable} (or provider.api_key_env), or replay with --prompt-record=none."
@@ -136,7 +139,7 @@ def shared_client(settings: Settings, provider: Provider) -> openai.OpenAI:
 
     from promptdrift.record.transport import ContextTransport
 
-    identity = tuple(client_options(settings, provider, max_retries=0).items())  # what the client is made of
+    identity = (provider.name, *client_options(settings, provider, max_retries=0).items())  # what it is made of
     with _SHARED_LOCK:
         client = _SHARED_CLIENTS.get(identity)
         if client is None:
@@ -155,34 +158,40 @@ def provider_client(
     http_client: httpx2.Client | httpx2.AsyncClient | None = None,
     max_retries: int = 2,
 ) -> Any:
-    """An ``openai`` client of ``provider`` (``OpenAI`` or ``AzureOpenAI``; ``Async…`` for an async ``http_client``).
+    """A client of ``provider``: ``openai``'s ``OpenAI`` or ``AzureOpenAI``, or ``anthropic``'s ``Anthropic``
+    (``Async…`` for an async ``http_client``).
 
     With no ``http_client`` it talks to the provider directly, with the SDK's
     own retries: the Files and Batches calls of :mod:`promptdrift.record.batch`.
     """
-    load_sdk()
-    # slow: httpx2 and openai (about a second), only once a request goes through the SDK
+    load_sdk(provider.name)
+    # slow: httpx2 and the SDK (about a second), only once a request goes through the SDK
     import httpx2
-    import openai
 
     asynchronous = isinstance(http_client, httpx2.AsyncClient)
     options = client_options(settings, provider, max_retries=max_retries)
     if http_client is not None:
         options["http_client"] = http_client
+    if provider.anthropic:
+        import anthropic  # optional: the anthropic extra, loaded by load_sdk above
+
+        return (anthropic.AsyncAnthropic if asynchronous else anthropic.Anthropic)(**options)
+    import openai  # slow: loaded by load_sdk above
+
     if provider.azure_endpoint:
         return (openai.AsyncAzureOpenAI if asynchronous else openai.AzureOpenAI)(**options)
     return (openai.AsyncOpenAI if asynchronous else openai.OpenAI)(**options)
 
 
 def client_options(settings: Settings, provider: Provider, *, max_retries: int) -> dict[str, Any]:
-    """The arguments an ``openai`` client of ``provider`` is made with (endpoint, key, organization, timeout)."""
-    organization = settings.environ.get(provider.organization_env) if provider.organization_env else None
+    """The arguments a client of ``provider`` is made with (endpoint, key, organization, timeout)."""
     options: dict[str, Any] = {
         "api_key": settings.api_key(provider) or REPLAY_KEY,
-        "organization": organization,
         "max_retries": max_retries,
         "timeout": settings.timeout,
     }
+    if not provider.anthropic:
+        options["organization"] = settings.environ.get(provider.organization_env) if provider.organization_env else None
     if provider.azure_endpoint:
         options["azure_endpoint"] = provider.azure_endpoint
         options["azure_deployment"] = provider.azure_deployment
@@ -265,7 +274,7 @@ class Channel:
     def _know(self, provider: Provider | None) -> None:
         """A provider's own credentials are secrets of this cassette from its first use."""
         if provider is not None:
-            for variable in (provider.api_key_env, provider.organization_env):
+            for variable in (self.settings.key_variable(provider), provider.organization_env):
                 if variable:
                     self.recorder.scrubber.know(self.settings.environ.get(variable), variable)
 
@@ -287,7 +296,7 @@ class Channel:
         return self._transports[provider]
 
     def _lane(self, provider: Provider) -> Lane | None:
-        if self.route is None:
+        if self.route is None or provider.anthropic:  # no Message Batches yet: Anthropic's calls go one by one
             return None
         if provider not in self._lanes:
             self._lanes[provider] = self.route(self.recorder, provider)
@@ -327,8 +336,13 @@ class Channel:
         )
 
     def chat(self, body: Mapping[str, Any], where: str, provider: Provider | None = None) -> Answer:
-        """One chat-completions call (graders, code-first tests)."""
-        return self.call(ADAPTERS["chat"], body, where, provider)
+        """One call of a request in chat-completions form (graders, ``prompt.run(messages=...)``), in the form of
+        ``provider``'s API (Anthropic's Messages API for an Anthropic grader)."""
+        adapter = ADAPTERS[(provider or Provider()).default_api]
+        if adapter is not ADAPTERS["chat"]:
+            params = {k: v for k, v in body.items() if k not in ("model", "messages")}
+            body = adapter.body(body["model"], body["messages"], params)
+        return self.call(adapter, body, where, provider)
 
     def embed(self, model: str, texts: Sequence[str], where: str) -> list[list[float]]:
         """Embedding vectors of ``texts``, in order, through the SDK's embeddings endpoint (recorded like any call)."""
@@ -344,23 +358,24 @@ class Channel:
 
         through = CURRENT.set(self._transport(provider))
         try:
-            with sdk_errors(where, self.recorder):
+            with sdk_errors(where, self.recorder, provider.name):
                 yield shared_client(self.settings, provider)
         finally:
             CURRENT.reset(through)
 
 
 @contextmanager
-def sdk_errors(where: str, recorder: Recorder) -> Iterator[None]:
-    """Turn the SDK's errors into promptdrift errors that say what happened and what to do (secrets scrubbed)."""
-    import openai  # slow to import: only reached when a request goes through the SDK
+def sdk_errors(where: str, recorder: Recorder, sdk: str = "openai") -> Iterator[None]:
+    """Turn the SDK's errors (``openai``'s or ``anthropic``'s: the same classes) into promptdrift errors that say
+    what happened and what to do (secrets scrubbed)."""
+    api = importlib.import_module(sdk)  # slow to import: only reached when a request goes through the SDK
 
     from promptdrift.record.transport import INTERACTION  # slow: httpx2, only once a request went through the SDK
 
     scrubber = recorder.scrubber
     try:
         yield
-    except openai.APIStatusError as exc:
+    except api.APIStatusError as exc:
         said = f"{where}: the model endpoint answered HTTP {exc.status_code} ({short(scrubber.text(exc.message))})"
         if exc.response.extensions.get(INTERACTION) is not None:  # recorded now, or replayed: the same words
             raise ErrorAnswer(
@@ -377,7 +392,7 @@ def sdk_errors(where: str, recorder: Recorder) -> Iterator[None]:
             f"{said}. Nothing was recorded for this case; fix the cause and re-run to record what is missing: "
             f"{recorder.record_hint}"
         ) from None
-    except openai.APIConnectionError as exc:
+    except api.APIConnectionError as exc:
         if isinstance(exc.__cause__, PromptdriftError):
             raise exc.__cause__ from None
         raise RecordingError(

@@ -12,6 +12,7 @@ from promptdrift.config import Settings
 from promptdrift.core.answers import Answer
 from promptdrift.core.errors import PromptdriftError
 from promptdrift.record.client import Channel
+from promptdrift.suite.model import Provider
 from promptdrift.text.paths import resolve_in_root
 
 if TYPE_CHECKING:
@@ -71,8 +72,9 @@ class Context:
     def client(self) -> openai.OpenAI:
         return self._need_channel().client()
 
-    def chat(self, body: Mapping[str, Any], where: str) -> Answer:
-        return self._need_channel().chat(body, where)
+    def chat(self, body: Mapping[str, Any], where: str, provider: str = "openai") -> Answer:
+        """A chat-form request (a grader's), sent through ``provider``'s SDK (``openai`` or ``anthropic``)."""
+        return self._need_channel().chat(body, where, Provider(name=provider))
 
     def embed(self, model: str, texts: Sequence[str], where: str) -> list[list[float]]:
         return self._need_channel().embed(model, texts, where)

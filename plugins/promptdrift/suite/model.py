@@ -17,19 +17,20 @@ from promptdrift.suite.gates import Gate
 from promptdrift.suite.generate import Generate
 from promptdrift.suite.transform import Step
 
-API_NAMES = ("chat", "responses")
-DRIFT_VERDICTS = (
-    "strict",
-    "significant",
-)  # the APIs a suite can use (each has an adapter in promptdrift.record.adapters)
+API_NAMES = ("chat", "responses", "messages")  # the APIs a suite can use (each has an adapter in record.adapters)
+DRIFT_VERDICTS = ("strict", "significant")
+# The SDKs a suite or test can talk through, and the API each speaks unless told otherwise.
+PROVIDER_APIS = {"openai": ("chat", "responses"), "anthropic": ("messages",)}
 
 _Settings = TypeVar("_Settings", "Sampling", "AnswerHandling")
 
 
 @dataclass(frozen=True)
 class Provider:
-    """Where requests go: base URL, API key variable, or an Azure deployment."""
+    """Which SDK requests go through (``openai`` or ``anthropic``) and where: base URL, API key variable, or an
+    Azure deployment."""
 
+    name: str = "openai"
     base_url: str | None = None
     api_key_env: str | None = None
     organization_env: str | None = None
@@ -37,6 +38,14 @@ class Provider:
     azure_deployment: str | None = None
     azure_api_version: str | None = None
     api: str | None = None  # chat or responses, for every suite using this provider
+
+    @property
+    def default_api(self) -> str:
+        return self.api or PROVIDER_APIS[self.name][0]
+
+    @property
+    def anthropic(self) -> bool:
+        return self.name == "anthropic"
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from promptdrift.suite.generate import Generate, parse_generate
 from promptdrift.suite.model import (
     API_NAMES,
     DRIFT_VERDICTS,
+    PROVIDER_APIS,
     AnswerHandling,
     Case,
     Document,
@@ -107,7 +108,7 @@ VARIANT_KEYS = {
     *HANDLING_KEYS,
 }
 PROMPT_KEYS = {"system", "few_shot", "user", "messages"}
-PROVIDER_KEYS = {"base_url", "api_key_env", "azure", "organization_env", "api"}
+PROVIDER_KEYS = {"name", "base_url", "api_key_env", "azure", "organization_env", "api"}
 CONTEXT_KEYS = {"documents", "top_k", "query", "separator"}
 TURN_KEYS = {"user", "expect"}
 AZURE_KEYS = {"endpoint", "deployment", "api_version"}
@@ -297,24 +298,42 @@ class _Reader:
         return tuple(pairs)
 
     def provider(self, value: Any) -> Provider:
+        """``provider: anthropic`` or ``provider: {name, base_url, api_key_env, organization_env, api, azure}``."""
         if value is None:
             return Provider()
-        raw = self.mapping(value, "provider", PROVIDER_KEYS)
+        raw = {"name": value} if isinstance(value, str) else self.mapping(value, "provider", PROVIDER_KEYS)
+        name = raw.get("name", "openai")
+        if name not in PROVIDER_APIS:
+            close = difflib.get_close_matches(str(name), sorted(PROVIDER_APIS), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise self.fail(
+                f"provider: unknown provider {name!r}; {hint}known: {', '.join(PROVIDER_APIS)}",
+                line=line_of_key(raw, "name") if isinstance(value, Mapping) else None,
+            )
         azure = self.mapping(raw.get("azure") or {}, "provider.azure", AZURE_KEYS)
+        if name != "openai" and (azure or raw.get("organization_env")):
+            key = "azure" if azure else "organization_env"
+            raise self.fail(f"provider.{key} is for OpenAI; {name} has none", line=line_of_key(raw, key))
         return Provider(
+            name=name,
             base_url=raw.get("base_url"),
             api_key_env=raw.get("api_key_env"),
             organization_env=raw.get("organization_env"),
             azure_endpoint=azure.get("endpoint"),
             azure_deployment=azure.get("deployment"),
             azure_api_version=azure.get("api_version"),
-            api=self.api(raw),
+            api=self.api(raw, name),
         )
 
-    def api(self, raw: Mapping[str, Any]) -> str | None:
+    def api(self, raw: Mapping[str, Any], provider: str = "openai") -> str | None:
         value = raw.get("api")
         if value is not None and value not in API_NAMES:
             raise self.fail(f"api must be one of {', '.join(API_NAMES)}, got {value!r}", line=line_of_key(raw, "api"))
+        if value is not None and value not in PROVIDER_APIS[provider]:
+            raise self.fail(
+                f"api: {value} is not an API of provider {provider} (it speaks {', '.join(PROVIDER_APIS[provider])})",
+                line=line_of_key(raw, "api"),
+            )
         return value
 
     def drift(self, value: Any, line: int | None) -> DriftRule:
@@ -648,7 +667,7 @@ def _suite(
         min_score=reader.min_score(raw, line),
         sampling=reader.sampling(raw, line),
         variant=variant,
-        api=reader.api(raw) or provider.api or "chat",
+        api=reader.api(raw, provider.name) or provider.default_api,
         context=reader.context(raw.get("context"), line),
         handling=reader.handling(raw, line),
         generate=reader.generate(raw.get("generate"), line_of_key(raw, "generate") or line),

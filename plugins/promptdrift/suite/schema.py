@@ -23,6 +23,7 @@ import yaml
 
 from promptdrift.checks import known_checks
 from promptdrift.suite import reader
+from promptdrift.suite.model import API_NAMES, PROVIDER_APIS
 from promptdrift.text import yamlio
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -79,15 +80,17 @@ def suite_schema() -> dict[str, Any]:
         few_shot={"type": ["string", "array", "null"]},
         messages={"type": "array", "items": {"type": "object"}},
     )
+    provider_names = {"enum": list(PROVIDER_APIS), "description": "the SDK requests go through"}
     provider = {
         "oneOf": [
-            TEXT,
+            provider_names,
             _object(
                 reader.PROVIDER_KEYS,
+                name=provider_names,
                 base_url=TEXT,
                 api_key_env=TEXT,
                 organization_env=TEXT,
-                api=TEXT,
+                api={"enum": list(API_NAMES)},
                 azure=_object(reader.AZURE_KEYS, endpoint=TEXT, deployment=TEXT, api_version=TEXT),
             ),
         ]
@@ -100,7 +103,7 @@ def suite_schema() -> dict[str, Any]:
         "expect": {"$ref": "#/$defs/checks"},
         "context": _object(reader.CONTEXT_KEYS, top_k={"type": "integer", "minimum": 1}, query=TEXT, separator=TEXT),
         "stream": {"type": "boolean"},
-        "api": {"enum": ["chat", "responses"]},
+        "api": {"enum": list(API_NAMES)},
         "samples": {"type": "integer", "minimum": 1},
         "min_pass_rate": NUMBER,
         "confidence": NUMBER,

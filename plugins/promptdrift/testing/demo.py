@@ -31,8 +31,9 @@ A script is YAML::
 (``system`` against the system message); ``model`` against the requested model.
 A rule with ``tool_result`` answers only a request whose last message is a tool
 result containing that text; the other rules only requests that end with a user
-message. Chat completions (``/v1/chat/completions``) and the Responses API
-(``/v1/responses``, its input read as the same messages) answer from one script.
+message. Chat completions (``/v1/chat/completions``), the Responses API
+(``/v1/responses``) and Anthropic's Messages API (``/v1/messages``), each
+request read as the same chat messages, answer from one script.
 """
 
 from __future__ import annotations
@@ -205,6 +206,21 @@ def responses_messages(body: Mapping[str, Any]) -> list[dict[str, Any]]:
     return messages
 
 
+def anthropic_messages(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """An Anthropic Messages request as chat messages (for the script's rules): ``system`` first, a user message
+    of ``tool_result`` blocks as tool results."""
+    system = body.get("system")
+    messages: list[dict[str, Any]] = [{"role": "system", "content": _content_text(system)}] if system else []
+    for message in body.get("messages") or []:
+        content = message.get("content")
+        results = [b for b in content if b.get("type") == "tool_result"] if isinstance(content, list) else []
+        if results:
+            messages.extend({"role": "tool", "content": _content_text(b.get("content"))} for b in results)
+        else:
+            messages.append({"role": message.get("role"), "content": content})
+    return messages
+
+
 def embedding(text: str, dims: int = 16) -> list[float]:
     """A deterministic bag-of-words embedding: similar texts get similar vectors."""
     vector = [0.0] * dims
@@ -267,6 +283,7 @@ class DemoServer:
         azure = re.compile(r"^/openai/deployments/[^/]+/chat/completions$")
         self._server.expect_request(azure, method="POST").respond_with_handler(self._chat)
         self._server.expect_request("/v1/responses", method="POST").respond_with_handler(self._chat)
+        self._server.expect_request("/v1/messages", method="POST").respond_with_handler(self._chat)  # Anthropic
         self._server.expect_request("/v1/embeddings", method="POST").respond_with_handler(self._embeddings)
         self._server.expect_request("/v1/models", method="GET").respond_with_handler(self._models)
         # Files and Batches (promptdrift.testing.batch): each batched request answered by the same script
@@ -298,6 +315,11 @@ class DemoServer:
     @property
     def base_url(self) -> str:
         return self._server.url_for("/v1")
+
+    @property
+    def anthropic_url(self) -> str:
+        """The base URL for Anthropic's SDK (``ANTHROPIC_BASE_URL``: it adds ``/v1/messages`` itself)."""
+        return self._server.url_for("/").rstrip("/")
 
     def fail_next(
         self,
@@ -463,6 +485,8 @@ class DemoServer:
     def _answer(self, request: Any, body: Mapping[str, Any]) -> Any:
         if request.path.endswith("/responses"):
             return self._response(request, body)
+        if request.path.endswith("/messages"):
+            return self._message(request, body)
         rule, text, returned, digest, (prompt_tokens, completion_tokens) = self._scripted(body)
         usage = {
             "prompt_tokens": prompt_tokens,
@@ -603,6 +627,66 @@ class DemoServer:
             f"event: {kind}\ndata: {json.dumps({'type': kind, 'sequence_number': n, **data})}\n\n"
             for n, (kind, data) in enumerate(events)
         )
+        return self._respond(request, stream, mimetype="text/event-stream")
+
+    def _message(self, request: Any, body: Mapping[str, Any]) -> Any:
+        """Anthropic's Messages API: the request read as chat messages, answered by the same rules."""
+        rule, text, returned, digest, (input_tokens, output_tokens) = self._scripted(body, anthropic_messages(body))
+        blocks: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+        for index, call in enumerate(rule.tool_calls or []):
+            blocks.append(
+                {
+                    "type": "tool_use",
+                    "id": f"toolu_demo{index}",
+                    "name": call["name"],
+                    "input": call.get("arguments", {}),
+                }
+            )
+        stop = {"length": "max_tokens", "tool_calls": "tool_use"}.get(rule.finish_reason, "end_turn")
+        usage = {
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        }
+        message = {
+            "id": "msg_demo" + digest,
+            "type": "message",
+            "role": "assistant",
+            "model": returned,
+            "content": blocks,
+            "stop_reason": stop,
+            "stop_sequence": None,
+            "usage": usage,
+        }
+        if not body.get("stream"):
+            return self._respond(request, message)
+        start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
+        events: list[dict[str, Any]] = [{"type": "message_start", "message": start}, {"type": "ping"}]
+        for index, block in enumerate(blocks):
+            if block["type"] == "text":
+                events.append(
+                    {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}
+                )
+                pieces = [
+                    {"type": "text_delta", "text": w if n == 0 else " " + w} for n, w in enumerate(text.split(" "))
+                ]
+            else:
+                events.append({"type": "content_block_start", "index": index, "content_block": {**block, "input": {}}})
+                arguments = json.dumps(block["input"])
+                half = len(arguments) // 2  # tool input arrives as JSON text in pieces
+                pieces = [{"type": "input_json_delta", "partial_json": p} for p in (arguments[:half], arguments[half:])]
+            events.extend({"type": "content_block_delta", "index": index, "delta": piece} for piece in pieces)
+            events.append({"type": "content_block_stop", "index": index})
+        events.append(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop, "stop_sequence": None},
+                "usage": {"output_tokens": output_tokens},
+            }
+        )
+        events.append({"type": "message_stop"})
+        stream = "".join(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n" for event in events)
         return self._respond(request, stream, mimetype="text/event-stream")
 
     def _answer_offline(self, path: str, body: Mapping[str, Any]) -> tuple[int, Any]:

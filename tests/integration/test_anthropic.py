@@ -1,0 +1,257 @@
+"""Anthropic's Messages API through the official ``anthropic`` SDK: suites and code-first tests, recorded,
+replayed offline with no key, drift on a changed system prompt, a re-recording against another model."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from promptdrift.cassettes import format as cassettes
+from promptdrift.testing.demo import DemoServer, Script
+from tests.helpers import block_sockets, write
+
+ANTHROPIC_KEY = "sk-ant-api03-TESTKEY0123456789abcdefABCDEF0123456789"
+
+SCRIPT = {
+    "rules": [
+        {"when": {"system": "impartial grader"}, "reply": {"json": {"score": 0.9, "reason": "It apologises."}}},
+        {"when": {"tool_result": "shipped"}, "reply": "Good news: order A-1001 has shipped."},
+        {
+            "when": {"contains": "where is order"},
+            "tool_calls": [{"name": "lookup_order", "arguments": {"order_id": "A-1001"}}],
+        },
+        {"when": {"contains": "late", "model": "claude-b"}, "reply": "Your order is late."},
+        {"when": {"contains": "late"}, "reply": "I'm so sorry your order is late. We'll fix it today."},
+        {"when": {"contains": "essay"}, "reply": "An essay the token limit cut", "finish_reason": "length"},
+    ],
+    "default": "Happy to help.",
+}
+
+SUITE = """
+suite: claude
+provider: anthropic
+model: claude-a
+params: {temperature: 0, max_tokens: 200}
+prompt:
+  system: You are a support assistant. Be warm.
+  user: "{{ message }}"
+tools:
+  - name: lookup_order
+    description: Look up an order by id.
+    parameters: {type: object, required: [order_id], properties: {order_id: {type: string}}}
+tool_results:
+  lookup_order: {status: shipped}
+cases:
+  - id: plain
+    vars: {message: "My order is late"}
+    expect: [{contains: sorry}, {judge: {rubric: Apologises, grader: {provider: anthropic, model: claude-grader}}}]
+  - id: streamed
+    vars: {message: "My parcel is late too"}
+    params: {stream: true}
+    expect: [{contains: sorry}]
+  - id: tool-round
+    vars: {message: "Where is order A-1001?"}
+    expect: [{tool_call: {name: lookup_order, arguments: {equals: {order_id: A-1001}}}}, {contains: shipped}]
+"""
+
+CODE_FIRST = """
+import asyncio
+
+
+def test_claude_plain(anthropic_client):
+    message = anthropic_client.messages.create(
+        model="claude-a", max_tokens=100, system="Be warm.", messages=[{"role": "user", "content": "my order is late"}]
+    )
+    assert message.content[0].text.startswith("I'm so sorry") and message.stop_reason == "end_turn"
+
+
+def test_claude_streamed_and_async(anthropic_client, async_anthropic_client):
+    with anthropic_client.messages.stream(
+        model="claude-a", max_tokens=100, messages=[{"role": "user", "content": "where is order A-1001?"}]
+    ) as stream:
+        final = stream.get_final_message()
+    assert final.content[0].type == "tool_use" and final.content[0].input == {"order_id": "A-1001"}
+
+    async def ask():
+        return await async_anthropic_client.messages.create(
+            model="claude-a", max_tokens=100, messages=[{"role": "user", "content": "hello"}]
+        )
+
+    assert asyncio.run(ask()).content[0].text == "Happy to help."
+"""
+
+
+@pytest.fixture
+def claude(monkeypatch: pytest.MonkeyPatch) -> Iterator[DemoServer]:
+    """A demo server the ``anthropic`` SDK talks to through its own variables; OpenAI's are unset."""
+    server = DemoServer(Script.from_data(SCRIPT))
+    server.extra_headers = {"anthropic-organization-id": "org-id-SECRET-0001", "request-id": "req_demo"}
+    server.start()
+    for variable in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.anthropic_url)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
+    yield server
+    server.stop()
+
+
+def offline(pytester: pytest.Pytester, demo: DemoServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stop the server, unset the key and refuse every socket: replay needs none of them."""
+    demo.stop()
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    block_sockets(pytester)
+
+
+def cassette_texts(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): p.read_text(encoding="utf-8") for p in sorted(root.rglob("*.yaml"))}
+
+
+def test_a_new_user_records_suites_and_code_first_tests_then_replays_offline_and_sees_drift(
+    pytester: pytest.Pytester, claude: DemoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(pytester, "suites/claude.yaml", SUITE)
+    pytester.makepyfile(test_code=CODE_FIRST)
+    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=5)
+
+    tapes = cassette_texts(pytester.path / "cassettes")
+    assert sorted(tapes) == [
+        "claude/plain.yaml",
+        "claude/streamed.yaml",
+        "claude/tool-round.yaml",
+        "test_code/test_claude_plain.yaml",
+        "test_code/test_claude_streamed_and_async.yaml",
+    ]
+    for name, text in tapes.items():
+        assert ANTHROPIC_KEY not in text and "sk-ant" not in text and "org-id-SECRET" not in text, name
+        assert "x-api-key" not in text.lower() and "authorization" not in text.lower(), name
+    # What the SDK sent: its key header, Anthropic's version; the cassette keeps the version only.
+    sent = [r for r in claude.requests if r["path"] == "/v1/messages"]
+    assert all(r["headers"].get("X-Api-Key") == ANTHROPIC_KEY or "Authorization" in r["headers"] for r in sent)
+    plain = cassettes.load(pytester.path / "cassettes/claude/plain.yaml").interactions[0]
+    assert plain.uri.endswith("/v1/messages") and "anthropic-version" in plain.request_headers
+    body = plain.request_json
+    assert body["system"] == "You are a support assistant. Be warm."
+    assert body["messages"] == [{"role": "user", "content": "My order is late"}]
+    assert body["max_tokens"] == 200 and body["tools"][0]["input_schema"]["required"] == ["order_id"]
+    grader = cassettes.load(pytester.path / "cassettes/claude/plain.yaml").interactions[1]
+    assert grader.uri.endswith("/v1/messages") and grader.request_json["model"] == "claude-grader"
+    assert "impartial grader" in grader.request_json["system"] and "response_format" not in grader.request_json
+    assert cassettes.load(pytester.path / "cassettes/claude/streamed.yaml").interactions[0].is_event_stream
+    rounds = cassettes.load(pytester.path / "cassettes/claude/tool-round.yaml").interactions
+    follow_up = rounds[1].request_json["messages"]
+    assert follow_up[1]["content"][0] == {
+        "type": "tool_use",
+        "id": "toolu_demo0",
+        "name": "lookup_order",
+        "input": {"order_id": "A-1001"},
+    }
+    assert follow_up[2] == {
+        "role": "user",
+        "content": [{"type": "tool_result", "tool_use_id": "toolu_demo0", "content": '{"status": "shipped"}'}],
+    }
+
+    offline(pytester, claude, monkeypatch)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=5)
+    assert cassette_texts(pytester.path / "cassettes") == tapes  # a replay writes nothing
+
+    write(pytester, "suites/claude.yaml", SUITE.replace("Be warm.", "Be brief."))
+    result = pytester.runpytest("-p", "no:cacheprovider", "suites")
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*prompt drift*",
+            "-system: You are a support assistant. Be warm.",
+            "+system: You are a support assistant. Be brief.",
+        ]
+    )
+
+
+def test_a_re_recording_against_another_model_reports_the_case_that_regressed(
+    pytester: pytest.Pytester, claude: DemoServer
+) -> None:
+    write(pytester, "suites/claude.yaml", SUITE)
+    pytester.runpytest("--prompt-record=new", "suites").assert_outcomes(passed=3)
+    result = pytester.runpytest(
+        "--prompt-record=all", "--prompt-model=claude-b", "--prompt-report=report.json", "suites"
+    )
+    result.assert_outcomes(passed=1, failed=2)
+    report = json.loads((pytester.path / "report.json").read_text(encoding="utf-8"))
+    verdicts = {case["case"]: case["verdict"] for case in report["cases"]}
+    assert verdicts == {"plain": "regression", "streamed": "regression", "tool-round": "pass"}
+    again = claude.requests[5:]  # the first recording made five requests: three cases, a tool round, a grader
+    assert sorted(r["json"]["model"] for r in again) == ["claude-b"] * 4 + ["claude-grader"]
+
+
+def test_max_tokens_is_required_and_chat_only_parameters_are_clear_errors(
+    pytester: pytest.Pytester, claude: DemoServer
+) -> None:
+    write(
+        pytester, "suites/claude.yaml", SUITE.replace("params: {temperature: 0, max_tokens: 200}", "params: {seed: 7}")
+    )
+    result = pytester.runpytest("--prompt-record=new", "suites")
+    result.stdout.fnmatch_lines(["*params.seed has no equivalent in Anthropic's Messages API*"])
+    write(
+        pytester,
+        "suites/claude.yaml",
+        SUITE.replace("params: {temperature: 0, max_tokens: 200}", "params: {temperature: 0}"),
+    )
+    result = pytester.runpytest("--prompt-record=new", "suites")
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(["*Anthropic's Messages API needs max_tokens: set params.max_tokens*"])
+    assert not claude.requests
+
+
+SEEN = """
+import json
+import sys
+
+
+def pytest_unconfigure(config):
+    with open("sdks.json", "w") as out:
+        json.dump(sorted(m for m in ("anthropic", "openai", "httpx2") if m in sys.modules), out)
+"""
+
+
+def test_a_replay_of_an_anthropic_suite_imports_neither_sdk(
+    pytester: pytest.Pytester, claude: DemoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(pytester, "suites/claude.yaml", SUITE)
+    pytester.runpytest("--prompt-record=new").assert_outcomes(passed=3)
+    offline(pytester, claude, monkeypatch)
+    write(pytester, "seen.py", SEEN)
+    pytester.runpytest_subprocess("-p", "seen", "-p", "no:cacheprovider").assert_outcomes(passed=3)
+    assert json.loads((pytester.path / "sdks.json").read_text(encoding="utf-8")) == []
+
+
+def test_a_key_in_a_prompt_never_reaches_the_cassette(pytester: pytest.Pytester, claude: DemoServer) -> None:
+    write(pytester, "suites/claude.yaml", SUITE.replace("My order is late", f"My order is late, key {ANTHROPIC_KEY}"))
+    pytester.runpytest("--prompt-record=new", "suites").assert_outcomes(passed=3)
+    assert any(ANTHROPIC_KEY in json.dumps(r["json"]) for r in claude.requests)  # it was sent
+    text = (pytester.path / "cassettes/claude/plain.yaml").read_text(encoding="utf-8")
+    assert ANTHROPIC_KEY not in text and "<redacted:$ANTHROPIC_API_KEY>" in text
+
+
+def test_the_demo_server_command_answers_anthropics_sdk_plain_and_streamed() -> None:
+    import anthropic  # the anthropic extra, in dev
+
+    command = [sys.executable, "-c", "from promptdrift.cli.main import main; main(['demo-server', '--port', '0'])"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as server:
+        try:
+            assert server.stdout is not None
+            lines = [server.stdout.readline() for _ in range(3)]
+            said = re.search(r"ANTHROPIC_BASE_URL=(\S+) ANTHROPIC_API_KEY=demo", lines[2])
+            assert said, lines
+            client = anthropic.Anthropic(base_url=said.group(1), api_key="demo", max_retries=0)
+            ask = {"model": "claude-a", "max_tokens": 50, "messages": [{"role": "user", "content": "my order is late"}]}
+            message = client.messages.create(**ask)
+            assert message.content[0].text.startswith("I'm so sorry") and message.model == "claude-a-demo"
+            with client.messages.stream(**ask) as stream:
+                assert "".join(stream.text_stream) == message.content[0].text
+        finally:
+            server.terminate()
