@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pytest
 from promptdrift.cassettes import format as cassettes
 from promptdrift.testing.demo import DemoServer, Script
 from tests.helpers import block_sockets, write
+from tests.integration.test_batch import interactions
 
 ANTHROPIC_KEY = "sk-ant-api03-TESTKEY0123456789abcdefABCDEF0123456789"
 
@@ -255,3 +258,96 @@ def test_the_demo_server_command_answers_anthropics_sdk_plain_and_streamed() -> 
                 assert "".join(stream.text_stream) == message.content[0].text
         finally:
             server.terminate()
+
+
+BATCH = ("--prompt-record=all", "--prompt-batch", "--prompt-batch-poll=0.01")
+
+
+def test_message_batches_record_the_same_cassettes_in_rounds(pytester: pytest.Pytester, claude: DemoServer) -> None:
+    write(pytester, "suites/claude.yaml", SUITE)
+    pytester.runpytest("--prompt-record=all", "suites").assert_outcomes(passed=3)
+    live = interactions(pytester.path / "cassettes")
+    claude.requests.clear()
+    result = pytester.runpytest(*BATCH, "suites")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "promptdrift: batch msgbatch_demo* submitted: 2 request(s) to /v1/messages (claude-a)*",
+            "promptdrift: batch msgbatch_demo* (/v1/messages, claude-a): completed, 2/2 done, 0 failed*",
+        ]
+    )
+    # Round 1: plain and the tool call (the streamed case goes live); round 2: the grader and the tool round's answer.
+    assert sorted(r["json"]["model"] for r in claude.requests if r.get("batch")) == [
+        "claude-a",
+        "claude-a",
+        "claude-a",
+        "claude-grader",
+    ]
+    assert [r["path"] for r in claude.requests if not r.get("batch") and r["path"] == "/v1/messages"] == [
+        "/v1/messages"
+    ]
+    assert cassettes.load(pytester.path / "cassettes/claude/plain.yaml").meta["recorded_via"] == "batch"
+    assert interactions(pytester.path / "cassettes") == live  # the same requests and answers as live (ids aside)
+    assert not list((pytester.path / "cassettes" / ".batches").glob("*.json"))  # finished: forgotten
+
+
+def test_a_message_batch_run_killed_while_waiting_resumes_and_pays_nothing_twice(
+    pytester: pytest.Pytester, claude: DemoServer
+) -> None:
+    write(pytester, "suites/claude.yaml", SUITE)
+    claude.batch.progress = ["in_progress"] * 100_000  # never done while this process lives
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *BATCH, "suites"],
+        cwd=pytester.path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    states = pytester.path / "cassettes" / ".batches"
+    try:
+        deadline = time.monotonic() + 60
+        while not (claude.batch.batches and next(iter(claude.batch.batches.values())).polls >= 3):
+            assert time.monotonic() < deadline, "the batch run never reached polling"
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    (state,) = states.glob("*.json")
+    noted = json.loads(state.read_text(encoding="utf-8"))
+    assert noted["batch"].startswith("msgbatch_demo") and noted["provider"]["name"] == "anthropic"
+    assert ANTHROPIC_KEY not in state.read_text(encoding="utf-8")
+    status = pytester.run(sys.executable, "-m", "promptdrift.cli.main", "batch", "status")
+    status.stdout.fnmatch_lines(["msgbatch_demo*: in_progress, 0/2 done, 0 failed; 2 request(s) to /v1/messages*"])
+
+    claude.batch.progress = []  # the provider finishes it meanwhile
+    result = pytester.runpytest(*BATCH, "suites")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["promptdrift: picking up 1 batch(es) submitted by an earlier run (nothing resent)"])
+    # The killed run's batch, picked up (not sent again); the second round's two (the grader's model has its own).
+    assert claude.batch.creations == 3 and f"batch {noted['batch']} (/v1/messages, claude-a): completed" in str(
+        result.stdout
+    )
+    assert not list(states.glob("*.json"))
+
+
+def test_message_batches_are_listed_and_cancelled(pytester: pytest.Pytester, claude: DemoServer) -> None:
+    write(pytester, "suites/claude.yaml", SUITE)
+    claude.batch.progress = ["in_progress"] * 100_000
+    folder = pytester.path / "cassettes" / ".batches"
+    folder.mkdir(parents=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *BATCH, "suites"],
+        cwd=pytester.path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (claude.batch.batches and next(iter(claude.batch.batches.values())).polls >= 1):
+            assert time.monotonic() < deadline, "the batch run never reached polling"
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    cancel = pytester.run(sys.executable, "-m", "promptdrift.cli.main", "batch", "cancel")
+    cancel.stdout.fnmatch_lines(["msgbatch_demo*: cancelling; forgotten (2 request(s))", "1 batch(es) cancelled*"])
+    assert next(iter(claude.batch.batches.values())).cancelled and not list(folder.glob("*.json"))

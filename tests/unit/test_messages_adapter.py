@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from promptdrift.cassettes.format import Interaction
+from promptdrift.checks import parse_check
 from promptdrift.checks.operational import price_of
 from promptdrift.core.answers import Answer
 from promptdrift.core.errors import PromptdriftError, SuiteError
@@ -202,3 +203,37 @@ def test_a_wrong_provider_is_a_clear_error(tmp_path: Path, provider: str, messag
     with pytest.raises(SuiteError, match=message) as caught:
         load_suite(suite_with(tmp_path, provider), tmp_path)
     assert "s.yaml" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("check", "message"),
+    [
+        ({"judge": {"rubric": "warm", "grader": {"provider": "anthropic"}}}, "an anthropic grader needs its model"),
+        (
+            {"judge": {"rubric": "warm", "grader": {"provider": "gemini", "model": "g"}}},
+            "must be one of openai, anthropic",
+        ),
+        ({"factuality": {"reference": "x", "grader": "claude"}}, "grader takes provider and model"),
+        ({"tone": {"rubric": "warm", "grader": {"model": "m", "temperature": 0}}}, "grader takes provider and model"),
+    ],
+)
+def test_a_wrong_grader_is_a_clear_error(check: dict, message: str) -> None:
+    with pytest.raises(SuiteError, match=message):
+        parse_check(check, path="s.yaml", default_line=None)
+
+
+def test_a_grader_names_its_provider_and_model() -> None:
+    spec = parse_check(
+        {"faithfulness": {"grader": {"provider": "anthropic", "model": "claude-h"}, "min": 0.8}},
+        path="s.yaml",
+        default_line=None,
+    )
+    assert spec.arg == {"model": "claude-h", "provider": "anthropic"}
+
+
+def test_an_anthropic_key_is_named_as_one_when_scrubbed() -> None:
+    from promptdrift.cassettes.secrets import Scrubber
+
+    assert Scrubber({}, shapes=True).text("key sk-ant-api03-abcdefghijklmnopqrstuvwxyz012345") == (
+        "key <redacted:anthropic-key>"
+    )

@@ -40,6 +40,7 @@ import json
 import logging
 import os
 import secrets
+import sys
 import threading
 import time
 from collections import Counter
@@ -65,14 +66,15 @@ from promptdrift.suite.model import Provider
 
 log = logging.getLogger("promptdrift")
 
-# The endpoints the Batch API serves, by the path the SDK posts to.
+# The endpoints a batch serves, by the path the SDK posts to (OpenAI's Batch API; Anthropic's Message Batches).
 ENDPOINTS = {
     "/chat/completions": "/v1/chat/completions",
     "/responses": "/v1/responses",
     "/embeddings": "/v1/embeddings",
+    "/v1/messages": "/v1/messages",
 }
-MAX_REQUESTS = 50_000  # per input file (the provider's limit)
-MAX_BYTES = 200 * 1024 * 1024  # per input file
+MAX_REQUESTS = 50_000  # per input file (OpenAI's limit; Anthropic's is 100,000 a batch)
+MAX_BYTES = 200 * 1024 * 1024  # per input file (Anthropic's: 256 MB a batch)
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 STATE_DIR = ".batches"
 
@@ -125,8 +127,11 @@ class Queued:
     @classmethod
     def of(cls, key: Key, provider: Provider, endpoint: str, body: Mapping[str, Any]) -> Queued:
         """A request of ``body``, encoded as it is queued: the body itself is not kept (a first round of 10,000
-        waiting requests grew the process by 27 MB with their bodies, 23 MB with their encoded lines)."""
-        rest = {"method": "POST", "url": endpoint, "body": body}
+        waiting requests grew the process by 27 MB with their bodies, 23 MB with their encoded lines).
+
+        OpenAI's input-file line, ``{"custom_id", "method", "url", "body"}``, or Anthropic's batch request,
+        ``{"custom_id", "params"}``."""
+        rest = {"params": body} if provider.anthropic else {"method": "POST", "url": endpoint, "body": body}
         encoded = json.dumps(rest, ensure_ascii=False).encode("utf-8")[1:]
         return cls(key, provider, endpoint, str(body.get("model", "")), encoded)
 
@@ -423,7 +428,7 @@ class BatchRun:
         """
         try:
             self._settle()
-        except openai.APIError as exc:
+        except sdk_errors() as exc:
             said = short(Scrubber(dict(self.settings.credentials)).text(str(exc)))
             raise RecordingError(
                 f"the provider's Batch API failed ({type(exc).__name__}: {said}). Batches already submitted are "
@@ -493,9 +498,13 @@ class BatchRun:
         self.parts.append(part)
         with self._lock:
             self._known.update({item.key: part for item in items})
-        data = b"\n".join(_line(f"r{n}", item) for n, item in enumerate(items)) + b"\n"
+        lines = [_line(f"r{n}", item) for n, item in enumerate(items)]
+        if provider.anthropic:  # no upload: the requests go with the batch, created here
+            created = self._client(provider).messages.batches.create(requests=[json.loads(line) for line in lines])
+            self._created(part, created.id, _anthropic_status(created))
+            return part
         uploaded = self._client(first.provider).files.create(
-            file=(f"promptdrift-{part.tag}.jsonl", data), purpose="batch"
+            file=(f"promptdrift-{part.tag}.jsonl", b"\n".join(lines) + b"\n"), purpose="batch"
         )
         part.input_file = uploaded.id
         save_part(self.folder, part)
@@ -506,7 +515,7 @@ class BatchRun:
         client = self._client(part.provider)
         found = _created_batch(client, part) if search else None
         if found is not None:
-            part.batch, part.status = found.id, found.status
+            self._noted(part, found.id, found.status)
         else:
             batch = client.batches.create(
                 input_file_id=part.input_file,
@@ -514,8 +523,15 @@ class BatchRun:
                 completion_window="24h",
                 metadata={"promptdrift": part.tag, "promptdrift_run": part.label or self.label},
             )
-            self.created += 1
-            part.batch, part.status = batch.id, batch.status
+            self._created(part, batch.id, batch.status)
+
+    def _created(self, part: Part, batch: str, status: str) -> None:
+        """Note a batch this run created (its state file first: a run stopped after this resends nothing)."""
+        self.created += 1
+        self._noted(part, batch, status)
+
+    def _noted(self, part: Part, batch: str, status: str) -> None:
+        part.batch, part.status = batch, status
         save_part(self.folder, part)
         self.say(
             f"promptdrift: batch {part.batch} submitted: {len(part.requests)} request(s) to {part.endpoint} "
@@ -528,18 +544,14 @@ class BatchRun:
         shown: dict[str, str] = {}
         while open_parts:
             for part in list(open_parts):
-                batch = self._client(part.provider).batches.retrieve(part.batch)
-                part.status = batch.status
-                counts = batch.request_counts
-                done, failed, total = (counts.completed, counts.failed, counts.total) if counts else (0, 0, 0)
-                line = (
-                    f"promptdrift: batch {part.batch} ({part.endpoint}, {part.model}): {batch.status}, "
-                    f"{done}/{total or len(part.requests)} done, {failed} failed"
-                )
+                batch = _batches(self._client(part.provider), part).retrieve(part.batch)
+                progress = Progress.of(part, batch)
+                part.status = progress.status
+                line = f"promptdrift: batch {part.batch} ({part.endpoint}, {part.model}): {progress}"
                 if shown.get(part.tag) != line:
                     shown[part.tag] = line
                     self.say(f"{line}, {time.monotonic() - started:.0f} s")
-                if batch.status in TERMINAL:
+                if progress.status in TERMINAL:
                     self._fold(part, batch)
                     open_parts.remove(part)
             if open_parts:
@@ -547,21 +559,15 @@ class BatchRun:
 
     def _fold(self, part: Part, batch: Any) -> None:
         """Take in a finished batch's output and error files: each answer by its call, each failure by its case."""
-        client = self._client(part.provider)
         arrived: dict[Key, Arrived] = {}
-        if batch.output_file_id:
-            for entry in _entries(client.files.content(batch.output_file_id).read()):
-                key = part.requests.get(entry.get("custom_id", ""))
-                if key is not None:
-                    arrived[key] = self._answer(part, key, entry)
-        if batch.error_file_id:
-            for entry in _entries(client.files.content(batch.error_file_id).read()):
-                key = part.requests.get(entry.get("custom_id", ""))
-                if key is not None and key not in arrived:
-                    arrived[key] = self._answer(part, key, entry)
-        if batch.status != "completed":
-            reasons = "; ".join(e.message for e in (batch.errors.data or [])) if batch.errors else ""
-            ended = f"ended {batch.status}" + (f" ({reasons})" if reasons else "")
+        for entry in self._outcomes(part, batch):
+            key = part.requests.get(entry.get("custom_id", ""))
+            if key is not None and key not in arrived:
+                arrived[key] = self._answer(part, key, entry)
+        if part.status != "completed":
+            errors = getattr(batch, "errors", None)
+            reasons = "; ".join(e.message for e in (errors.data or [])) if errors else ""
+            ended = f"ended {part.status}" + (f" ({reasons})" if reasons else "")
             for key in part.requests.values():
                 arrived.setdefault(
                     key,
@@ -574,6 +580,32 @@ class BatchRun:
             for key, answer in arrived.items():
                 self._keep(key, answer)
         part.folded = True
+
+    def _outcomes(self, part: Part, batch: Any) -> Iterator[dict[str, Any]]:
+        """A finished batch's lines, ``{"custom_id", "response": {"status_code", "body"}}``: OpenAI's output
+        file, then its error file; a Message Batch's results (fetched as sent, so that a cassette keeps each
+        message exactly as the API wrote it), in the same form."""
+        client = self._client(part.provider)
+        if not part.provider.anthropic:
+            for file in (batch.output_file_id, batch.error_file_id):
+                if file:
+                    yield from _entries(client.files.content(file).read())
+            return
+        if not batch.results_url:
+            return
+        results = client.get(
+            batch.results_url, cast_to=httpx2.Response, options={"headers": {"Accept": "application/binary"}}
+        )
+        for entry in _entries(results.read()):
+            result = entry.get("result")
+            if not isinstance(result, dict):
+                continue
+            if result.get("type") == "succeeded":
+                response = {"status_code": 200, "body": result.get("message")}
+            else:  # errored (its error), canceled or expired
+                error = (result.get("error") or {}).get("error") or {"message": f"the request {result.get('type')}"}
+                response = {"status_code": 400 if result.get("type") == "errored" else 0, "body": {"error": error}}
+            yield {"custom_id": entry.get("custom_id"), "response": response}
 
     def _answer(self, part: Part, key: Key, entry: dict[str, Any]) -> Arrived:
         response = entry.get("response") or {}
@@ -599,6 +631,14 @@ class BatchRun:
             return str(path)
 
 
+def sdk_errors() -> tuple[type[Exception], ...]:
+    """The API errors of the SDKs loaded (``anthropic``'s only once a Message Batch was made)."""
+    errors: list[type[Exception]] = [openai.APIError]
+    if "anthropic" in sys.modules:
+        errors.append(sys.modules["anthropic"].APIError)
+    return tuple(errors)
+
+
 def _created_batch(client: Any, part: Part) -> Any:
     """The batch an earlier run created for ``part`` (by its metadata tag), newest first, back to the part's start."""
     for batch in client.batches.list(limit=100):
@@ -621,6 +661,43 @@ def _entries(data: bytes) -> Iterator[dict[str, Any]]:
                 yield entry
 
 
+@dataclass(frozen=True)
+class Progress:
+    """How far a batch got, in OpenAI's terms (a Message Batch's ``ended`` is ``completed``)."""
+
+    status: str
+    done: int = 0
+    failed: int = 0
+    total: int = 0
+
+    @classmethod
+    def of(cls, part: Part, batch: Any) -> Progress:
+        counts, asked = batch.request_counts, len(part.requests)
+        if part.provider.anthropic:
+            if counts is None:
+                return cls(_anthropic_status(batch), total=asked)
+            failed = counts.errored + counts.canceled + counts.expired
+            total = failed + counts.succeeded + counts.processing
+            return cls(_anthropic_status(batch), counts.succeeded, failed, total or asked)
+        if counts is None:
+            return cls(batch.status, total=asked)
+        return cls(batch.status, counts.completed, counts.failed, counts.total or asked)
+
+    def __str__(self) -> str:
+        return f"{self.status}, {self.done}/{self.total} done, {self.failed} failed"
+
+
+def _anthropic_status(batch: Any) -> str:
+    """A Message Batch's ``processing_status`` in OpenAI's terms: ``ended`` is ``completed`` (the failures of its
+    requests are in its results), ``canceling`` is ``cancelling``."""
+    return {"ended": "completed", "canceling": "cancelling"}.get(batch.processing_status, batch.processing_status)
+
+
+def _batches(client: Any, part: Part) -> Any:
+    """The client's batches resource for ``part``: ``batches`` (OpenAI) or ``messages.batches`` (Anthropic)."""
+    return client.messages.batches if part.provider.anthropic else client.batches
+
+
 @dataclass
 class PendingBatch:
     """What ``promptdrift batch status`` shows of one state file."""
@@ -636,10 +713,9 @@ def pending_batches(settings: Settings) -> Iterator[PendingBatch]:
         if part.batch is None:
             yield PendingBatch(part, "not created")
             continue
-        batch = provider_client(settings, part.provider).batches.retrieve(part.batch)
-        counts = batch.request_counts
-        said = f"{counts.completed}/{counts.total} done, {counts.failed} failed" if counts else ""
-        yield PendingBatch(part, batch.status, said)
+        progress = Progress.of(part, _batches(provider_client(settings, part.provider), part).retrieve(part.batch))
+        said = f"{progress.done}/{progress.total} done, {progress.failed} failed"
+        yield PendingBatch(part, progress.status, said)
 
 
 def cancel_batches(settings: Settings) -> Iterator[tuple[Part, str]]:
@@ -650,9 +726,9 @@ def cancel_batches(settings: Settings) -> Iterator[tuple[Part, str]]:
             drop_part(folder, part)
             yield part, "never created: forgotten"
             continue
-        client = provider_client(settings, part.provider)
-        status = client.batches.retrieve(part.batch).status
+        batches = _batches(provider_client(settings, part.provider), part)
+        status = Progress.of(part, batches.retrieve(part.batch)).status
         if status not in TERMINAL:
-            status = client.batches.cancel(part.batch).status
+            status = Progress.of(part, batches.cancel(part.batch)).status
         drop_part(folder, part)
         yield part, status

@@ -296,7 +296,7 @@ class Channel:
         return self._transports[provider]
 
     def _lane(self, provider: Provider) -> Lane | None:
-        if self.route is None or provider.anthropic:  # no Message Batches yet: Anthropic's calls go one by one
+        if self.route is None:
             return None
         if provider not in self._lanes:
             self._lanes[provider] = self.route(self.recorder, provider)

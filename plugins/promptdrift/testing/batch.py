@@ -9,6 +9,12 @@ completes, each input line is answered by the server's own script, as a live
 request to that endpoint would be; lines whose last user message contains
 :attr:`BatchDesk.error_when` go to the error file instead. Like the real
 service, an input file must hold one model and only the batch's endpoint.
+
+Anthropic's Message Batches (``/v1/messages/batches``: create, retrieve,
+results, cancel) are the same batches seen through Anthropic's API: the
+requests sent with a batch are kept as its input file, a batch that is done
+has ``ended`` and its results (one line a request, ``succeeded`` or
+``errored``) at its ``results_url``.
 """
 
 from __future__ import annotations
@@ -86,6 +92,12 @@ class BatchDesk:
         expect("/v1/batches", method="GET").respond_with_handler(self._list)
         expect(re.compile(r"^/v1/batches/[^/]+/cancel$"), method="POST").respond_with_handler(self._cancel)
         expect(re.compile(r"^/v1/batches/[^/]+$"), method="GET").respond_with_handler(self._retrieve)
+        # Anthropic's Message Batches
+        expect("/v1/messages/batches", method="POST").respond_with_handler(self._create_messages)
+        messages = r"^/v1/messages/batches/[^/]+"
+        expect(re.compile(messages + "$"), method="GET").respond_with_handler(self._retrieve_messages)
+        expect(re.compile(messages + "/results$"), method="GET").respond_with_handler(self._results)
+        expect(re.compile(messages + "/cancel$"), method="POST").respond_with_handler(self._cancel_messages)
 
     # -- files ------------------------------------------------------------------------
 
@@ -176,6 +188,93 @@ class BatchDesk:
             batch.cancelled, batch.status = True, "cancelling"
         return self._respond(request, batch.to_json())
 
+    # -- Anthropic's Message Batches ------------------------------------------------------
+
+    def _create_messages(self, request: Any) -> Any:
+        body = json.loads(request.get_data(as_text=True) or "{}")
+        requests = body.get("requests")
+        if not isinstance(requests, list) or not requests:
+            return self._respond(request, _anthropic_error("requests: a list of {custom_id, params} is required"), 400)
+        lines = [{"custom_id": r.get("custom_id"), "url": "/v1/messages", "body": r.get("params")} for r in requests]
+        ident = f"file-demo{next(self._ids)}"
+        with self._lock:
+            self.files[ident] = "".join(json.dumps(line) + "\n" for line in lines).encode()
+            self.creations += 1
+            batch = DemoBatch(
+                id=f"msgbatch_demo{next(self._ids)}",
+                endpoint="/v1/messages",
+                input_file_id=ident,
+                metadata={},
+                created_at=int(time.time()) * 1000 + next(self._clock),
+            )
+            batch.counts["total"] = len(lines)
+            self.batches[batch.id] = batch
+        return self._respond(request, self._message_batch(request, batch))
+
+    def _retrieve_messages(self, request: Any) -> Any:
+        batch = self.batches.get(request.path.split("/")[4])
+        if batch is None:
+            return self._respond(request, _anthropic_error("no such message batch", "not_found_error"), 404)
+        self._advance(batch)
+        return self._respond(request, self._message_batch(request, batch))
+
+    def _cancel_messages(self, request: Any) -> Any:
+        batch = self.batches.get(request.path.split("/")[4])
+        if batch is None:
+            return self._respond(request, _anthropic_error("no such message batch", "not_found_error"), 404)
+        if batch.status not in ("completed", "failed", "expired", "cancelled"):
+            batch.cancelled, batch.status = True, "cancelling"
+        return self._respond(request, self._message_batch(request, batch))
+
+    def _results(self, request: Any) -> Any:
+        """An ended batch's results: each request's message, or its error (canceled or expired when it ended so)."""
+        batch = self.batches.get(request.path.split("/")[4])
+        if batch is None or batch.status not in ("completed", "failed", "expired", "cancelled"):
+            return self._respond(request, _anthropic_error("the batch has not ended"), 400)
+        results: dict[str, dict[str, Any]] = {}
+        for name in ("output_file_id", "error_file_id"):
+            ident = getattr(batch, name)
+            for line in self.files[ident].decode().splitlines() if ident else []:
+                entry = json.loads(line)
+                response = entry["response"]
+                if 200 <= response["status_code"] < 300:
+                    result = {"type": "succeeded", "message": response["body"]}
+                else:
+                    result = {"type": "errored", "error": {"type": "error", "error": response["body"]["error"]}}
+                results[entry["custom_id"]] = result
+        unanswered = {"type": {"expired": "expired", "failed": "errored"}.get(batch.status, "canceled")}
+        lines = [json.loads(line) for line in self.files[batch.input_file_id].decode().splitlines() if line]
+        out = "".join(
+            json.dumps({"custom_id": line["custom_id"], "result": results.get(line["custom_id"], unanswered)}) + "\n"
+            for line in lines
+        )
+        return self._respond(request, out, mimetype="application/binary")
+
+    def _message_batch(self, request: Any, batch: DemoBatch) -> dict[str, Any]:
+        """A batch as Anthropic's API shows it."""
+        ended = batch.status in ("completed", "failed", "expired", "cancelled")
+        counts = {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
+        if not ended:
+            counts["processing"] = batch.counts["total"]
+        else:
+            counts["succeeded"], counts["errored"] = batch.counts["completed"], batch.counts["failed"]
+            rest = batch.counts["total"] - batch.counts["completed"] - batch.counts["failed"]
+            counts[{"expired": "expired", "failed": "errored"}.get(batch.status, "canceled")] += rest
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(batch.created_at // 1000))
+        root = request.host_url.rstrip("/")
+        return {
+            "id": batch.id,
+            "type": "message_batch",
+            "processing_status": "ended" if ended else ("canceling" if batch.cancelled else "in_progress"),
+            "request_counts": counts,
+            "created_at": created,
+            "expires_at": created,
+            "ended_at": created if ended else None,
+            "cancel_initiated_at": created if batch.cancelled else None,
+            "archived_at": None,
+            "results_url": f"{root}/v1/messages/batches/{batch.id}/results" if ended else None,
+        }
+
     def _advance(self, batch: DemoBatch) -> None:
         with self._lock:
             if batch.status in ("completed", "failed", "expired", "cancelled"):
@@ -230,3 +329,7 @@ class BatchDesk:
 
 def _error(message: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": "invalid_request_error"}}
+
+
+def _anthropic_error(message: str, kind: str = "invalid_request_error") -> dict[str, Any]:
+    return {"type": "error", "error": {"type": kind, "message": message}}
