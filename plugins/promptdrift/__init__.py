@@ -1,7 +1,7 @@
 """promptdrift: prompt regression testing for pytest.
 
 Prompt cases live in YAML suites (or Python tests); each answer is recorded
-once through the ``openai`` SDK into a vcrpy cassette and replayed offline;
+once through the ``openai`` SDK (or ``anthropic``'s) into a vcrpy cassette and replayed offline;
 a prompt that changed since its recording fails as prompt drift.
 
 The public names are importable from here; the layers they live in are
