@@ -351,3 +351,33 @@ def test_message_batches_are_listed_and_cancelled(pytester: pytest.Pytester, cla
     cancel = pytester.run(sys.executable, "-m", "promptdrift.cli.main", "batch", "cancel")
     cancel.stdout.fnmatch_lines(["msgbatch_demo*: cancelling; forgotten (2 request(s))", "1 batch(es) cancelled*"])
     assert next(iter(claude.batch.batches.values())).cancelled and not list(folder.glob("*.json"))
+
+
+def anthropic_error(kind: str, message: str) -> str:
+    return json.dumps({"type": "error", "error": {"type": kind, "message": message}})
+
+
+def test_anthropic_errors_are_retried_recorded_or_refused_as_openai_ones_are(
+    pytester: pytest.Pytester, claude: DemoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(pytester, "suites/claude.yaml", SUITE)
+    claude.fail_next(529, body=anthropic_error("overloaded_error", "Overloaded"))  # transient: retried
+    claude.fail_next(
+        400, body=anthropic_error("invalid_request_error", "messages: text content blocks must be non-empty")
+    )
+    result = pytester.runpytest("--prompt-record=new", "--prompt-concurrency=1", "--prompt-retry-backoff=0", "suites")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*the model endpoint answered HTTP 400 (*text content blocks must be non-empty*"])
+    offline(pytester, claude, monkeypatch)
+    again = pytester.runpytest("-p", "no:cacheprovider", "suites")  # the recorded 400 replays as it was raised
+    again.assert_outcomes(passed=2, failed=1)
+    again.stdout.fnmatch_lines(["*the model endpoint answered HTTP 400 (*text content blocks must be non-empty*"])
+
+
+def test_a_refused_key_is_never_recorded(pytester: pytest.Pytester, claude: DemoServer) -> None:
+    write(pytester, "suites/claude.yaml", SUITE)
+    claude.fail_next(401, times=10, body=anthropic_error("authentication_error", "invalid x-api-key"))
+    result = pytester.runpytest("--prompt-record=new", "--prompt-concurrency=1", "suites")
+    result.stdout.fnmatch_lines(["*HTTP 401 (*invalid x-api-key*Not recorded*"])
+    tapes = cassette_texts(pytester.path / "cassettes")
+    assert all("invalid x-api-key" not in text for text in tapes.values())
