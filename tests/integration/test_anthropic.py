@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -291,9 +292,9 @@ def test_message_batches_record_the_same_cassettes_in_rounds(pytester: pytest.Py
     assert not list((pytester.path / "cassettes" / ".batches").glob("*.json"))  # finished: forgotten
 
 
-def test_a_message_batch_run_killed_while_waiting_resumes_and_pays_nothing_twice(
-    pytester: pytest.Pytester, claude: DemoServer
-) -> None:
+def kill_while_waiting(pytester: pytest.Pytester, claude: DemoServer) -> dict[str, Any]:
+    """Record the suite through Message Batches in a process of its own, SIGKILL it while it polls its batch;
+    returns the batch's state file."""
     write(pytester, "suites/claude.yaml", SUITE)
     claude.batch.progress = ["in_progress"] * 100_000  # never done while this process lives
     process = subprocess.Popen(
@@ -302,7 +303,6 @@ def test_a_message_batch_run_killed_while_waiting_resumes_and_pays_nothing_twice
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    states = pytester.path / "cassettes" / ".batches"
     try:
         deadline = time.monotonic() + 60
         while not (claude.batch.batches and next(iter(claude.batch.batches.values())).polls >= 3):
@@ -311,10 +311,17 @@ def test_a_message_batch_run_killed_while_waiting_resumes_and_pays_nothing_twice
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
-    (state,) = states.glob("*.json")
-    noted = json.loads(state.read_text(encoding="utf-8"))
-    assert noted["batch"].startswith("msgbatch_demo") and noted["provider"]["name"] == "anthropic"
+    (state,) = (pytester.path / "cassettes" / ".batches").glob("*.json")
     assert ANTHROPIC_KEY not in state.read_text(encoding="utf-8")
+    noted: dict[str, Any] = json.loads(state.read_text(encoding="utf-8"))
+    return noted
+
+
+def test_a_message_batch_run_killed_while_waiting_resumes_and_pays_nothing_twice(
+    pytester: pytest.Pytester, claude: DemoServer
+) -> None:
+    noted = kill_while_waiting(pytester, claude)
+    assert noted["batch"].startswith("msgbatch_demo") and noted["provider"]["name"] == "anthropic"
     status = pytester.run(sys.executable, "-m", "promptdrift.cli.main", "batch", "status")
     status.stdout.fnmatch_lines(["msgbatch_demo*: in_progress, 0/2 done, 0 failed; 2 request(s) to /v1/messages*"])
 
@@ -326,31 +333,18 @@ def test_a_message_batch_run_killed_while_waiting_resumes_and_pays_nothing_twice
     assert claude.batch.creations == 3 and f"batch {noted['batch']} (/v1/messages, claude-a): completed" in str(
         result.stdout
     )
-    assert not list(states.glob("*.json"))
+    assert not list((pytester.path / "cassettes" / ".batches").glob("*.json"))
 
 
 def test_message_batches_are_listed_and_cancelled(pytester: pytest.Pytester, claude: DemoServer) -> None:
-    write(pytester, "suites/claude.yaml", SUITE)
-    claude.batch.progress = ["in_progress"] * 100_000
-    folder = pytester.path / "cassettes" / ".batches"
-    folder.mkdir(parents=True)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *BATCH, "suites"],
-        cwd=pytester.path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not (claude.batch.batches and next(iter(claude.batch.batches.values())).polls >= 1):
-            assert time.monotonic() < deadline, "the batch run never reached polling"
-            time.sleep(0.05)
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
+    kill_while_waiting(pytester, claude)
     cancel = pytester.run(sys.executable, "-m", "promptdrift.cli.main", "batch", "cancel")
     cancel.stdout.fnmatch_lines(["msgbatch_demo*: cancelling; forgotten (2 request(s))", "1 batch(es) cancelled*"])
-    assert next(iter(claude.batch.batches.values())).cancelled and not list(folder.glob("*.json"))
+    assert next(iter(claude.batch.batches.values())).cancelled
+    assert not list((pytester.path / "cassettes" / ".batches").glob("*.json"))
+    claude.batch.progress = []
+    pytester.runpytest(*BATCH, "suites").assert_outcomes(passed=3)
+    assert claude.batch.creations == 4  # cancelled, so submitted again (and the second round's two)
 
 
 def anthropic_error(kind: str, message: str) -> str:
