@@ -375,3 +375,17 @@ def test_a_refused_key_is_never_recorded(pytester: pytest.Pytester, claude: Demo
     result.stdout.fnmatch_lines(["*HTTP 401 (*invalid x-api-key*Not recorded*"])
     tapes = cassette_texts(pytester.path / "cassettes")
     assert all("invalid x-api-key" not in text for text in tapes.values())
+
+
+def test_without_the_anthropic_sdk_a_suite_and_a_fixture_say_which_extra_to_install(
+    pytester: pytest.Pytester, claude: DemoServer
+) -> None:
+    write(pytester, "suites/claude.yaml", SUITE)
+    pytester.makepyfile(test_code=CODE_FIRST)
+    write(pytester, "conftest.py", "import sys\n\nsys.modules['anthropic'] = None  # as if not installed\n")
+    result = pytester.runpytest_subprocess("--prompt-record=new", "-p", "no:cacheprovider")
+    said = "provider anthropic needs the anthropic SDK, which is not installed: pip install 'promptdrift[anthropic]'"
+    assert result.stdout.str().count(said) == 5  # three cases, two tests (fnmatch would read [anthropic] as a set)
+    assert "Traceback" not in result.stdout.str() and "ModuleNotFoundError" not in result.stdout.str()
+    assert "During handling" not in result.stdout.str()
+    result.assert_outcomes(failed=3, errors=2)  # the suite's cases; the tests, at the fixture

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import gc
 import importlib
-import importlib.util
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -52,22 +51,25 @@ def load_sdk(sdk: str = "openai") -> None:
     usual; only cycles already made by then wait for the process to end. It
     saves about 0.5 s of CPU in a 200-case recording (see ``benchmarks/``).
     """
-    if sdk in sys.modules:
+    if sys.modules.get(sdk) is not None:
         return
-    if importlib.util.find_spec(sdk) is None:
+    try:
+        if not enabled("GC_FREEZE"):  # docs/workarounds.md
+            importlib.import_module(sdk)
+            return
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            importlib.import_module(sdk)  # slow, on purpose: this is where the SDK (and httpx2) is loaded
+        finally:
+            if was_enabled:
+                gc.enable()
+    except ModuleNotFoundError as exc:
+        if exc.name != sdk:
+            raise
         raise PromptdriftError(
             f"provider {sdk} needs the {sdk} SDK, which is not installed: pip install 'promptdrift[{sdk}]'"
-        )
-    if not enabled("GC_FREEZE"):  # docs/workarounds.md
-        importlib.import_module(sdk)
-        return
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        importlib.import_module(sdk)  # slow, on purpose: this is where the SDK (and httpx2) is loaded
-    finally:
-        if was_enabled:
-            gc.enable()
+        ) from None
     gc.freeze()
 
 
@@ -368,7 +370,8 @@ class Channel:
 def sdk_errors(where: str, recorder: Recorder, sdk: str = "openai") -> Iterator[None]:
     """Turn the SDK's errors (``openai``'s or ``anthropic``'s: the same classes) into promptdrift errors that say
     what happened and what to do (secrets scrubbed)."""
-    api = importlib.import_module(sdk)  # slow to import: only reached when a request goes through the SDK
+    load_sdk(sdk)  # slow to import: only reached when a request goes through the SDK
+    api = sys.modules[sdk]
 
     from promptdrift.record.transport import INTERACTION  # slow: httpx2, only once a request went through the SDK
 
