@@ -389,3 +389,12 @@ def test_without_the_anthropic_sdk_a_suite_and_a_fixture_say_which_extra_to_inst
     assert "Traceback" not in result.stdout.str() and "ModuleNotFoundError" not in result.stdout.str()
     assert "During handling" not in result.stdout.str()
     result.assert_outcomes(failed=3, errors=2)  # the suite's cases; the tests, at the fixture
+
+
+def test_an_answer_cut_off_by_max_tokens_fails_as_truncated(pytester: pytest.Pytester, claude: DemoServer) -> None:
+    write(pytester, "suites/claude.yaml", SUITE.replace("My order is late", "Write an essay"))
+    result = pytester.runpytest("--prompt-record=new", "suites")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*FAIL truncation: the answer was cut off by the token limit (max_tokens=200, stop_reason 'max_tokens')*"]
+    )

@@ -94,6 +94,8 @@ class Conversation:
         self.variables = case_variables(suite, case, self.named)
         self.specs = (*suite.expect, *case.expect)
         self.params = {**suite.params, **case.params}
+        # How the API itself says an answer was cut off (the checks read both as finish_reason 'length').
+        self.cut_off_said = "stop_reason 'max_tokens'" if suite.api == "messages" else "finish_reason 'length'"
 
     def run(self, *, checks: bool = True) -> Sample:
         """Ask every turn; checks per turn on its answer, and the suite's and case's on the final one.
@@ -165,7 +167,7 @@ class Conversation:
                 CheckResult(
                     "truncation",
                     False,
-                    reason=f"the answer was cut off by the token limit ({limit}, finish_reason 'length'); "
+                    reason=f"the answer was cut off by the token limit ({limit}, {self.cut_off_said}); "
                     "raise the limit, or declare 'truncation: expected' on the case",
                     turn=turn,
                 )
