@@ -70,7 +70,11 @@ import asyncio
 
 def test_claude_plain(anthropic_client):
     message = anthropic_client.messages.create(
-        model="claude-a", max_tokens=100, system="Be warm.", messages=[{"role": "user", "content": "my order is late"}]
+        model="claude-a",
+        max_tokens=100,
+        system="Be warm.",
+        messages=[{"role": "user", "content": "my order is late"}],
+        extra_headers={"anthropic-beta": "demo-feature-2026-01-01"},
     )
     assert message.content[0].text.startswith("I'm so sorry") and message.stop_reason == "end_turn"
 
@@ -139,6 +143,8 @@ def test_a_new_user_records_suites_and_code_first_tests_then_replays_offline_and
     assert all(r["headers"].get("X-Api-Key") == ANTHROPIC_KEY or "Authorization" in r["headers"] for r in sent)
     plain = cassettes.load(pytester.path / "cassettes/claude/plain.yaml").interactions[0]
     assert plain.uri.endswith("/v1/messages") and "anthropic-version" in plain.request_headers
+    code_first = cassettes.load(pytester.path / "cassettes/test_code/test_claude_plain.yaml").interactions[0]
+    assert code_first.request_headers["anthropic-beta"] == ["demo-feature-2026-01-01"]  # it changes the answer
     body = plain.request_json
     assert body["system"] == "You are a support assistant. Be warm."
     assert body["messages"] == [{"role": "user", "content": "My order is late"}]

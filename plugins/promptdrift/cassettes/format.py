@@ -43,7 +43,7 @@ VCR_FORMAT_VERSION = 1
 STREAM_ENDS = ("data: [DONE]", "response.completed", "response.incomplete", "response.failed", "message_stop")
 
 # Headers worth keeping: they describe the content, never the account.
-REQUEST_HEADERS = frozenset({"content-type", "accept", "anthropic-version"})  # the API version changes the answer
+REQUEST_HEADERS = frozenset({"content-type", "accept", "anthropic-version", "anthropic-beta"})  # they change the answer
 RESPONSE_HEADERS = frozenset({"content-type", "openai-processing-ms", "openai-version"})
 # Query parameters that select an API version; anything else (e.g. an ``api-key``) is dropped.
 QUERY_PARAMS = frozenset({"api-version"})
