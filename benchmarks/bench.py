@@ -64,8 +64,9 @@ def answer(number: int) -> str:
     return json.dumps({"order": number, "reply": f"Your order {number} ships today."})
 
 
-def write_project(root: Path, cases: int) -> None:
-    """A project with one suite of ``cases`` generated cases and the schema its checks use."""
+def write_project(root: Path, cases: int, *, provider: str = "openai") -> None:
+    """A project with one suite of ``cases`` generated cases and the schema its checks use (``provider``:
+    ``anthropic`` sends it through Anthropic's Messages API)."""
     (root / "suites").mkdir(parents=True, exist_ok=True)
     (root / "fixtures").mkdir(exist_ok=True)
     (root / "fixtures" / "reply.json").write_text(json.dumps(SCHEMA), encoding="utf-8")
@@ -90,6 +91,11 @@ def write_project(root: Path, cases: int) -> None:
               - exclamations: {max: 1}
             cases: fixtures/cases.jsonl
             """
+        ).replace(
+            "params: {temperature: 0}\n",
+            "params: {temperature: 0}\n"
+            if provider == "openai"
+            else f"provider: {provider}\nparams: {{max_tokens: 100}}\n",  # needed; and Anthropic has no temperature
         ),
         encoding="utf-8",
     )
@@ -181,6 +187,24 @@ def together(commands: Sequence[tuple[Sequence[str], Path, Mapping[str, str]]]) 
     return Together(seconds, cpu, after.user + after.system - before.user - before.system)
 
 
+def sdk_floor(
+    work: Path, env: Mapping[str, str], first: int, count: int, sdk: str = "openai"
+) -> tuple[Sequence[str], Path, Mapping[str, str]]:
+    """A ``together`` command: plain pytest (promptdrift disabled) asking for orders ``first`` to ``first + count``
+    through the ``sdk`` (openai or anthropic), 16 at a time (``sdk_floor_calls.py``)."""
+    # Hypothesis's plugin off as well: it would import Hypothesis at the end of the run (0.2 s), which
+    # promptdrift spares a run that did not use it (promptdrift.plugin.idle_hypothesis).
+    plain = ["-p", "no:promptdrift", "-p", "no:hypothesispytest", "-p", "no:cacheprovider"]
+    args = [*plain, "--rootdir", str(HERE), str(HERE / "sdk_floor_calls.py")]
+    floor_env = {
+        **env,
+        "PROMPTDRIFT_FLOOR_FIRST": str(first),
+        "PROMPTDRIFT_FLOOR_COUNT": str(count),
+        "PROMPTDRIFT_FLOOR_SDK": sdk,
+    }
+    return args, work, floor_env
+
+
 @dataclass
 class Figures:
     name: str
@@ -235,6 +259,12 @@ TARGETS: dict[str, Target] = {
         "the ideal N·L/C plus a second of start-up",
         "median of whole-process wall times",
         1.0,
+    ),
+    "record-vs-sdk": Target(
+        "whole process ≤ 1.15 x the SDK alone making the same calls",
+        "plain pytest making the same calls through the same SDK, 16 at a time, promptdrift disabled",
+        "ratio of the medians of whole-process wall times, runs in turn",
+        1.15,
     ),
     "record-process-4": Target(
         "whole process ≤ 1.15 x the ideal N·L/C",
@@ -342,6 +372,11 @@ class Bench:
     def recording(self) -> dict[str, str]:
         """The environment of a process that records from the demo server."""
         return {**self.env, "OPENAI_BASE_URL": self.server.base_url, "OPENAI_API_KEY": "bench-key"}
+
+    @property
+    def anthropic(self) -> dict[str, str]:
+        """The environment of a process that records from the demo server through Anthropic's SDK."""
+        return {**self.env, "ANTHROPIC_BASE_URL": self.server.anthropic_url, "ANTHROPIC_API_KEY": "bench-key"}
 
     @property
     def offline(self) -> dict[str, str]:

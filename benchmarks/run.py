@@ -19,6 +19,9 @@ separate ``pytest`` processes (each reports its own peak RSS, VmHWM):
 * replaying 10,000 cases (whole process, both byte-code settings) and its peak
   RSS over plain pytest running the same checks on 10,000 answers;
 * the same 1,000-case replay under ``pytest -n 2``: the verdicts must match;
+* (``--only providers``) recording 200 cases through Anthropic's SDK
+  (``provider: anthropic``) at the same latency, beside its floor: plain
+  pytest making the same calls through that SDK, promptdrift disabled;
 * (``--only shards``) four shard processes recording at once, beside its
   floor: plain pytest making the same calls through the SDK, promptdrift
   disabled (``sdk_floor_calls.py``); ``promptdrift merge``; a replay split over
@@ -55,11 +58,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench and groups, run as a script or imported
 
 from bench import Bench, reply
-from groups import batch, core, report, shards, startup
+from groups import batch, core, providers, report, shards, startup
 
 from promptdrift.testing.demo import DemoServer
 
-GROUPS = {"core": core, "shards": shards, "startup": startup, "batch": batch, "report": report}
+GROUPS = {"core": core, "providers": providers, "shards": shards, "startup": startup, "batch": batch, "report": report}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -71,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--only",
         action="append",
         choices=tuple(GROUPS),
-        help="run only these groups (repeatable): core (record, replay, memory), shards (merge), "
+        help="run only these groups (repeatable): core (record, replay, memory), providers (recording through "
+        "Anthropic's SDK), shards (merge), "
         "startup (fixed costs), batch (recording through the Batch API), report (the reviewer's report)",
     )
     parser.add_argument("--json", metavar="PATH", help="also write every figure, its target and floor, as JSON")

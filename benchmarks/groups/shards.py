@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import statistics
-from collections.abc import Mapping, Sequence
-from pathlib import Path
 
-from bench import HERE, MERGE_CHILD, Bench, paired, repeat, run_pytest, together, write_project
+from bench import MERGE_CHILD, Bench, paired, repeat, run_pytest, sdk_floor, together, write_project
 
 
 def run(bench: Bench) -> None:
@@ -101,16 +99,3 @@ def run(bench: Bench) -> None:
         f"{statistics.median(two_shards):.2f} s vs {statistics.median(one_process):.2f} s",
         paired(two_shards, one_process),
     )
-
-
-def sdk_floor(
-    work: Path, env: Mapping[str, str], first: int, count: int
-) -> tuple[Sequence[str], Path, Mapping[str, str]]:
-    """A ``together`` command: plain pytest (promptdrift disabled) asking for orders ``first`` to ``first + count``
-    through the openai SDK, 16 at a time (``sdk_floor_calls.py``)."""
-    # Hypothesis's plugin off as well: it would import Hypothesis at the end of the run (0.2 s), which
-    # promptdrift spares a run that did not use it (promptdrift.plugin.idle_hypothesis).
-    plain = ["-p", "no:promptdrift", "-p", "no:hypothesispytest", "-p", "no:cacheprovider"]
-    args = [*plain, "--rootdir", str(HERE), str(HERE / "sdk_floor_calls.py")]
-    floor_env = {**env, "PROMPTDRIFT_FLOOR_FIRST": str(first), "PROMPTDRIFT_FLOOR_COUNT": str(count)}
-    return args, work, floor_env

@@ -41,7 +41,7 @@ SUITE = """
 suite: claude
 provider: anthropic
 model: claude-a
-params: {temperature: 0, max_tokens: 200}
+params: {max_tokens: 200}
 prompt:
   system: You are a support assistant. Be warm.
   user: "{{ message }}"
@@ -152,6 +152,8 @@ def test_a_new_user_records_suites_and_code_first_tests_then_replays_offline_and
     grader = cassettes.load(pytester.path / "cassettes/claude/plain.yaml").interactions[1]
     assert grader.uri.endswith("/v1/messages") and grader.request_json["model"] == "claude-grader"
     assert "impartial grader" in grader.request_json["system"] and "response_format" not in grader.request_json
+    assert grader.request_json["output_config"]["format"]["schema"]["required"] == ["score", "reason"]
+    assert "temperature" not in grader.request_json  # Anthropic's API refuses sampling parameters
     assert cassettes.load(pytester.path / "cassettes/claude/streamed.yaml").interactions[0].is_event_stream
     rounds = cassettes.load(pytester.path / "cassettes/claude/tool-round.yaml").interactions
     follow_up = rounds[1].request_json["messages"]
@@ -198,23 +200,35 @@ def test_a_re_recording_against_another_model_reports_the_case_that_regressed(
     assert sorted(r["json"]["model"] for r in again) == ["claude-b"] * 4 + ["claude-grader"]
 
 
-def test_max_tokens_is_required_and_chat_only_parameters_are_clear_errors(
-    pytester: pytest.Pytester, claude: DemoServer
+@pytest.mark.parametrize(
+    ("params", "said"),
+    [
+        ("{seed: 7, max_tokens: 200}", "params.seed has no equivalent in Anthropic's Messages API*"),
+        (
+            "{temperature: 0, max_tokens: 200}",
+            "params.temperature: Anthropic's Messages API has no sampling parameters*",
+        ),
+        ("{}", "Anthropic's Messages API needs max_tokens: set params.max_tokens in the suite or the case"),
+    ],
+)
+def test_max_tokens_is_required_and_parameters_anthropic_lacks_are_clear_errors(
+    pytester: pytest.Pytester, claude: DemoServer, params: str, said: str
 ) -> None:
-    write(
-        pytester, "suites/claude.yaml", SUITE.replace("params: {temperature: 0, max_tokens: 200}", "params: {seed: 7}")
-    )
-    result = pytester.runpytest("--prompt-record=new", "suites")
-    result.stdout.fnmatch_lines(["*params.seed has no equivalent in Anthropic's Messages API*"])
-    write(
-        pytester,
-        "suites/claude.yaml",
-        SUITE.replace("params: {temperature: 0, max_tokens: 200}", "params: {temperature: 0}"),
-    )
+    write(pytester, "suites/claude.yaml", SUITE.replace("params: {max_tokens: 200}", f"params: {params}"))
     result = pytester.runpytest("--prompt-record=new", "suites")
     result.assert_outcomes(failed=3)
-    result.stdout.fnmatch_lines(["*Anthropic's Messages API needs max_tokens: set params.max_tokens*"])
-    assert not claude.requests
+    result.stdout.fnmatch_lines([f"*{said}*"])
+    assert not claude.requests  # refused before anything is sent
+
+
+def test_the_demo_server_refuses_sampling_parameters_as_the_api_does(claude: DemoServer) -> None:
+    import anthropic  # the anthropic extra, in dev
+
+    client = anthropic.Anthropic(base_url=claude.anthropic_url, api_key="demo", max_retries=0)
+    ask = {"model": "claude-a", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
+    with pytest.raises(anthropic.BadRequestError, match="temperature: Extra inputs are not permitted"):
+        client.messages.create(**ask, extra_body={"temperature": 0.5})
+    assert client.messages.create(**ask).content[0].text == "Happy to help."
 
 
 SEEN = """

@@ -17,6 +17,7 @@ from promptdrift.record.adapters import MessagesAdapter
 from promptdrift.suite.reader import load_suite
 
 ADAPTER = MessagesAdapter()
+SCHEMA = {"type": "object", "properties": {"total": {"type": "number"}}}
 
 CONVERSATION = [
     {"role": "system", "content": "Be warm."},
@@ -50,8 +51,9 @@ def test_a_conversation_becomes_a_messages_request() -> None:
         CONVERSATION,
         {
             "max_completion_tokens": 50,
-            "temperature": 0,
             "stop": "END",
+            "response_format": {"type": "json_schema", "json_schema": {"name": "r", "strict": True, "schema": SCHEMA}},
+            "reasoning_effort": "high",
             "tools": [TOOL],
             "tool_choice": {"type": "function", "function": {"name": "lookup"}},
             "parallel_tool_calls": False,
@@ -62,6 +64,7 @@ def test_a_conversation_becomes_a_messages_request() -> None:
     assert body["system"] == "Be warm.\n\nAnswer in English."
     assert body["max_tokens"] == 50 and body["stop_sequences"] == ["END"] and body["top_k"] == 5
     assert body["metadata"] == {"user_id": "u-1"}
+    assert body["output_config"] == {"format": {"type": "json_schema", "schema": SCHEMA}, "effort": "high"}
     assert body["tools"] == [{"name": "lookup", "input_schema": {"type": "object"}, "description": "Find an order."}]
     assert body["tool_choice"] == {"type": "tool", "name": "lookup", "disable_parallel_tool_use": True}
     assert body["messages"] == [
@@ -90,11 +93,20 @@ def test_tool_choice_names_map_to_anthropics(choice: str, expected: str) -> None
     assert body["tool_choice"] == {"type": expected}
 
 
-def test_max_tokens_is_required_and_a_chat_only_parameter_is_refused() -> None:
-    with pytest.raises(PromptdriftError, match=r"needs max_tokens: set params\.max_tokens"):
-        ADAPTER.body("m", [{"role": "user", "content": "hi"}], {"temperature": 0})
-    with pytest.raises(PromptdriftError, match=r"params\.response_format has no equivalent in Anthropic.s"):
-        ADAPTER.body("m", [{"role": "user", "content": "hi"}], {"max_tokens": 5, "response_format": {}})
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"stop": "x"}, r"needs max_tokens: set params\.max_tokens"),
+        ({"max_tokens": 5, "seed": 1}, r"params\.seed has no equivalent in Anthropic.s Messages API"),
+        ({"max_tokens": 5, "temperature": 1.0}, r"params\.temperature: .* no sampling parameters since .*2026-10-21"),
+        ({"max_tokens": 5, "top_p": 0.9}, r"params\.top_p: .* no sampling parameters"),
+        ({"max_tokens": 5, "response_format": {"type": "json_object"}}, r"response_format of type 'json_object'"),
+        ({"max_tokens": 5, "reasoning_effort": "minimal"}, r"reasoning_effort 'minimal' has no equivalent"),
+    ],
+)
+def test_max_tokens_is_required_and_what_anthropic_lacks_is_refused(params: dict, message: str) -> None:
+    with pytest.raises(PromptdriftError, match=message):
+        ADAPTER.body("m", [{"role": "user", "content": "hi"}], params)
 
 
 def test_a_message_is_read_in_chat_completions_terms() -> None:

@@ -95,9 +95,9 @@ def grade(
     request: dict[str, Any] = {
         "model": options.get("model") or ctx.settings.judge_model,
         "messages": [{"role": "system", "content": GRADER_SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}],
-        # Anthropic has no structured output parameter: the system message asks for JSON
-        **({"response_format": GRADE_FORMAT} if provider == "openai" else {"max_tokens": GRADER_MAX_TOKENS}),
-        "temperature": 0,
+        "response_format": GRADE_FORMAT,  # Anthropic's output_config.format
+        # Anthropic's API has no sampling parameters (since 2026-10-21) and needs a token limit
+        **({"temperature": 0} if provider == "openai" else {"max_tokens": GRADER_MAX_TOKENS}),
         **dict(options.get("params") or {}),
     }
     reply = ctx.chat(request, "grader", provider)

@@ -227,13 +227,11 @@ class ResponsesAdapter:
 
 
 # Chat parameters Anthropic's Messages API has no equivalent for (its own go under params.extra_body).
-_NOT_IN_MESSAGES = (_UNSUPPORTED - {"stop"}) | {
-    "top_logprobs",
-    "response_format",
-    "reasoning_effort",
-    "verbosity",
-    "store",
-}
+_NOT_IN_MESSAGES = (_UNSUPPORTED - {"stop"}) | {"top_logprobs", "verbosity", "store"}
+# Sampling parameters: since API version 2026-10-21 (what the anthropic SDK 2.x sends) the Messages API answers
+# HTTP 400 to any of them, even at its default, and the SDK no longer has them.
+_NO_SAMPLING = {"temperature", "top_p", "top_k"}
+_EFFORTS = ("low", "medium", "high", "xhigh", "max")  # output_config.effort
 # Why an Anthropic answer ended, in chat-completions terms (what the checks and the truncation problem read).
 _STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
 
@@ -257,6 +255,11 @@ class MessagesAdapter:
                     f"params.{key} has no equivalent in Anthropic's Messages API; remove it (or pass Anthropic's "
                     "own parameters under params.extra_body)"
                 )
+            if key in _NO_SAMPLING:
+                raise PromptdriftError(
+                    f"params.{key}: Anthropic's Messages API has no sampling parameters since API version "
+                    "2026-10-21 (it answers HTTP 400 to any of them); remove it from the suite or case"
+                )
             if key in ("max_tokens", "max_completion_tokens"):
                 body["max_tokens"] = value
             elif key == "stop":
@@ -270,6 +273,15 @@ class MessagesAdapter:
                 tool_choice["disable_parallel_tool_use"] = not value
             elif key == "user":
                 body["metadata"] = {**body.get("metadata", {}), "user_id": value}
+            elif key == "response_format":
+                body.setdefault("output_config", {})["format"] = self.output_format(value)
+            elif key == "reasoning_effort":
+                if value not in _EFFORTS:
+                    raise PromptdriftError(
+                        f"params.reasoning_effort {value!r} has no equivalent in Anthropic's output_config.effort "
+                        f"({', '.join(_EFFORTS)})"
+                    )
+                body.setdefault("output_config", {})["effort"] = value
             elif key != "extra_body":
                 body[key] = value
         if tool_choice:
@@ -335,6 +347,16 @@ class MessagesAdapter:
         if function.get("description"):
             out["description"] = function["description"]
         return out
+
+    @staticmethod
+    def output_format(value: Mapping[str, Any]) -> dict[str, Any]:
+        """A JSON-schema ``response_format`` as Anthropic's structured output (``output_config.format``)."""
+        if value.get("type") == "json_schema" and isinstance(value.get("json_schema"), Mapping):
+            return {"type": "json_schema", "schema": value["json_schema"].get("schema") or {}}
+        raise PromptdriftError(
+            f"params.response_format of type {value.get('type')!r} has no equivalent in Anthropic's Messages API: "
+            "give a JSON schema (response_format: {schema: ...}), which becomes output_config.format"
+        )
 
     @staticmethod
     def tool_choice(value: Any) -> dict[str, Any]:

@@ -630,7 +630,13 @@ class DemoServer:
         return self._respond(request, stream, mimetype="text/event-stream")
 
     def _message(self, request: Any, body: Mapping[str, Any]) -> Any:
-        """Anthropic's Messages API: the request read as chat messages, answered by the same rules."""
+        """Anthropic's Messages API: the request read as chat messages, answered by the same rules.
+
+        As the API does since version 2026-10-21, a sampling parameter is refused with HTTP 400."""
+        sampling = [key for key in ("temperature", "top_p", "top_k") if key in body]
+        if sampling:
+            refused = {"type": "invalid_request_error", "message": f"{sampling[0]}: Extra inputs are not permitted"}
+            return self._respond(request, {"type": "error", "error": refused}, status=400)
         rule, text, returned, digest, (input_tokens, output_tokens) = self._scripted(body, anthropic_messages(body))
         blocks: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
         for index, call in enumerate(rule.tool_calls or []):
