@@ -3,10 +3,13 @@ provider block."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from promptdrift.cassettes.format import Interaction
 from promptdrift.checks import parse_check
@@ -249,3 +252,28 @@ def test_an_anthropic_key_is_named_as_one_when_scrubbed() -> None:
     assert Scrubber({}, shapes=True).text("key sk-ant-api03-abcdefghijklmnopqrstuvwxyz012345") == (
         "key <redacted:anthropic-key>"
     )
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+EVENT = st.fixed_dictionaries(
+    {"type": st.sampled_from(["message_start", "content_block_start", "content_block_delta", "message_delta"])},
+    optional={key: JSON for key in ("index", "delta", "content_block", "message", "usage")},
+)
+
+
+MESSAGE = st.fixed_dictionaries(
+    {"type": st.just("message")}, optional={key: JSON for key in ("content", "usage", "stop_reason", "model")}
+)
+
+
+@given(st.lists(EVENT | JSON, max_size=8), MESSAGE | JSON)
+def test_odd_events_and_bodies_are_read_without_crashing(events: list, body: object) -> None:
+    """Whatever a hand-edited or damaged cassette holds, reading it gives an answer or a clear error."""
+    stream = "".join(f"data: {json.dumps(e)}\n\n" for e in events)
+    assert isinstance(ADAPTER.parse(interaction(stream, stream=True)), Answer)
+    with contextlib.suppress(PromptdriftError):
+        assert isinstance(ADAPTER.parse(interaction(json.dumps(body))), Answer)

@@ -374,13 +374,19 @@ class MessagesAdapter:
             raise RecordingError(
                 f"the model endpoint's answer is not an Anthropic message: {short(interaction.response_body)}"
             )
-        text = [str(b.get("text", "")) for b in doc.get("content") or [] if b.get("type") == "text"]
+        content = doc.get("content")
+        blocks = [b for b in content if isinstance(b, Mapping)] if isinstance(content, list) else []
+        text = [str(b.get("text", "")) for b in blocks if b.get("type") == "text"]
         calls = [
-            {"id": b.get("id"), "name": b.get("name", ""), "arguments": json.dumps(b.get("input"), ensure_ascii=False)}
-            for b in doc.get("content") or []
+            {
+                "id": b.get("id"),
+                "name": b.get("name", ""),
+                "arguments": json.dumps(b.get("input", {}), ensure_ascii=False),
+            }
+            for b in blocks
             if b.get("type") == "tool_use"
         ]
-        return self.answer("".join(text), calls, doc.get("stop_reason"), doc.get("model"), doc.get("usage") or {})
+        return self.answer("".join(text), calls, doc.get("stop_reason"), doc.get("model"), _mapping(doc.get("usage")))
 
     @classmethod
     def from_events(cls, events: Sequence[Any]) -> Answer:
@@ -391,24 +397,25 @@ class MessagesAdapter:
         for event in events:
             if not isinstance(event, Mapping):
                 continue
-            kind = event.get("type")
+            kind, index = event.get("type"), event.get("index")
+            if not isinstance(index, int):  # one block a stream, as it has without an index
+                index = len(blocks) if kind == "content_block_start" else max(blocks, default=0)
             if kind == "message_start":
-                message = event.get("message") or {}
-                model, usage = message.get("model"), dict(message.get("usage") or {})
+                message = _mapping(event.get("message"))
+                model, usage = message.get("model"), dict(_mapping(message.get("usage")))
             elif kind == "content_block_start":
-                block = dict(event.get("content_block") or {})
-                block["partial"] = ""
-                blocks[event.get("index", len(blocks))] = block
+                block = {**_mapping(event.get("content_block")), "partial": ""}
+                blocks[index] = block
             elif kind == "content_block_delta":
-                block = blocks.setdefault(event.get("index", 0), {"type": "text", "text": "", "partial": ""})
-                delta = event.get("delta") or {}
+                block = blocks.setdefault(index, {"type": "text", "text": "", "partial": ""})
+                delta = _mapping(event.get("delta"))
                 if delta.get("type") == "text_delta":
                     block["text"] = block.get("text", "") + str(delta.get("text", ""))
                 elif delta.get("type") == "input_json_delta":
                     block["partial"] += str(delta.get("partial_json", ""))
             elif kind == "message_delta":
-                stop = (event.get("delta") or {}).get("stop_reason") or stop
-                usage.update({k: v for k, v in (event.get("usage") or {}).items() if v is not None})
+                stop = _mapping(event.get("delta")).get("stop_reason") or stop
+                usage.update({k: v for k, v in _mapping(event.get("usage")).items() if v is not None})
         ordered = [blocks[i] for i in sorted(blocks)]
         text = "".join(str(b.get("text", "")) for b in ordered if b.get("type") == "text")
         calls = [
@@ -426,7 +433,7 @@ class MessagesAdapter:
     def answer(text: str, calls: list[dict[str, Any]], stop: Any, model: Any, raw: Mapping[str, Any]) -> Answer:
         """The answer in chat-completions terms: ``finish_reason`` ``length`` when cut off by ``max_tokens``;
         tokens as ``prompt_tokens`` / ``completion_tokens``, prompt-cache tokens beside them."""
-        raw = _usage(raw)
+        raw = _usage(_mapping(raw))
         names = {
             "input_tokens": "prompt_tokens",
             "output_tokens": "completion_tokens",
@@ -437,6 +444,11 @@ class MessagesAdapter:
         if usage:
             usage["total_tokens"] = sum(usage.values())
         return Answer(text, calls, _STOP_REASONS.get(str(stop), stop), model, usage)
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (a damaged or hand-edited cassette)."""
+    return value if isinstance(value, Mapping) else {}
 
 
 def _arguments(arguments: Any) -> Any:
