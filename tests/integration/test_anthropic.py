@@ -253,6 +253,44 @@ def test_a_replay_of_an_anthropic_suite_imports_neither_sdk(
     assert json.loads((pytester.path / "sdks.json").read_text(encoding="utf-8")) == []
 
 
+IMPORTED_BY = """
+import json
+import sys
+import threading
+
+
+class Watch:
+    \"\"\"Notes which thread first imports each SDK (finds nothing itself).\"\"\"
+
+    seen = {}
+
+    def find_spec(self, name, path=None, target=None):
+        if name in ("anthropic", "openai") and name not in self.seen:
+            self.seen[name] = threading.current_thread().name
+        return None
+
+
+sys.meta_path.insert(0, Watch())
+
+
+def pytest_unconfigure(config):
+    with open("imported.json", "w") as out:
+        json.dump(Watch.seen, out)
+"""
+
+
+def test_recording_an_anthropic_suite_loads_its_sdk_once_before_the_pool_and_never_openai(
+    pytester: pytest.Pytester, claude: DemoServer
+) -> None:
+    """Sixteen pool threads importing the SDK at once put its two seconds inside the recording phase; loading
+    openai as well added another second to a run that never uses it (benchmarks/groups/providers.py)."""
+    write(pytester, "suites/claude.yaml", SUITE)
+    write(pytester, "watch.py", IMPORTED_BY)
+    result = pytester.runpytest_subprocess("-p", "watch", "-p", "no:cacheprovider", "--prompt-record=new", "suites")
+    result.assert_outcomes(passed=3)
+    assert json.loads((pytester.path / "imported.json").read_text(encoding="utf-8")) == {"anthropic": "MainThread"}
+
+
 def test_a_key_in_a_prompt_never_reaches_the_cassette(pytester: pytest.Pytester, claude: DemoServer) -> None:
     write(pytester, "suites/claude.yaml", SUITE.replace("My order is late", f"My order is late, key {ANTHROPIC_KEY}"))
     pytester.runpytest("--prompt-record=new", "suites").assert_outcomes(passed=3)

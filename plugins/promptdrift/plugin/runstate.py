@@ -13,6 +13,7 @@ are imported where they are first needed, each marked "slow".
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -171,7 +172,10 @@ class RunState:
         self._halt_on_ctrl_c(shared_upstream)
         cases = [item for item in session.items if isinstance(item, CaseItem) and item.pooled]
         if settings.batch or (settings.concurrency > 1 and len(cases) > 1):
-            load_sdk()  # once, here, rather than in every pool thread at the same time
+            for sdk in sorted({item.suite.provider.name for item in cases}):
+                # not installed: each case that needs it fails saying which extra to install
+                with contextlib.suppress(PromptdriftError):
+                    load_sdk(sdk)  # once, here, rather than in every pool thread at the same time
         if settings.batch:
             self._record_in_batches(session, cases)
         elif settings.concurrency > 1 and len(cases) > 1:
