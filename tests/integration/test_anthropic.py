@@ -234,12 +234,37 @@ def test_the_demo_server_refuses_sampling_parameters_as_the_api_does(claude: Dem
 SEEN = """
 import json
 import sys
+import threading
+
+
+class Watch:
+    \"\"\"Notes which thread first imports each SDK (finds nothing itself).\"\"\"
+
+    first = {}
+
+    def find_spec(self, name, path=None, target=None):
+        if name in ("anthropic", "openai") and name not in self.first:
+            self.first[name] = threading.current_thread().name
+        return None
+
+
+sys.meta_path.insert(0, Watch())
 
 
 def pytest_unconfigure(config):
+    loaded = sorted(m for m in ("anthropic", "openai", "httpx2") if m in sys.modules)
     with open("sdks.json", "w") as out:
-        json.dump(sorted(m for m in ("anthropic", "openai", "httpx2") if m in sys.modules), out)
+        json.dump({"loaded": loaded, "imported_in": Watch.first}, out)
 """
+
+
+def sdks_seen(pytester: pytest.Pytester, *args: str) -> dict[str, Any]:
+    """Run pytest in a subprocess with the SEEN plugin: which SDKs ended up loaded, and which thread imported each."""
+    write(pytester, "seen.py", SEEN)
+    result = pytester.runpytest_subprocess("-p", "seen", "-p", "no:cacheprovider", *args)
+    result.assert_outcomes(passed=3)
+    seen: dict[str, Any] = json.loads((pytester.path / "sdks.json").read_text(encoding="utf-8"))
+    return seen
 
 
 def test_a_replay_of_an_anthropic_suite_imports_neither_sdk(
@@ -248,35 +273,7 @@ def test_a_replay_of_an_anthropic_suite_imports_neither_sdk(
     write(pytester, "suites/claude.yaml", SUITE)
     pytester.runpytest("--prompt-record=new").assert_outcomes(passed=3)
     offline(pytester, claude, monkeypatch)
-    write(pytester, "seen.py", SEEN)
-    pytester.runpytest_subprocess("-p", "seen", "-p", "no:cacheprovider").assert_outcomes(passed=3)
-    assert json.loads((pytester.path / "sdks.json").read_text(encoding="utf-8")) == []
-
-
-IMPORTED_BY = """
-import json
-import sys
-import threading
-
-
-class Watch:
-    \"\"\"Notes which thread first imports each SDK (finds nothing itself).\"\"\"
-
-    seen = {}
-
-    def find_spec(self, name, path=None, target=None):
-        if name in ("anthropic", "openai") and name not in self.seen:
-            self.seen[name] = threading.current_thread().name
-        return None
-
-
-sys.meta_path.insert(0, Watch())
-
-
-def pytest_unconfigure(config):
-    with open("imported.json", "w") as out:
-        json.dump(Watch.seen, out)
-"""
+    assert sdks_seen(pytester) == {"loaded": [], "imported_in": {}}
 
 
 def test_recording_an_anthropic_suite_loads_its_sdk_once_before_the_pool_and_never_openai(
@@ -285,10 +282,9 @@ def test_recording_an_anthropic_suite_loads_its_sdk_once_before_the_pool_and_nev
     """Sixteen pool threads importing the SDK at once put its two seconds inside the recording phase; loading
     openai as well added another second to a run that never uses it (benchmarks/groups/providers.py)."""
     write(pytester, "suites/claude.yaml", SUITE)
-    write(pytester, "watch.py", IMPORTED_BY)
-    result = pytester.runpytest_subprocess("-p", "watch", "-p", "no:cacheprovider", "--prompt-record=new", "suites")
-    result.assert_outcomes(passed=3)
-    assert json.loads((pytester.path / "imported.json").read_text(encoding="utf-8")) == {"anthropic": "MainThread"}
+    seen = sdks_seen(pytester, "--prompt-record=new", "suites")
+    assert seen["imported_in"] == {"anthropic": "MainThread"}
+    assert "openai" not in seen["loaded"]
 
 
 def test_a_key_in_a_prompt_never_reaches_the_cassette(pytester: pytest.Pytester, claude: DemoServer) -> None:

@@ -171,14 +171,15 @@ class RunState:
         sweep(settings.cassettes)  # what a recorder killed mid-write left (its own temporary files only)
         self._halt_on_ctrl_c(shared_upstream)
         cases = [item for item in session.items if isinstance(item, CaseItem) and item.pooled]
-        if settings.batch or (settings.concurrency > 1 and len(cases) > 1):
+        pooled = settings.concurrency > 1 and len(cases) > 1
+        if settings.batch or pooled:
             for sdk in sorted({item.suite.provider.name for item in cases}):
                 # not installed: each case that needs it fails saying which extra to install
                 with contextlib.suppress(PromptdriftError):
                     load_sdk(sdk)  # once, here, rather than in every pool thread at the same time
         if settings.batch:
             self._record_in_batches(session, cases)
-        elif settings.concurrency > 1 and len(cases) > 1:
+        elif pooled:
             count = runs.start((item.nodeid, item.run) for item in cases)
             if count:
                 self._say(
